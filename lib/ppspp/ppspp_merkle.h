@@ -1,0 +1,97 @@
+/* RFC 7574 §5: Merkle hash trees, peak hashes (§5.6), uncle hashes (§5.3, §5.4).
+ * Part of ppspp.h; include that.
+ *
+ * One tree type serves both sides. A source builds it complete from the content; a receiver
+ * starts from the trusted root hash (the swarm ID) and fills it as peak hashes, uncle hashes
+ * and chunks verify. Memory is one flat array of 2*W node hashes (W = chunk count rounded up to
+ * a power of two, indexed by bin number) plus a verified bitmap: linear in content size, and
+ * every operation is O(log N). */
+#ifndef PPSPP_MERKLE_H
+#define PPSPP_MERKLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ppspp_codec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ppspp_merkle;
+
+/* A tree node: bin number (§4.2) and its hash. */
+struct ppspp_hash_node {
+	uint64_t bin;
+	uint8_t hash[PPSPP_HASH_MAX_LEN];
+};
+
+/* Hashes data with the tree's hash function (OpenSSL EVP). out gets ppspp_hash_len(fn) bytes. */
+int ppspp_hash(uint8_t hash_fn, const void *data, size_t len, uint8_t *out);
+
+/* Source side. Builds the complete tree of `size` bytes of content read from fd with pread
+ * (streamed: memory is the tree only) or from memory. chunk_size must be fixed (> 0). On
+ * failure returns NULL and sets errno. An empty content (size 0) has zero chunks; its root
+ * hash is all zeros. */
+struct ppspp_merkle *ppspp_merkle_build_fd(int fd, uint64_t size, uint8_t hash_fn,
+					   uint32_t chunk_size);
+struct ppspp_merkle *ppspp_merkle_build_mem(const void *data, uint64_t size, uint8_t hash_fn,
+					    uint32_t chunk_size);
+
+/* Receiver side: trusts only the root hash (hash_len bytes of the hash function). The chunk
+ * count is unknown (0) until peak hashes are added. */
+struct ppspp_merkle *ppspp_merkle_create_verifier(uint8_t hash_fn, uint32_t chunk_size,
+						  const uint8_t *root, size_t root_len);
+void ppspp_merkle_free(struct ppspp_merkle *t);
+
+uint8_t ppspp_merkle_hash_fn(const struct ppspp_merkle *t);
+size_t ppspp_merkle_hash_len(const struct ppspp_merkle *t);
+uint32_t ppspp_merkle_chunk_size(const struct ppspp_merkle *t);
+void ppspp_merkle_root(const struct ppspp_merkle *t, uint8_t *out);
+/* 0 until known; the content size is known exactly once the last chunk verified (or on the
+ * source from the start). */
+uint64_t ppspp_merkle_chunk_count(const struct ppspp_merkle *t);
+bool ppspp_merkle_size_known(const struct ppspp_merkle *t);
+uint64_t ppspp_merkle_content_size(const struct ppspp_merkle *t);
+/* Length of chunk i (the last one may be short); 0 if unknown or out of range. */
+uint32_t ppspp_merkle_chunk_len(const struct ppspp_merkle *t, uint64_t chunk);
+
+/* The peak hashes, left to right; returns how many (at most 64), or -EAGAIN if not known. */
+int ppspp_merkle_peaks(const struct ppspp_merkle *t, struct ppspp_hash_node *out, int max);
+/* Receiver: checks a full set of peak hashes against the root (§5.6.1); on success they are
+ * trusted and the chunk count is set. -EBADMSG if they do not reproduce the root. Adding the
+ * same peaks again is a no-op returning 0. */
+int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node *peaks, int n);
+
+/* The uncle hashes that verify `chunk` against its peak, lowest (the chunk's sibling) first;
+ * only hashes this tree knows are returned, stopping at the peak. Returns how many, -ERANGE
+ * for a chunk past the end, -EAGAIN if the needed hashes are not known here. */
+int ppspp_merkle_uncles(const struct ppspp_merkle *t, uint64_t chunk,
+			struct ppspp_hash_node *out, int max);
+
+/* Receiver: verifies a chunk's bytes using the given uncle hashes (any order; may be 0 when the
+ * tree already holds verified siblings) and already verified nodes. On success the chunk, its
+ * path and the uncles used become verified and 0 is returned. -EBADMSG when the chunk or the
+ * uncles do not match (nothing is recorded), -ERANGE outside the content, -EAGAIN when the
+ * peaks are not known yet, -EINVAL for a wrong length. */
+int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void *data,
+			      size_t len, const struct ppspp_hash_node *uncles, int n_uncles);
+bool ppspp_merkle_chunk_verified(const struct ppspp_merkle *t, uint64_t chunk);
+/* Whether the receiving side would need the hash of `bin` (a node) to verify a chunk under its
+ * sibling: true when that node is not yet verified in this tree. A sender mirrors the peer's
+ * verified set with a tree of its own to skip uncles the peer already has. */
+bool ppspp_merkle_node_verified(const struct ppspp_merkle *t, uint64_t bin);
+
+/* Serialises the tree (parameters, node hashes, verified bitmap) for a resume file or the
+ * chunk cache's swarm metadata; import checks the root and every stored verified node path.
+ * export with buf=NULL returns the size needed. */
+ssize_t ppspp_merkle_export(const struct ppspp_merkle *t, void *buf, size_t cap);
+struct ppspp_merkle *ppspp_merkle_import(const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

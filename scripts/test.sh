@@ -45,6 +45,9 @@ echo "== ASan+UBSan build: unit suites"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_build build-asan --suite unit -- -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dwerror=true -Ddpdk=disabled
+echo "== TSan build: concurrency suites"
+TSAN_OPTIONS=halt_on_error=1 run_build build-tsan --suite tsan -- -Db_sanitize=thread -Db_lundef=false \
+	-Dwerror=true -Ddpdk=disabled
 echo "== libFuzzer targets over their corpora (clang)"
 CC=clang run_build build-fuzz --suite fuzz -- -Dfuzz=true -Db_lundef=false -Ddpdk=disabled -Dtests=true
 

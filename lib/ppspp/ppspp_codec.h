@@ -93,7 +93,8 @@ enum ppspp_decode_error {
 const char *ppspp_decode_error_name(int negative_code);
 
 /* A chunk specification as it is on the wire, for the channel's addressing method.
- * Bins use `a` only; ranges use [a, b] inclusive (chunks or bytes per cam). */
+ * Bins use `a` only; ranges use [a, b] inclusive (chunks or bytes per cam). The decoder sets
+ * b = a for bins; the encoder accepts b = a or b = 0 for a bin and refuses anything else. */
 struct ppspp_spec {
 	uint64_t a;
 	uint64_t b;
@@ -181,9 +182,11 @@ struct ppspp_reader {
 	size_t off;
 	uint32_t dst_channel;
 	struct ppspp_codec_ctx ctx;
+	int err; /* first decode error (negative), returned again by every later call */
 };
 
-/* -PPSPP_ERR_TRUNCATED if len < 4 (no channel ID). */
+/* -PPSPP_ERR_TRUNCATED if len < 4 (no channel ID). ctx NULL means the RFC defaults: 32-bit
+ * chunk ranges, 1024-byte chunks, SHA-256 (32-byte hashes), no signature length. */
 int ppspp_reader_init(struct ppspp_reader *r, const uint8_t *buf, size_t len,
 		      const struct ppspp_codec_ctx *ctx);
 /* 1 and *msg filled; 0 at the end of the datagram; a negative ppspp_decode_error otherwise
@@ -192,6 +195,19 @@ int ppspp_reader_next(struct ppspp_reader *r, struct ppspp_msg *msg);
 
 /* Decodes an options list (§7) starting at p; *consumed includes the end option. */
 int ppspp_options_decode(const uint8_t *p, size_t len, struct ppspp_options *o, size_t *consumed);
+/* The same, with the addressing method in force before this list (the channel's ctx.cam): it
+ * sizes a live discard window that no chunk addressing option precedes (§7.9).
+ * ppspp_options_decode uses the RFC default, 32-bit chunk ranges. */
+int ppspp_options_decode_cam(const uint8_t *p, size_t len, uint8_t cam, struct ppspp_options *o,
+			     size_t *consumed);
+/* Applies what a decoded (or sent) option list negotiates to a codec context: chunk addressing,
+ * hash length from the Merkle hash function, chunk size, and the signature length when the
+ * live signature algorithm (with the swarm ID for RSA) determines it. Absent options leave
+ * the context as it was. */
+void ppspp_codec_ctx_apply(struct ppspp_codec_ctx *ctx, const struct ppspp_options *o);
+/* Bytes of a SIGNED_INTEGRITY signature for a DNSSEC algorithm number (§8.9); RSA derives it
+ * from the public key in the swarm ID (1-byte algorithm + RFC 3110 key). 0 if unknown. */
+size_t ppspp_live_sig_len(uint8_t alg, const uint8_t *swarm_id, size_t swarm_id_len);
 
 /* ---- encoding --------------------------------------------------------------------------- */
 
@@ -200,15 +216,20 @@ struct ppspp_writer {
 	size_t cap;
 	size_t len;
 	struct ppspp_codec_ctx ctx;
+	bool sealed; /* a DATA payload shorter than its spec, or variable-size, ended the datagram */
 };
 
-/* Writes the destination channel ID. -ENOSPC if cap < 4. */
+/* Writes the destination channel ID. -ENOSPC if cap < 4. ctx NULL: as for the reader. */
 int ppspp_writer_init(struct ppspp_writer *w, uint8_t *buf, size_t cap, uint32_t dst_channel,
 		      const struct ppspp_codec_ctx *ctx);
 /* Appends one message; -ENOSPC if it does not fit (the writer is unchanged), -EINVAL if the
  * message cannot be expressed (e.g. a range on a bin channel). A HANDSHAKE's options are
  * written in ascending code order and end with the end option. */
 int ppspp_writer_put(struct ppspp_writer *w, const struct ppspp_msg *msg);
+/* A DATA message whose payload does not have the full length of its spec (end-start+1 chunks
+ * of ctx.chunk_size, or bytes), or any DATA with variable-size chunks, can only be decoded as
+ * the tail of the datagram (§8.6): after it, and after ppspp_writer_put_data_header, every put
+ * fails with -EINVAL. A DATA payload longer than its spec is -EINVAL. */
 /* Appends a DATA message header (type, spec, timestamp) without its payload, for zero-copy
  * senders that chain the payload after it; the payload must be the datagram's tail. */
 int ppspp_writer_put_data_header(struct ppspp_writer *w, const struct ppspp_spec *spec,
@@ -218,6 +239,13 @@ int ppspp_options_encode(const struct ppspp_options *o, uint8_t cam, uint8_t *p,
 
 /* Bytes a chunk spec takes on the wire for a cam (4, 8 or 16); 0 for an unknown cam. */
 size_t ppspp_spec_size(uint8_t cam);
+/* Bytes of a live discard window for a cam (4 or 8, §7.9); 0 for an unknown cam. */
+size_t ppspp_discard_window_size(uint8_t cam);
+/* One chunk spec from the wire: bytes read, or -PPSPP_ERR_TRUNCATED, -PPSPP_ERR_BAD_VALUE
+ * (range end before start), -PPSPP_ERR_NO_CONTEXT (unknown cam). */
+int ppspp_spec_decode(uint8_t cam, const uint8_t *p, size_t len, struct ppspp_spec *s);
+/* Bytes written, -ENOSPC, or -EINVAL (value too wide, end before start, a range on a bin cam). */
+int ppspp_spec_encode(uint8_t cam, const struct ppspp_spec *s, uint8_t *p, size_t cap);
 /* Bytes a hash function's digest takes; 0 for an unknown function. */
 size_t ppspp_hash_len(uint8_t hash_fn);
 
@@ -232,10 +260,13 @@ int ppspp_spec_to_chunks(uint8_t cam, uint32_t chunk_size, const struct ppspp_sp
 int ppspp_spec_from_chunks(uint8_t cam, uint32_t chunk_size, uint64_t first, uint64_t last,
 			   struct ppspp_spec *out, int max);
 
-/* Bin numbers (§4.2). A bin's layer is the number of trailing 1 bits. */
+/* Bin numbers (§4.2). A bin's layer is the number of trailing 1 bits. The empty bin
+ * (all ones, layer 64) and the 64-bit "everything" bin 0x7FFF...F (layer 63) are edge cases the
+ * helpers must not shift by 64 for (undefined in C): the empty bin covers nothing and has no
+ * relatives, "everything" has no parent or sibling. */
 static inline unsigned ppspp_bin_layer(uint64_t bin)
 {
-	return (unsigned)__builtin_ctzll(~bin);
+	return ~bin == 0 ? 64u : (unsigned)__builtin_ctzll(~bin);
 }
 static inline uint64_t ppspp_bin_from_chunk(uint64_t chunk)
 {
@@ -243,24 +274,31 @@ static inline uint64_t ppspp_bin_from_chunk(uint64_t chunk)
 }
 static inline uint64_t ppspp_bin_make(unsigned layer, uint64_t offset)
 {
+	if (layer >= 63)
+		return layer == 63 ? INT64_MAX : PPSPP_BIN64_NONE;
 	return (offset << (layer + 1)) | ((1ull << layer) - 1);
 }
 static inline uint64_t ppspp_bin_base_left(uint64_t bin) /* first chunk number */
 {
-	return bin >> (ppspp_bin_layer(bin) + 1);
+	unsigned l = ppspp_bin_layer(bin);
+	return l >= 63 ? 0 : bin >> (l + 1);
 }
 static inline uint64_t ppspp_bin_base_width(uint64_t bin) /* chunks covered */
 {
-	return 1ull << ppspp_bin_layer(bin);
+	unsigned l = ppspp_bin_layer(bin);
+	return l >= 64 ? 0 : 1ull << l;
 }
 static inline uint64_t ppspp_bin_parent(uint64_t bin)
 {
 	unsigned l = ppspp_bin_layer(bin);
+	if (l >= 62)
+		return l == 62 ? INT64_MAX : PPSPP_BIN64_NONE;
 	return ((bin >> (l + 2)) << (l + 2)) | ((1ull << (l + 1)) - 1);
 }
 static inline uint64_t ppspp_bin_sibling(uint64_t bin)
 {
-	return bin ^ (1ull << (ppspp_bin_layer(bin) + 1));
+	unsigned l = ppspp_bin_layer(bin);
+	return l >= 63 ? PPSPP_BIN64_NONE : bin ^ (1ull << (l + 1));
 }
 static inline uint64_t ppspp_bin_left(uint64_t bin) /* layer > 0 */
 {
@@ -272,7 +310,8 @@ static inline uint64_t ppspp_bin_right(uint64_t bin) /* layer > 0 */
 }
 static inline bool ppspp_bin_is_left(uint64_t bin)
 {
-	return (bin & (1ull << (ppspp_bin_layer(bin) + 1))) == 0;
+	unsigned l = ppspp_bin_layer(bin);
+	return l >= 63 || (bin & (1ull << (l + 1))) == 0;
 }
 
 /* Supported-messages bitmap (§7.10). */

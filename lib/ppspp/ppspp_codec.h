@@ -281,7 +281,7 @@ static inline uint64_t ppspp_bin_make(unsigned layer, uint64_t offset)
 static inline uint64_t ppspp_bin_base_left(uint64_t bin) /* first chunk number */
 {
 	unsigned l = ppspp_bin_layer(bin);
-	return l >= 63 ? 0 : bin >> (l + 1);
+	return l >= 63 ? 0 : (bin >> (l + 1)) << l;
 }
 static inline uint64_t ppspp_bin_base_width(uint64_t bin) /* chunks covered */
 {

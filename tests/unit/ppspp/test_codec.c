@@ -917,12 +917,12 @@ static void test_data_framing(void)
 	/* Variable-size chunks: the payload is always the tail. */
 	c.chunk_size = PPSPP_CHUNK_SIZE_VARIABLE;
 	CU_ASSERT_EQUAL(ppspp_writer_init(&w, buf, sizeof(buf), 1, &c), 0);
-	m.u.data.len = 300;
+	m.u.data.len = 3 * CHUNK + 7;
 	CU_ASSERT_EQUAL(ppspp_writer_put(&w, &m), 0);
 	CU_ASSERT_TRUE(w.sealed);
 	CU_ASSERT_EQUAL(ppspp_reader_init(&r, buf, w.len, &c), 0);
 	CU_ASSERT_EQUAL(ppspp_reader_next(&r, &d), 1);
-	CU_ASSERT_EQUAL(d.u.data.len, 300);
+	CU_ASSERT_EQUAL(d.u.data.len, 3 * CHUNK + 7);
 
 	/* Byte ranges carry end-start+1 bytes whatever the chunk size. */
 	c = test_ctx(PPSPP_CAM_BYTE64);

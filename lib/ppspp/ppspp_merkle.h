@@ -30,6 +30,15 @@ struct ppspp_hash_node {
 
 /* Hashes data with the tree's hash function (OpenSSL EVP). out gets ppspp_hash_len(fn) bytes. */
 int ppspp_hash(uint8_t hash_fn, const void *data, size_t len, uint8_t *out);
+/* OpenSSL's name of a hash function ("SHA1", "SHA256", ...), NULL for an unknown one. */
+const char *ppspp_hash_name(uint8_t hash_fn);
+/* Parses an operator's name ("sha1", "SHA-256", "sha2-512", any case) to enum ppspp_hash_fn;
+ * -EINVAL if unknown. */
+int ppspp_hash_from_name(const char *name);
+
+/* Largest content a tree describes, in chunks (2^40: a petabyte of 1 KiB chunks). Keeps every
+ * bin below layer 41, so bin arithmetic on untrusted bins never overflows. */
+#define PPSPP_MERKLE_MAX_CHUNKS (1ull << 40)
 
 /* Source side. Builds the complete tree of `size` bytes of content read from fd with pread
  * (streamed: memory is the tree only) or from memory. chunk_size must be fixed (> 0). On
@@ -51,14 +60,16 @@ size_t ppspp_merkle_hash_len(const struct ppspp_merkle *t);
 uint32_t ppspp_merkle_chunk_size(const struct ppspp_merkle *t);
 void ppspp_merkle_root(const struct ppspp_merkle *t, uint8_t *out);
 /* 0 until known; the content size is known exactly once the last chunk verified (or on the
- * source from the start). */
+ * source from the start). Before that, content_size is the upper bound chunk_count *
+ * chunk_size (0 while the peaks are unknown). */
 uint64_t ppspp_merkle_chunk_count(const struct ppspp_merkle *t);
 bool ppspp_merkle_size_known(const struct ppspp_merkle *t);
 uint64_t ppspp_merkle_content_size(const struct ppspp_merkle *t);
 /* Length of chunk i (the last one may be short); 0 if unknown or out of range. */
 uint32_t ppspp_merkle_chunk_len(const struct ppspp_merkle *t, uint64_t chunk);
 
-/* The peak hashes, left to right; returns how many (at most 64), or -EAGAIN if not known. */
+/* The peak hashes, left to right; returns how many (at most 64), or -EAGAIN if not known,
+ * -ENOSPC if max is too small. */
 int ppspp_merkle_peaks(const struct ppspp_merkle *t, struct ppspp_hash_node *out, int max);
 /* Receiver: checks a full set of peak hashes against the root (§5.6.1); on success they are
  * trusted and the chunk count is set. -EBADMSG if they do not reproduce the root. Adding the
@@ -67,24 +78,37 @@ int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node 
 
 /* The uncle hashes that verify `chunk` against its peak, lowest (the chunk's sibling) first;
  * only hashes this tree knows are returned, stopping at the peak. Returns how many, -ERANGE
- * for a chunk past the end, -EAGAIN if the needed hashes are not known here. */
+ * for a chunk past the end, -EAGAIN if the needed hashes are not known here, -ENOSPC if max is
+ * too small (a peak's layer, at most 40, is enough). */
 int ppspp_merkle_uncles(const struct ppspp_merkle *t, uint64_t chunk,
 			struct ppspp_hash_node *out, int max);
 
 /* Receiver: verifies a chunk's bytes using the given uncle hashes (any order; may be 0 when the
  * tree already holds verified siblings) and already verified nodes. On success the chunk, its
  * path and the uncles used become verified and 0 is returned. -EBADMSG when the chunk or the
- * uncles do not match (nothing is recorded), -ERANGE outside the content, -EAGAIN when the
- * peaks are not known yet, -EINVAL for a wrong length. */
+ * uncles do not match (nothing is recorded), -ENODATA when a needed uncle hash is neither given
+ * nor already verified (a lost INTEGRITY datagram, not a poisoned peer; nothing is recorded),
+ * -ERANGE outside the content, -EAGAIN when the peaks are not known yet, -EINVAL for a wrong
+ * length. A chunk that is already verified is compared with its verified hash (0 or -EBADMSG). */
 int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void *data,
 			      size_t len, const struct ppspp_hash_node *uncles, int n_uncles);
+/* Whether the chunk's own bytes verified here (a leaf hash known only as a neighbour's uncle
+ * does not count); on a source every chunk is. */
 bool ppspp_merkle_chunk_verified(const struct ppspp_merkle *t, uint64_t chunk);
-/* Whether the receiving side would need the hash of `bin` (a node) to verify a chunk under its
- * sibling: true when that node is not yet verified in this tree. A sender mirrors the peer's
- * verified set with a tree of its own to skip uncles the peer already has. */
+/* Whether the hash of `bin` (a node) is verified in this tree; nodes wholly past the content
+ * are all zeros and count as verified. A receiver needs the hash of every node on a chunk's
+ * uncle list that is not. A sender mirrors the peer's verified set with a tree of its own to
+ * skip uncles the peer already has (§5.3). */
 bool ppspp_merkle_node_verified(const struct ppspp_merkle *t, uint64_t bin);
+/* Sender's mirror of a peer: records in `mirror` what the peer verified when it acknowledged
+ * `chunk` (the chunk, its path and its uncles), copying the hashes from `src` (same root; the
+ * chunk verified there) without hashing. Adds src's peaks to the mirror first if needed.
+ * -EINVAL if the trees differ (hash function, chunk size or root), -ERANGE past the end,
+ * -EAGAIN if src has not verified the chunk. */
+int ppspp_merkle_mirror_chunk(struct ppspp_merkle *mirror, const struct ppspp_merkle *src,
+			      uint64_t chunk);
 
-/* Serialises the tree (parameters, node hashes, verified bitmap) for a resume file or the
+/* Serialises the tree (parameters, node hashes, verified bitmaps) for a resume file or the
  * chunk cache's swarm metadata; import checks the root and every stored verified node path.
  * export with buf=NULL returns the size needed. */
 ssize_t ppspp_merkle_export(const struct ppspp_merkle *t, void *buf, size_t cap);

@@ -1,0 +1,67 @@
+/* RFC 1071: the Internet checksum, 16-bit ones' complement sums over possibly several
+ * segments (a header mbuf chained to an external payload). Sums are kept in host order of the
+ * big-endian words; 2^16 = 1 (mod 0xffff), so wider partial sums fold to the same value. */
+#include "net_proto.h"
+
+#include <string.h>
+
+uint32_t net_csum_add(uint32_t sum, const void *buf, size_t len, bool odd)
+{
+	const uint8_t *p = buf;
+	uint64_t acc = sum;
+
+	/* A piece starting at an odd offset begins with the low byte of a word (RFC 1071 §2(B)). */
+	if (odd && len) {
+		acc += p[0];
+		p++;
+		len--;
+	}
+	while (len >= 4) {
+		uint32_t w;
+
+		memcpy(&w, p, 4);
+		acc += __builtin_bswap32(w);
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		acc += (uint32_t)(p[0] << 8 | p[1]);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		acc += (uint32_t)p[0] << 8;
+	while (acc >> 32)
+		acc = (acc & 0xffffffffu) + (acc >> 32);
+	return (uint32_t)acc;
+}
+
+uint16_t net_csum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+uint32_t net_pseudo_sum(const struct net_ipaddr *src, const struct net_ipaddr *dst, uint8_t proto,
+			uint32_t l4_len)
+{
+	unsigned alen = src->family == 4 ? 4 : 16;
+	uint32_t sum = 0;
+
+	sum = net_csum_add(sum, src->a, alen, false);
+	sum = net_csum_add(sum, dst->a, alen, false);
+	sum += proto;
+	sum += l4_len >> 16;
+	sum += l4_len & 0xffff;
+	return sum;
+}
+
+uint16_t net_ipv4_hdr_csum(const uint8_t *ip, unsigned hlen)
+{
+	uint32_t sum = net_csum_add(0, ip, 10, false);
+
+	/* The checksum field itself (bytes 10-11) counts as zero. */
+	sum = net_csum_add(sum, ip + 12, hlen - 12, false);
+	return net_csum_fold(sum);
+}

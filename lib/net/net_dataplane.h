@@ -1,0 +1,135 @@
+/* lib/net DPDK part: data ports for any PMD, per-worker queues, the host stack poll loop, the
+ * per-worker UDP hook and the zero-copy UDP TX path (header mbuf chained to an external-buffer
+ * mbuf pointing at caller memory). */
+#ifndef NET_DATAPLANE_H
+#define NET_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "net_counters.h"
+#include "net_neigh.h"
+#include "net_proto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NET_MAX_PORTS 8
+#define NET_MAX_WORKERS 32
+#define NET_BURST 32
+
+struct net_dataplane_config {
+	unsigned n_workers;        /* each gets one RX and one TX queue per port */
+	uint16_t ppspp_port;       /* UDP port handed to the worker's UDP hook */
+	unsigned mbufs;            /* packet mbufs (RX, replies, datagram headers) */
+	unsigned mbuf_cache;       /* per-lcore mempool cache */
+	unsigned ext_mbufs;        /* mbufs that carry external (zero-copy) payloads */
+	unsigned neigh_capacity;   /* neighbour entries per worker per port */
+	struct net_neigh_config neigh;
+	int socket_id;             /* NUMA socket for pools and rings (SOCKET_ID_ANY is fine) */
+};
+
+/* How a port's received packets reach the worker owning their flow. */
+enum net_rx_mode {
+	NET_RX_SINGLE = 0, /* one worker, one queue */
+	NET_RX_RSS,        /* the NIC hashes the UDP 4-tuple to one queue per worker */
+	NET_RX_DISPATCH,   /* worker 0 reads the one queue and hands UDP flows out by 4-tuple hash */
+};
+
+struct net_port_info {
+	uint16_t port_id;
+	enum net_rx_mode rx_mode;
+	bool tx_ip_csum_offload, tx_udp_csum_offload;
+	uint16_t n_rxq, n_txq;
+	char driver[32];
+	struct net_iface ifc;
+};
+
+struct net_dataplane;
+struct net_worker;
+
+/* A UDP datagram for the PPSPP port, lent to the hook for the duration of the call. */
+struct net_udp_dgram {
+	struct rte_mbuf *m;
+	uint16_t port_id;
+	struct net_udp_tuple tuple; /* local = the address it was sent to: reply with the same tuple */
+	const uint8_t *payload;
+	uint32_t payload_len;
+};
+
+/* Called once per received burst with the datagrams for the PPSPP port; the mbufs are freed
+ * by the stack after it returns (copy what must outlive the call). */
+typedef void (*net_udp_hook_fn)(void *ctx, struct net_worker *w, const struct net_udp_dgram *d,
+				unsigned n);
+/* Called once per poll loop iteration with the current time (PPSPP timers, LEDBAT pacing,
+ * QSBR quiescent state). */
+typedef void (*net_loop_hook_fn)(void *ctx, struct net_worker *w, uint64_t now_ns);
+
+/* Zero-copy payload: addr..addr+len stays valid and unchanged until free_cb(addr, opaque) runs.
+ * iova is what a NIC's DMA uses (net_payload_iova() finds it for any memory). */
+struct net_payload {
+	const void *addr;
+	rte_iova_t iova;
+	uint32_t len;
+	void (*free_cb)(void *addr, void *opaque);
+	void *opaque;
+};
+
+/* Control path (main lcore). NULL and errno on failure. */
+struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cfg);
+/* Finds the ethdev for a device: an existing port of that name (PCI address or vdev name), else
+ * probes devargs ("net_tap0,iface=x", "0000:01:00.0", ...). */
+int net_port_probe(const char *devargs, uint16_t *port_id);
+/* Configures port_id's queues (one RX/TX per worker; RSS or software dispatch), the MTU, and
+ * the interface identity (ifc: addresses and gateways; its MAC is read from the port and a
+ * link-local IPv6 address is added). */
+int net_port_add(struct net_dataplane *dp, uint16_t port_id, const struct net_iface *ifc,
+		 uint16_t mtu, uint16_t rx_desc, uint16_t tx_desc);
+int net_dataplane_start(struct net_dataplane *dp);
+/* Asks every worker to leave net_worker_run (after flushing its TX). */
+void net_dataplane_request_stop(struct net_dataplane *dp);
+bool net_dataplane_stopping(const struct net_dataplane *dp);
+/* After the workers returned: frees queued and held packets (counted as 'shutdown'), stops and
+ * closes the ports, frees pools and rings. */
+void net_dataplane_destroy(struct net_dataplane *dp);
+
+unsigned net_dataplane_n_workers(const struct net_dataplane *dp);
+unsigned net_dataplane_n_ports(const struct net_dataplane *dp);
+const struct net_port_info *net_dataplane_port(const struct net_dataplane *dp, unsigned idx);
+struct net_worker *net_dataplane_worker(struct net_dataplane *dp, unsigned idx);
+/* Sum of every worker's counters; per_worker (n_workers entries) may be NULL. */
+void net_dataplane_counters(const struct net_dataplane *dp, struct net_counters *sum,
+			    struct net_counters *per_worker);
+
+/* Data path (the worker's own lcore; hooks set before start). */
+void net_worker_set_udp_hook(struct net_worker *w, net_udp_hook_fn fn, void *ctx);
+void net_worker_set_loop_hook(struct net_worker *w, net_loop_hook_fn fn, void *ctx);
+unsigned net_worker_index(const struct net_worker *w);
+/* One iteration: RX on the worker's queues and dispatch ring, host stack, hooks, timers, TX
+ * flush. Returns the number of packets received. */
+unsigned net_worker_poll(struct net_worker *w);
+/* Lcore entry (arg: struct net_worker *): polls until net_dataplane_request_stop(). */
+int net_worker_run(void *arg);
+/* Sends the TX buffered so far. */
+void net_worker_flush(struct net_worker *w);
+
+/* Sends one UDP datagram from port_id: Ethernet/IP/UDP headers (+ the caller's hdr bytes, copied)
+ * in one mbuf, chained to an external-buffer mbuf over payload when given (no copy). The
+ * datagram waits for ARP/ND when the next hop is unresolved. payload->free_cb runs exactly once
+ * in every case: when the NIC is done with the mbuf, or at once on an error return.
+ * Errors: -EINVAL, -EMSGSIZE (above the MTU), -ENETUNREACH (no route), -ENOBUFS (no mbuf or
+ * neighbour queue full); each is counted. */
+int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tuple *t,
+	       const void *hdr, uint16_t hdr_len, const struct net_payload *payload);
+
+/* IOVA of any process memory (control path: may read /proc/self/pagemap in PA mode). */
+rte_iova_t net_payload_iova(const void *addr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,65 @@
+/* lib/net private types shared by dataplane.c (control path) and worker.c (data path). */
+#ifndef NET_INTERNAL_H
+#define NET_INTERNAL_H
+
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "net_dataplane.h"
+
+#define NET_TXBUF 64
+#define NET_TIMER_NS (50ull * 1000 * 1000) /* neighbour timers */
+
+/* A neighbour learned by one worker, told to the others. */
+struct net_neigh_share {
+	uint8_t port_idx;
+	uint8_t create;
+	uint8_t mac[NET_ETH_ALEN];
+	struct net_ipaddr ip;
+	uint8_t pad[3];
+};
+
+struct net_txbuf {
+	uint16_t n;
+	struct rte_mbuf *m[NET_TXBUF];
+};
+
+struct net_worker {
+	struct net_counters ctr; /* first: cache-line aligned, written by this worker only */
+	struct net_dataplane *dp;
+	unsigned idx;
+	uint16_t ip_id;
+	net_udp_hook_fn udp_hook;
+	void *udp_ctx;
+	net_loop_hook_fn loop_hook;
+	void *loop_ctx;
+	uint64_t next_timer_ns;
+	struct rte_ring *dispatch_ring; /* mbufs of this worker's flows, from worker 0 */
+	struct rte_ring *share_ring;    /* struct net_neigh_share from other workers */
+	struct net_neigh_table *neigh[NET_MAX_PORTS];
+	struct net_txbuf tx[NET_MAX_PORTS];
+} __rte_cache_aligned;
+
+struct net_port {
+	struct net_port_info info;
+	uint16_t mtu;
+	uint64_t tx_offloads;
+};
+
+struct net_dataplane {
+	struct net_dataplane_config cfg;
+	struct rte_mempool *pool;     /* packet mbufs */
+	struct rte_mempool *ext_pool; /* mbufs for external payloads; shinfo in the private area */
+	unsigned n_ports;
+	struct net_port ports[NET_MAX_PORTS];
+	int8_t port_idx[RTE_MAX_ETHPORTS]; /* ethdev port id -> index in ports, -1 if not ours */
+	bool started;
+	uint32_t stop;
+	double ns_per_tsc;
+	struct net_worker *workers; /* n_workers, cache-line aligned */
+};
+
+uint64_t net_now_ns(const struct net_dataplane *dp);
+
+#endif

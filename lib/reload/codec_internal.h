@@ -248,6 +248,12 @@ static inline int wr_opaque(struct reload_buf *b, unsigned lenbytes, const void 
 /* message.c: the signed input of a message, overlay || transaction_id || MessageContents. */
 int reload_message_sig_input(const struct reload_message *m, uint8_t pre[12],
 			     struct reload_bytes parts[2]);
+/* security.c: verifies sig over parts || SignerIdentity with the certificate the identity
+ * names among certs; -EACCES on any failure. */
+int reload_sig_verify_parts(const struct reload_signature *sig, const struct reload_bytes *parts,
+			    size_t part_count, const struct reload_generic_cert *certs,
+			    size_t cert_count, const struct reload_trust *t, time_t now,
+			    struct reload_peer *signer);
 /* methods.c: IpAddressPort and Boolean helpers shared with other codec files. */
 bool rd_bool(struct rd *r, bool *out);
 

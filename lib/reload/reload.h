@@ -780,6 +780,10 @@ enum reload_access_policy {
 	RELOAD_ACCESS_NODE_MATCH = 2,
 	RELOAD_ACCESS_USER_NODE_MATCH = 3,
 	RELOAD_ACCESS_NODE_MULTIPLE = 4,
+	/* pcdn extension ("PCDN-NODE-ANY", §14.4 allows new policies): any node holding a valid
+	 * overlay certificate may write; used by shared Kinds such as content location, where
+	 * tracker nodes store entries for peers that are not overlay members. */
+	RELOAD_ACCESS_PCDN_NODE_ANY = 128,
 };
 
 /* Kind-IDs registered by the RFC (§14.6). */

@@ -550,6 +550,9 @@ unsigned net_worker_poll(struct net_worker *w)
 		n = rte_eth_rx_burst(pi->port_id, pi->rx_mode == NET_RX_RSS ? (uint16_t)w->idx : 0,
 				     pkts, NET_BURST);
 		total += n;
+		/* Not every PMD stamps the port (net_ring does not); the stack relies on it. */
+		for (unsigned i = 0; i < n; i++)
+			pkts[i]->port = pi->port_id;
 		if (n && pi->rx_mode == NET_RX_DISPATCH)
 			n = dispatch(w, pkts, n);
 		if (n)

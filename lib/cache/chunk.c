@@ -155,6 +155,8 @@ static int take_free(struct cache *c, struct cache_class *k, uint32_t *slot)
 	for (;;) {
 		uint32_t evicted;
 
+		if (k->nfree == 0 && k->nretired > 0)
+			cache_reclaim(c); /* removed chunks first: evicting would lose a live one */
 		if (k->nfree) {
 			*slot = k->free_stack[--k->nfree];
 			return 0;

@@ -1,0 +1,54 @@
+/* Test helpers: chunk payloads derived from their key, so any reader can check every byte. */
+#ifndef CACHE_TEST_UTIL_H
+#define CACHE_TEST_UTIL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "cache.h"
+
+static inline uint64_t test_mix(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0x7fb5d329728ea185ull;
+	x ^= x >> 27;
+	x *= 0x81dadef4bc2dd44dull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The swarm's generation is left out: a chunk re-inserted after its swarm was re-added has the
+ * same bytes. */
+static inline uint64_t test_seed(uint32_t swarm_tag, uint64_t chunk)
+{
+	return test_mix(((uint64_t)swarm_tag << 40) ^ chunk ^ 0x5bd1e995u);
+}
+
+static inline void test_fill(uint64_t seed, uint8_t *buf, uint32_t len)
+{
+	uint64_t x = seed | 1;
+
+	for (uint32_t i = 0; i < len; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(buf + i, &x, len - i < 8 ? len - i : 8);
+	}
+}
+
+/* 0 when buf holds exactly what test_fill would write. */
+static inline int test_check(uint64_t seed, const uint8_t *buf, uint32_t len)
+{
+	uint64_t x = seed | 1;
+
+	for (uint32_t i = 0; i < len; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (memcmp(buf + i, &x, len - i < 8 ? len - i : 8) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,694 @@
+/* CUnit suite "cache": configuration errors, swarms, insert/lookup, eviction, pinning,
+ * references, purges, statistics, readers, caller memory and the memb flavour. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "cache_test_util.h"
+
+static uint8_t buf[16384];
+
+static void small_conf(struct cache_conf *conf, uint32_t n1k, uint32_t n8k)
+{
+	cache_conf_init(conf);
+	conf->classes[0].nslots = n1k;
+	conf->classes[1].nslots = n8k;
+	conf->max_swarms = 8;
+	conf->meta_bytes = 64 * 1024;
+	conf->max_readers = 4;
+	conf->no_hugepages = true;
+}
+
+static cache_swarm_t add_swarm(struct cache *c, const char *id, bool pinned)
+{
+	struct cache_swarm_conf sc = { .id = (const uint8_t *)id, .id_len = strlen(id),
+				       .content_len = 1 << 20, .chunk_size = 1024, .hash_id = 0,
+				       .pinned = pinned };
+	cache_swarm_t s = 0;
+
+	CU_ASSERT_EQUAL_FATAL(cache_swarm_add(c, &sc, &s), 0);
+	CU_ASSERT_NOT_EQUAL(s, 0);
+	return s;
+}
+
+static int put(struct cache *c, cache_swarm_t s, uint64_t chunk, uint32_t len, unsigned flags)
+{
+	struct cache_key k = { s, chunk };
+
+	test_fill(test_seed((uint32_t)s, chunk), buf, len);
+	return cache_insert(c, &k, buf, len, flags);
+}
+
+/* 1 present with the right bytes, 0 absent, -1 present with wrong bytes */
+static int probe(struct cache_reader *r, cache_swarm_t s, uint64_t chunk, uint32_t len)
+{
+	struct cache_key k = { s, chunk };
+	struct cache_hit h;
+
+	if (cache_lookup(r, &k, &h) < 0)
+		return 0;
+	if (h.len != len || test_check(test_seed((uint32_t)s, chunk), h.data, len) != 0)
+		return -1;
+	return 1;
+}
+
+static void test_conf_errors(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+
+	small_conf(&conf, 16, 4);
+	CU_ASSERT(cache_region_size(&conf) > 0);
+	CU_ASSERT_EQUAL(cache_region_size(NULL), 0);
+
+	conf.nclasses = 0;
+	errno = 0;
+	CU_ASSERT_EQUAL(cache_region_size(&conf), 0);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+
+	small_conf(&conf, 16, 4);
+	conf.classes[0].slot_size = 1000; /* not a multiple of 64 */
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+
+	small_conf(&conf, 16, 4);
+	conf.classes[1].slot_size = 512; /* not increasing */
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+
+	small_conf(&conf, 0, 4);
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+
+	small_conf(&conf, 16, 4);
+	conf.small_percent = 0;
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+
+	small_conf(&conf, 16, 4);
+	conf.max_readers = 0;
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+
+	small_conf(&conf, 16, 4);
+	conf.max_swarms = 0;
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+
+	small_conf(&conf, 16, 4);
+	conf.flavour = (enum cache_flavour)7;
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+
+	small_conf(&conf, 16, 4);
+	conf.file = "/nonexistent-dir/x";
+	conf.region = buf;
+	conf.region_len = sizeof(buf);
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+
+	small_conf(&conf, 16, 4);
+	conf.region = buf;
+	conf.region_len = sizeof(buf); /* far too small */
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+	CU_ASSERT_EQUAL(errno, ENOSPC);
+
+	small_conf(&conf, 16, 4);
+	conf.file = "/nonexistent-dir/cache";
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+	CU_ASSERT_EQUAL(errno, ENOENT);
+
+	small_conf(&conf, 16, 4);
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_FALSE(cache_uses_hugepages(c));
+	CU_ASSERT(cache_region_len(c) >= cache_region_size(&conf));
+	cache_destroy(c);
+	cache_destroy(NULL);
+}
+
+static void test_hugepage_attempt(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	cache_swarm_t s;
+
+	/* Hugepages if the machine has them, normal pages with a warning otherwise: both work. */
+	small_conf(&conf, 16, 4);
+	conf.no_hugepages = false;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+	s = add_swarm(c, "huge", false);
+	CU_ASSERT_EQUAL(put(c, s, 1, 1024, 0), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 1, 1024), 1);
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
+static void test_insert_lookup(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	struct cache_stats st;
+	struct cache_key keys[150];
+	struct cache_hit hits[150];
+	cache_swarm_t s, s2;
+
+	small_conf(&conf, 64, 8);
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	s = add_swarm(c, "swarm-a", false);
+	s2 = add_swarm(c, "swarm-b", false);
+
+	CU_ASSERT_EQUAL(put(c, s, 0, 1024, 0), 0);
+	CU_ASSERT_EQUAL(put(c, s, 1, 700, 0), 0);
+	CU_ASSERT_EQUAL(put(c, s, 2, 5000, 0), 0); /* 8 KiB class */
+	CU_ASSERT_EQUAL(put(c, s, 3, 8192, 0), 0);
+	CU_ASSERT_EQUAL(put(c, s2, 0, 100, 0), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 0, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 1, 700), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 2, 5000), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 3, 8192), 1);
+	CU_ASSERT_EQUAL(probe(r, s2, 0, 100), 1);
+	CU_ASSERT_EQUAL(probe(r, s2, 1, 100), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 4, 100), 0);
+
+	/* error paths */
+	CU_ASSERT_EQUAL(put(c, s, 0, 1024, 0), -EEXIST);
+	CU_ASSERT_EQUAL(put(c, s, 9, 8193, 0), -EMSGSIZE);
+	CU_ASSERT_EQUAL(put(c, s, 9, 0, 0), -EINVAL);
+	CU_ASSERT_EQUAL(put(c, s, 9, 10, 0x80), -EINVAL);
+	CU_ASSERT_EQUAL(put(c, 12345, 9, 10, 0), -ENOENT);
+	CU_ASSERT_EQUAL(put(c, 0, 9, 10, 0), -ENOENT);
+	CU_ASSERT_EQUAL(cache_insert(c, &(struct cache_key){ s, 9 }, NULL, 10, 0), -EINVAL);
+	CU_ASSERT_EQUAL(cache_insert(NULL, &(struct cache_key){ s, 9 }, buf, 10, 0), -EINVAL);
+
+	/* a burst longer than one pipeline pass, hits and misses mixed */
+	unsigned expect = 0, expect_s2 = 0;
+	for (unsigned i = 0; i < 150; i++) {
+		keys[i] = (struct cache_key){ i % 2 ? s : s2, i % 7 };
+		if ((i % 2 && i % 7 < 4) || (!(i % 2) && i % 7 == 0))
+			expect++;
+		if (!(i % 2) && i % 7 == 0)
+			expect_s2++;
+	}
+	CU_ASSERT_EQUAL(cache_lookup_burst(r, keys, 150, hits), expect);
+	for (unsigned i = 0; i < 150; i++) {
+		bool want = (keys[i].swarm == s && keys[i].chunk < 4) ||
+			    (keys[i].swarm == s2 && keys[i].chunk == 0);
+
+		CU_ASSERT_EQUAL(hits[i].data != NULL, want);
+		if (hits[i].data)
+			CU_ASSERT_EQUAL(test_check(test_seed((uint32_t)keys[i].swarm,
+							     keys[i].chunk),
+						   hits[i].data, hits[i].len),
+					0);
+	}
+
+	/* writer lookup needs no registration */
+	struct cache_hit h;
+	CU_ASSERT_EQUAL(cache_writer_lookup(c, &(struct cache_key){ s, 2 }, &h), 0);
+	CU_ASSERT_EQUAL(h.len, 5000);
+	CU_ASSERT_EQUAL(cache_writer_lookup(c, &(struct cache_key){ s, 99 }, &h), -ENOENT);
+	CU_ASSERT_PTR_NULL(h.data);
+
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.inserts, 5);
+	CU_ASSERT_EQUAL(st.chunks, 5);
+	CU_ASSERT_EQUAL(st.bytes, 1024 + 700 + 5000 + 8192 + 100);
+	CU_ASSERT_EQUAL(st.hits + st.misses, 7 + 150);
+	CU_ASSERT_EQUAL(st.evictions, 0);
+	CU_ASSERT_EQUAL(cache_swarm_stats_get(c, s2, &st), 0);
+	CU_ASSERT_EQUAL(st.chunks, 1);
+	CU_ASSERT_EQUAL(st.bytes, 100);
+	CU_ASSERT_EQUAL(st.hits, 1 + expect_s2);
+	CU_ASSERT_EQUAL(st.misses, 1 + 75 - expect_s2);
+	CU_ASSERT_EQUAL(cache_swarm_stats_get(c, 777, &st), -ENOENT);
+
+	CU_ASSERT_EQUAL(cache_remove(c, &(struct cache_key){ s, 1 }), 0);
+	CU_ASSERT_EQUAL(cache_remove(c, &(struct cache_key){ s, 1 }), -ENOENT);
+	CU_ASSERT_EQUAL(probe(r, s, 1, 700), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.purged, 1);
+	CU_ASSERT_EQUAL(st.chunks, 4);
+
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
+static void test_swarms(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_swarm_info info;
+	uint8_t meta[3000], id[CACHE_SWARM_ID_MAX + 1];
+	cache_swarm_t s, s2, t;
+
+	small_conf(&conf, 16, 4);
+	conf.max_swarms = 4;
+	conf.meta_bytes = 8192;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	test_fill(42, meta, sizeof(meta));
+	memset(id, 'x', sizeof(id));
+
+	struct cache_swarm_conf sc = { .id = id, .id_len = 32, .content_len = 123456,
+				       .chunk_size = 1024, .hash_id = 2, .meta = meta,
+				       .meta_len = sizeof(meta) };
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &s), 0);
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &t), -EEXIST);
+	CU_ASSERT_EQUAL(cache_swarm_find(c, id, 32, &info), 0);
+	CU_ASSERT_EQUAL(info.handle, s);
+	CU_ASSERT_EQUAL(info.content_len, 123456);
+	CU_ASSERT_EQUAL(info.chunk_size, 1024);
+	CU_ASSERT_EQUAL(info.hash_id, 2);
+	CU_ASSERT_EQUAL(info.meta_len, sizeof(meta));
+	CU_ASSERT_EQUAL(memcmp(info.meta, meta, sizeof(meta)), 0);
+	CU_ASSERT_EQUAL(info.id_len, 32);
+	CU_ASSERT_FALSE(info.pinned);
+	CU_ASSERT_EQUAL(cache_swarm_find(c, id, 31, &info), -ENOENT);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, s, &info), 0);
+	CU_ASSERT_EQUAL(info.content_len, 123456);
+
+	/* argument errors */
+	sc.id_len = 0;
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &t), -EINVAL);
+	sc.id_len = CACHE_SWARM_ID_MAX + 1;
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &t), -EINVAL);
+	CU_ASSERT_EQUAL(cache_swarm_find(c, id, CACHE_SWARM_ID_MAX + 1, &info), -EINVAL);
+	sc.id_len = 20;
+	sc.meta = NULL;
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &t), -EINVAL);
+
+	/* metadata heap full: 3000 + 3000 + 3000 > 8192 */
+	sc.meta = meta;
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &s2), 0);
+	sc.id_len = 21;
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &t), -ENOSPC);
+	/* without metadata it fits */
+	sc.meta = NULL;
+	sc.meta_len = 0;
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &t), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, t, &info), 0);
+	CU_ASSERT_PTR_NULL(info.meta);
+	sc.id_len = 22;
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &t), 0);
+	/* swarm table full */
+	sc.id_len = 23;
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &t), -ENOSPC);
+
+	/* update: new blob replaces the old one */
+	CU_ASSERT_EQUAL(cache_swarm_update(c, s, 999, meta + 1, 100), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, s, &info), 0);
+	CU_ASSERT_EQUAL(info.content_len, 999);
+	CU_ASSERT_EQUAL(info.meta_len, 100);
+	CU_ASSERT_EQUAL(memcmp(info.meta, meta + 1, 100), 0);
+	CU_ASSERT_EQUAL(cache_swarm_update(c, s, 1, NULL, 5), -EINVAL);
+	CU_ASSERT_EQUAL(cache_swarm_update(c, 555, 1, NULL, 0), -ENOENT);
+	CU_ASSERT_EQUAL(cache_swarm_update(c, s, 1, meta, 6000), -ENOSPC);
+
+	/* remove: the handle dies, chunks go, the id can come back with a new handle */
+	CU_ASSERT_EQUAL(put(c, s, 7, 512, 0), 0);
+	CU_ASSERT_EQUAL(cache_swarm_remove(c, s), 0);
+	CU_ASSERT_EQUAL(cache_swarm_remove(c, s), -ENOENT);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, s, &info), -ENOENT);
+	CU_ASSERT_EQUAL(cache_swarm_find(c, id, 32, &info), -ENOENT);
+	CU_ASSERT_EQUAL(put(c, s, 8, 512, 0), -ENOENT);
+	CU_ASSERT_EQUAL(cache_swarm_pin(c, s, true), -ENOENT);
+	CU_ASSERT_EQUAL(cache_purge_swarm(c, s), -ENOENT);
+	sc.id_len = 32;
+	sc.meta = meta;
+	sc.meta_len = sizeof(meta);
+	CU_ASSERT_EQUAL(cache_swarm_add(c, &sc, &t), 0); /* reclaims the old slot and blob */
+	CU_ASSERT_NOT_EQUAL(t, s);
+	CU_ASSERT_EQUAL(cache_writer_lookup(c, &(struct cache_key){ t, 7 }, &(struct cache_hit){ 0 }),
+			-ENOENT);
+	cache_destroy(c);
+}
+
+static void test_eviction(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	struct cache_stats st;
+	cache_swarm_t s;
+
+	small_conf(&conf, 64, 4);
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+	s = add_swarm(c, "evict", false);
+
+	/* a hot set read repeatedly survives a long stream of one-hit chunks */
+	for (uint64_t i = 0; i < 32; i++)
+		CU_ASSERT_EQUAL(put(c, s, i, 1024, 0), 0);
+	for (int round = 0; round < 3; round++)
+		for (uint64_t i = 0; i < 32; i++)
+			CU_ASSERT_EQUAL(probe(r, s, i, 1024), 1);
+	for (uint64_t i = 1000; i < 2000; i++) {
+		CU_ASSERT_EQUAL_FATAL(put(c, s, i, 1024, 0), 0);
+		cache_reader_quiescent(r);
+	}
+	for (uint64_t i = 0; i < 32; i++)
+		CU_ASSERT_EQUAL(probe(r, s, i, 1024), 1);
+	cache_stats_get(c, &st);
+	CU_ASSERT(st.chunks <= 64);
+	CU_ASSERT(st.chunks >= 63);
+	CU_ASSERT_EQUAL(st.inserts, 1032);
+	CU_ASSERT_EQUAL(st.evictions, st.inserts - st.chunks);
+	/* the most recent one-hit chunk is still there, the oldest are gone */
+	CU_ASSERT_EQUAL(probe(r, s, 1999, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 1000, 1024), 0);
+
+	/* a chunk evicted from the small queue and requested again goes to the main queue
+	 * (ghost hit), where it outlives newer one-hit chunks */
+	CU_ASSERT_EQUAL(probe(r, s, 1950, 1024), 0);
+	CU_ASSERT_EQUAL(put(c, s, 1950, 1024, 0), 0);
+	for (uint64_t i = 3000; i < 3040; i++)
+		CU_ASSERT_EQUAL(put(c, s, i, 1024, 0), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 1950, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 3000, 1024), 0);
+
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
+static void test_pinning(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	struct cache_stats st;
+	cache_swarm_t s, p;
+
+	small_conf(&conf, 16, 4);
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+	s = add_swarm(c, "normal", false);
+
+	CU_ASSERT_EQUAL(put(c, s, 0, 1000, CACHE_INSERT_PIN), 0);
+	for (uint64_t i = 1; i < 100; i++)
+		CU_ASSERT_EQUAL(put(c, s, i, 1000, 0), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 0, 1000), 1);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.pinned_chunks, 1);
+	CU_ASSERT_EQUAL(st.pinned_bytes, 1000);
+
+	/* pin everything in the 1 KiB class: the next insert fails cleanly */
+	CU_ASSERT_EQUAL(cache_purge_all(c), 16);
+	for (uint64_t i = 0; i < 16; i++)
+		CU_ASSERT_EQUAL(put(c, s, 200 + i, 1024, CACHE_INSERT_PIN), 0);
+	CU_ASSERT_EQUAL(put(c, s, 300, 1024, 0), -ENOSPC);
+	CU_ASSERT_EQUAL(put(c, s, 300, 1024, CACHE_INSERT_PIN), -ENOSPC);
+	/* the 8 KiB class is independent */
+	CU_ASSERT_EQUAL(put(c, s, 301, 4096, 0), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.pinned_chunks, 16);
+	CU_ASSERT_EQUAL(st.pinned_bytes, 16 * 1024);
+	CU_ASSERT_EQUAL(cache_pin(c, &(struct cache_key){ s, 999 }, false), -ENOENT);
+	CU_ASSERT_EQUAL(cache_pin(c, &(struct cache_key){ s, 205 }, false), 0);
+	CU_ASSERT_EQUAL(put(c, s, 300, 1024, 0), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 205, 1024), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 300, 1024), 1);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.pinned_chunks, 15);
+
+	/* a pinned swarm keeps all its chunks, present and future */
+	CU_ASSERT_EQUAL(cache_purge_all(c), 17);
+	p = add_swarm(c, "pushed", true);
+	for (uint64_t i = 0; i < 16; i++)
+		CU_ASSERT_EQUAL(put(c, p, i, 1024, 0), 0);
+	CU_ASSERT_EQUAL(put(c, s, 0, 1024, 0), -ENOSPC);
+	CU_ASSERT_EQUAL(cache_swarm_stats_get(c, p, &st), 0);
+	CU_ASSERT_EQUAL(st.pinned_chunks, 16);
+	CU_ASSERT_EQUAL(cache_swarm_pin(c, p, false), 0);
+	CU_ASSERT_EQUAL(cache_swarm_stats_get(c, p, &st), 0);
+	CU_ASSERT_EQUAL(st.pinned_chunks, 0);
+	CU_ASSERT_EQUAL(put(c, s, 0, 1024, 0), 0);
+	CU_ASSERT_EQUAL(cache_swarm_pin(c, p, true), 0);
+	CU_ASSERT_EQUAL(cache_swarm_pin(c, p, true), 0);
+	CU_ASSERT_EQUAL(cache_swarm_stats_get(c, p, &st), 0);
+	CU_ASSERT_EQUAL(st.pinned_chunks, 15);
+	struct cache_swarm_info info;
+	CU_ASSERT_EQUAL(cache_swarm_get(c, p, &info), 0);
+	CU_ASSERT_TRUE(info.pinned);
+	/* removing a pinned swarm frees its slots */
+	CU_ASSERT_EQUAL(cache_swarm_remove(c, p), 0);
+	for (uint64_t i = 1; i < 16; i++)
+		CU_ASSERT_EQUAL(put(c, s, i, 1024, 0), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.pinned_chunks, 0);
+	CU_ASSERT_EQUAL(st.pinned_bytes, 0);
+
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
+static void test_references(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	struct cache_hit held[16];
+	cache_swarm_t s;
+
+	small_conf(&conf, 16, 4);
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+	s = add_swarm(c, "refs", false);
+	for (uint64_t i = 0; i < 16; i++) {
+		CU_ASSERT_EQUAL(put(c, s, i, 1024, 0), 0);
+		CU_ASSERT_EQUAL(cache_lookup(r, &(struct cache_key){ s, i }, &held[i]), 0);
+		cache_ref(c, held[i].slot);
+	}
+	cache_reader_quiescent(r);
+	/* every slot is on a (pretend) NIC queue: purged, but not reusable */
+	CU_ASSERT_EQUAL(cache_purge_all(c), 16);
+	CU_ASSERT_EQUAL(cache_reclaim(c), 0);
+	CU_ASSERT_EQUAL(put(c, s, 100, 1024, 0), -EBUSY);
+	for (uint64_t i = 0; i < 16; i++)
+		CU_ASSERT_EQUAL(test_check(test_seed((uint32_t)s, i), held[i].data, 1024), 0);
+	cache_unref(c, held[3].slot);
+	CU_ASSERT_EQUAL(put(c, s, 100, 1024, CACHE_INSERT_PIN), 0);
+	CU_ASSERT_EQUAL(put(c, s, 101, 1024, 0), -EBUSY);
+	for (uint64_t i = 0; i < 16; i++)
+		if (i != 3)
+			CU_ASSERT_EQUAL(test_check(test_seed((uint32_t)s, i), held[i].data, 1024),
+					0);
+	for (uint64_t i = 0; i < 16; i++)
+		if (i != 3)
+			cache_unref(c, held[i].slot);
+	CU_ASSERT_EQUAL(cache_reclaim(c), 15);
+	CU_ASSERT_EQUAL(put(c, s, 101, 1024, 0), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 100, 1024), 1);
+	CU_ASSERT_EQUAL(cache_reclaim(NULL), -EINVAL);
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
+static void test_purge(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	struct cache_stats st;
+	cache_swarm_t a, b;
+
+	small_conf(&conf, 256, 4);
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+	a = add_swarm(c, "a", false);
+	b = add_swarm(c, "b", false);
+	for (uint64_t i = 0; i < 100; i++)
+		CU_ASSERT_EQUAL(put(c, a, i, 256, i == 15 ? CACHE_INSERT_PIN : 0), 0);
+	for (uint64_t i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(put(c, b, i, 256, 0), 0);
+
+	CU_ASSERT_EQUAL(cache_purge_range(c, a, 10, 19), 10); /* pinned 15 included */
+	CU_ASSERT_EQUAL(probe(r, a, 9, 256), 1);
+	CU_ASSERT_EQUAL(probe(r, a, 15, 256), 0);
+	CU_ASSERT_EQUAL(probe(r, a, 20, 256), 1);
+	CU_ASSERT_EQUAL(cache_purge_range(c, a, 10, 19), 0);
+	CU_ASSERT_EQUAL(cache_purge_range(c, a, 5, 4), -EINVAL);
+	CU_ASSERT_EQUAL(cache_purge_range(c, 4242, 0, 1), -ENOENT);
+	/* a wide range takes the scan path */
+	CU_ASSERT_EQUAL(cache_purge_range(c, a, 90, UINT64_MAX - 1), 10);
+	CU_ASSERT_EQUAL(probe(r, a, 89, 256), 1);
+	CU_ASSERT_EQUAL(probe(r, a, 95, 256), 0);
+	CU_ASSERT_EQUAL(cache_purge_swarm(c, b), 10);
+	CU_ASSERT_EQUAL(probe(r, b, 0, 256), 0);
+	CU_ASSERT_EQUAL(cache_swarm_stats_get(c, b, &st), 0);
+	CU_ASSERT_EQUAL(st.chunks, 0);
+	CU_ASSERT_EQUAL(st.purged, 10);
+	CU_ASSERT_EQUAL(cache_swarm_stats_get(c, a, &st), 0);
+	CU_ASSERT_EQUAL(st.chunks, 80);
+	CU_ASSERT_EQUAL(st.pinned_chunks, 0);
+	CU_ASSERT_EQUAL(cache_purge_all(c), 80);
+	CU_ASSERT_EQUAL(cache_purge_all(c), 0);
+	CU_ASSERT_EQUAL(cache_purge_all(NULL), -EINVAL);
+	CU_ASSERT_EQUAL(probe(r, a, 50, 256), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.chunks, 0);
+	CU_ASSERT_EQUAL(st.bytes, 0);
+	CU_ASSERT_EQUAL(st.purged, 110);
+	/* slots come back after the grace period */
+	for (uint64_t i = 0; i < 256; i++)
+		CU_ASSERT_EQUAL(put(c, a, 1000 + i, 256, 0), 0);
+	cache_stats_get(c, &st);
+	CU_ASSERT_EQUAL(st.evictions, 0);
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
+struct holder {
+	struct cache *c;
+	pthread_barrier_t *registered, *release;
+	struct cache_reader *r;
+};
+
+static void *hold_reader(void *arg)
+{
+	struct holder *h = arg;
+
+	h->r = cache_reader_register(h->c);
+	pthread_barrier_wait(h->registered);
+	pthread_barrier_wait(h->release);
+	cache_reader_unregister(h->r);
+	return NULL;
+}
+
+static void test_reader_limit(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	pthread_barrier_t b1, b2;
+	pthread_t th;
+	struct cache_reader *r;
+
+	small_conf(&conf, 16, 4);
+	conf.max_readers = 1;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	pthread_barrier_init(&b1, NULL, 2);
+	pthread_barrier_init(&b2, NULL, 2);
+	struct holder h = { .c = c, .registered = &b1, .release = &b2 };
+	pthread_create(&th, NULL, hold_reader, &h);
+	pthread_barrier_wait(&b1);
+	CU_ASSERT_PTR_NOT_NULL(h.r);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(cache_reader_register(c));
+	CU_ASSERT_EQUAL(errno, ENOSPC);
+	pthread_barrier_wait(&b2);
+	pthread_join(th, NULL);
+	r = cache_reader_register(c);
+	CU_ASSERT_PTR_NOT_NULL(r);
+	cache_reader_offline(r);
+	cache_reader_online(r);
+	cache_reader_unregister(r);
+	pthread_barrier_destroy(&b1);
+	pthread_barrier_destroy(&b2);
+	cache_destroy(c);
+}
+
+static void test_caller_region(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	size_t len;
+	void *mem;
+	cache_swarm_t s;
+
+	small_conf(&conf, 32, 4);
+	len = cache_region_size(&conf);
+	mem = aligned_alloc(4096, len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mem);
+	memset(mem, 0xa5, len); /* a memzone is not zeroed for us */
+	conf.region = mem;
+	conf.region_len = len;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_PTR_EQUAL(cache_region_base(c), mem);
+	r = cache_reader_register(c);
+	s = add_swarm(c, "memzone", false);
+	for (uint64_t i = 0; i < 100; i++)
+		CU_ASSERT_EQUAL(put(c, s, i, 900, 0), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 99, 900), 1);
+	struct cache_hit h;
+	CU_ASSERT_EQUAL(cache_lookup(r, &(struct cache_key){ s, 99 }, &h), 0);
+	CU_ASSERT((const uint8_t *)h.data >= (uint8_t *)mem &&
+		  (const uint8_t *)h.data + h.len <= (uint8_t *)mem + len);
+	cache_reader_unregister(r);
+	cache_destroy(c);
+	free(mem);
+}
+
+static void test_memb_flavour(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	cache_swarm_t s;
+	struct cache_hit h;
+
+	small_conf(&conf, 16, 4);
+	conf.flavour = CACHE_RCU_MEMB;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	s = add_swarm(c, "memb", false);
+	for (uint64_t i = 0; i < 64; i++) {
+		CU_ASSERT_EQUAL(put(c, s, i, 1024, 0), 0);
+		cache_read_begin(r);
+		CU_ASSERT_EQUAL(probe(r, s, i, 1024), 1);
+		cache_read_end(r);
+	}
+	cache_read_begin(r);
+	CU_ASSERT_EQUAL(cache_lookup(r, &(struct cache_key){ s, 63 }, &h), 0);
+	cache_ref(c, h.slot);
+	cache_read_end(r);
+	cache_reader_quiescent(r); /* no-op under memb */
+	CU_ASSERT_EQUAL(cache_purge_all(c), 16);
+	CU_ASSERT_EQUAL(cache_reclaim(c), 15);
+	CU_ASSERT_EQUAL(test_check(test_seed((uint32_t)s, 63), h.data, 1024), 0);
+	cache_unref(c, h.slot);
+	CU_ASSERT_EQUAL(cache_reclaim(c), 1);
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("cache", NULL, NULL);
+	CU_add_test(s, "configuration errors", test_conf_errors);
+	CU_add_test(s, "hugepages or fallback", test_hugepage_attempt);
+	CU_add_test(s, "insert and lookup", test_insert_lookup);
+	CU_add_test(s, "swarms", test_swarms);
+	CU_add_test(s, "eviction", test_eviction);
+	CU_add_test(s, "pinning", test_pinning);
+	CU_add_test(s, "references", test_references);
+	CU_add_test(s, "purge", test_purge);
+	CU_add_test(s, "reader limit", test_reader_limit);
+	CU_add_test(s, "caller region", test_caller_region);
+	CU_add_test(s, "memb flavour", test_memb_flavour);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}

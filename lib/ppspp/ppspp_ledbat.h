@@ -22,6 +22,7 @@ struct ppspp_ledbat {
 	uint32_t allowed_increase;
 	uint32_t min_cwnd;      /* segments */
 	uint32_t init_cwnd;     /* segments */
+	uint64_t rto_min_us;    /* floor of the CTO computed from RTT samples (RFC 6298 (2.4): 1 s) */
 	/* state */
 	double cwnd;            /* bytes */
 	uint64_t flightsize;    /* bytes sent, not yet acknowledged or lost */
@@ -29,11 +30,13 @@ struct ppspp_ledbat {
 	uint64_t base_minute;   /* time (us) the newest base_history slot started */
 	int base_last;
 	uint64_t current[PPSPP_LEDBAT_CURRENT_FILTER];
+	uint64_t current_at[PPSPP_LEDBAT_CURRENT_FILTER]; /* when each sample arrived (us) */
 	int current_n, current_next;
 	/* RTT estimate (RFC 6298) for the retransmission/loss timer */
 	uint64_t srtt_us, rttvar_us, rto_us;
 	uint64_t last_cwnd_cut_us;
 	uint64_t last_ack_us;
+	uint64_t last_cto_us;   /* last congestion timeout, UINT64_MAX if none */
 };
 
 void ppspp_ledbat_init(struct ppspp_ledbat *l, uint32_t mss, uint64_t now_us);
@@ -44,11 +47,18 @@ void ppspp_ledbat_on_send(struct ppspp_ledbat *l, uint32_t bytes);
  * sample (0 if none). */
 void ppspp_ledbat_on_ack(struct ppspp_ledbat *l, uint64_t now_us, uint32_t bytes_acked,
 			 uint64_t delay_us, uint64_t rtt_us);
-/* Data presumed lost (timeout or re-request): halves cwnd at most once per RTT (§2.4.2). */
+/* Data presumed lost (timeout or re-request): halves cwnd at most once per RTT (§2.4.2) and
+ * takes it out of flightsize (PPSPP senders never retransmit on their own: a re-request is new
+ * data). When no ACK at all arrived for a whole CTO, this is the CTO itself: on_timeout. */
 void ppspp_ledbat_on_loss(struct ppspp_ledbat *l, uint64_t now_us, uint32_t bytes_lost);
-/* No ACK for rto: cwnd falls to one segment (§2.4.2 / RFC 6298). */
+/* No ACK for rto: cwnd falls to one segment and the CTO doubles, up to 60 s (§2.4.2 /
+ * RFC 6298). Leaves flightsize alone: report the lost data with on_loss. */
 void ppspp_ledbat_on_timeout(struct ppspp_ledbat *l, uint64_t now_us);
+/* Current queueing delay estimate (us): FILTER(current delays) - MIN(base delays), >= 0. */
 uint64_t ppspp_ledbat_queuing_delay(const struct ppspp_ledbat *l);
+/* MIN(base delays), the one-way base delay estimate, as the signed value of the samples (one-way
+ * delays between unsynchronised clocks may be negative); INT64_MAX before any sample. */
+int64_t ppspp_ledbat_base_delay(const struct ppspp_ledbat *l);
 uint64_t ppspp_ledbat_rto_us(const struct ppspp_ledbat *l);
 
 #ifdef __cplusplus

@@ -12,11 +12,8 @@
 #include "ppspp.h"
 
 static const char *const hash_names[] = {
-	[PPSPP_HASH_SHA1] = "SHA1",
-	[PPSPP_HASH_SHA224] = "SHA224",
-	[PPSPP_HASH_SHA256] = "SHA256",
-	[PPSPP_HASH_SHA384] = "SHA384",
-	[PPSPP_HASH_SHA512] = "SHA512",
+    [PPSPP_HASH_SHA1] = "SHA1",	    [PPSPP_HASH_SHA224] = "SHA224", [PPSPP_HASH_SHA256] = "SHA256",
+    [PPSPP_HASH_SHA384] = "SHA384", [PPSPP_HASH_SHA512] = "SHA512",
 };
 
 static _Atomic(EVP_MD *) hash_mds[sizeof(hash_names) / sizeof(hash_names[0])];
@@ -35,13 +32,13 @@ int ppspp_hash_from_name(const char *name)
 		const char *name;
 		uint8_t fn;
 	} aliases[] = {
-		{"sha1", PPSPP_HASH_SHA1},	 {"sha-1", PPSPP_HASH_SHA1},
-		{"sha224", PPSPP_HASH_SHA224},	 {"sha-224", PPSPP_HASH_SHA224},
-		{"sha2-224", PPSPP_HASH_SHA224}, {"sha256", PPSPP_HASH_SHA256},
-		{"sha-256", PPSPP_HASH_SHA256},	 {"sha2-256", PPSPP_HASH_SHA256},
-		{"sha384", PPSPP_HASH_SHA384},	 {"sha-384", PPSPP_HASH_SHA384},
-		{"sha2-384", PPSPP_HASH_SHA384}, {"sha512", PPSPP_HASH_SHA512},
-		{"sha-512", PPSPP_HASH_SHA512},	 {"sha2-512", PPSPP_HASH_SHA512},
+	    {"sha1", PPSPP_HASH_SHA1},	     {"sha-1", PPSPP_HASH_SHA1},
+	    {"sha224", PPSPP_HASH_SHA224},   {"sha-224", PPSPP_HASH_SHA224},
+	    {"sha2-224", PPSPP_HASH_SHA224}, {"sha256", PPSPP_HASH_SHA256},
+	    {"sha-256", PPSPP_HASH_SHA256},  {"sha2-256", PPSPP_HASH_SHA256},
+	    {"sha384", PPSPP_HASH_SHA384},   {"sha-384", PPSPP_HASH_SHA384},
+	    {"sha2-384", PPSPP_HASH_SHA384}, {"sha512", PPSPP_HASH_SHA512},
+	    {"sha-512", PPSPP_HASH_SHA512},  {"sha2-512", PPSPP_HASH_SHA512},
 	};
 	if (name == NULL)
 		return -EINVAL;

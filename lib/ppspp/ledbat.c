@@ -20,15 +20,15 @@
 
 #include "ppspp.h"
 
-#define LEDBAT_TARGET_US 100000u	  /* §2.5: MUST be 100 ms or less */
-#define LEDBAT_GAIN 1.0			  /* §2.5: MUST be 1 or less */
+#define LEDBAT_TARGET_US	100000u	  /* §2.5: MUST be 100 ms or less */
+#define LEDBAT_GAIN		1.0	  /* §2.5: MUST be 1 or less */
 #define LEDBAT_ALLOWED_INCREASE 1u	  /* §2.5: SHOULD be 1 */
-#define LEDBAT_MIN_CWND 2u		  /* §2.5: SHOULD be 2 */
-#define LEDBAT_INIT_CWND 2u		  /* §2.5: SHOULD be 2 */
-#define LEDBAT_CTO_INIT_US 1000000u	  /* §2.4.2: CTO = 1 second */
-#define LEDBAT_CTO_MAX_US 60000000u	  /* §2.4.2: a maximum, if any, MUST be >= 60 s */
-#define LEDBAT_MINUTE_US 60000000ull
-#define LEDBAT_NEVER UINT64_MAX
+#define LEDBAT_MIN_CWND		2u	  /* §2.5: SHOULD be 2 */
+#define LEDBAT_INIT_CWND	2u	  /* §2.5: SHOULD be 2 */
+#define LEDBAT_CTO_INIT_US	1000000u  /* §2.4.2: CTO = 1 second */
+#define LEDBAT_CTO_MAX_US	60000000u /* §2.4.2: a maximum, if any, MUST be >= 60 s */
+#define LEDBAT_MINUTE_US	60000000ull
+#define LEDBAT_NEVER		UINT64_MAX
 /* +INFINITY in the base list; as a signed delay, larger than any real sample. */
 #define LEDBAT_INFINITY ((uint64_t)INT64_MAX)
 
@@ -129,7 +129,8 @@ int64_t ppspp_ledbat_base_delay(const struct ppspp_ledbat *l)
  * an RTT (§2.5): older ones are skipped, the newest always counts. */
 static int64_t filtered_delay(const struct ppspp_ledbat *l)
 {
-	int newest = (l->current_next + PPSPP_LEDBAT_CURRENT_FILTER - 1) % PPSPP_LEDBAT_CURRENT_FILTER;
+	int newest =
+	    (l->current_next + PPSPP_LEDBAT_CURRENT_FILTER - 1) % PPSPP_LEDBAT_CURRENT_FILTER;
 	uint64_t now = l->current_at[newest];
 	int64_t best = signed_delay(l->current[newest]);
 	for (int k = 1; k < l->current_n; k++) {
@@ -212,7 +213,8 @@ void ppspp_ledbat_on_timeout(struct ppspp_ledbat *l, uint64_t now_us)
 void ppspp_ledbat_on_loss(struct ppspp_ledbat *l, uint64_t now_us, uint32_t bytes_lost)
 {
 	bool silent = elapsed(now_us, l->last_ack_us) >= l->rto_us;
-	bool cto_due = l->last_cto_us == LEDBAT_NEVER || elapsed(now_us, l->last_cto_us) >= l->rto_us;
+	bool cto_due =
+	    l->last_cto_us == LEDBAT_NEVER || elapsed(now_us, l->last_cto_us) >= l->rto_us;
 	/* "At most once per RTT": before any RTT sample, the CTO stands in for the RTT. */
 	uint64_t rtt = l->srtt_us > 0 ? l->srtt_us : l->rto_us;
 	if (l->flightsize > 0 && silent && cto_due) {

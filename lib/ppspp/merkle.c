@@ -35,11 +35,11 @@
 /* pread block for building from a file: large enough that syscalls do not matter. */
 #define MERKLE_READ_BLOCK (4u << 20)
 
-#define EXPORT_MAGIC "PPMT"
-#define EXPORT_VERSION 1
-#define EXPORT_HEADER 24
+#define EXPORT_MAGIC	  "PPMT"
+#define EXPORT_VERSION	  1
+#define EXPORT_HEADER	  24
 #define EXPORT_FLAG_PEAKS 0x01
-#define EXPORT_FLAG_SIZE 0x02
+#define EXPORT_FLAG_SIZE  0x02
 
 struct ppspp_merkle {
 	EVP_MD *md;
@@ -51,8 +51,8 @@ struct ppspp_merkle {
 	uint32_t chunk_size;
 	uint32_t last_len; /* bytes of the last chunk once size_known */
 	uint64_t n_chunks;
-	uint64_t width; /* leaves of the tree, 0 when there is no tree */
-	uint8_t *nodes; /* (2 * width - 1) hashes, indexed by bin */
+	uint64_t width;	    /* leaves of the tree, 0 when there is no tree */
+	uint8_t *nodes;	    /* (2 * width - 1) hashes, indexed by bin */
 	uint64_t *verified; /* one bit per bin */
 	uint64_t *chunks;   /* one bit per chunk whose bytes verified */
 	uint8_t root[PPSPP_HASH_MAX_LEN];
@@ -169,8 +169,7 @@ static int peak_bins(uint64_t n, uint64_t *out)
 static int hash_data(struct ppspp_merkle *t, const void *data, size_t len, uint8_t *out)
 {
 	if (EVP_DigestInit_ex2(t->ctx, t->md, NULL) != 1 ||
-	    EVP_DigestUpdate(t->ctx, data, len) != 1 ||
-	    EVP_DigestFinal_ex(t->ctx, out, NULL) != 1)
+	    EVP_DigestUpdate(t->ctx, data, len) != 1 || EVP_DigestFinal_ex(t->ctx, out, NULL) != 1)
 		return -EIO;
 	return 0;
 }
@@ -491,8 +490,8 @@ int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node 
 		if (!bin_sane(peaks[i].bin))
 			return -EBADMSG;
 		int j = i;
-		while (j > 0 && ppspp_bin_base_left(sorted[j - 1].bin) >
-					ppspp_bin_base_left(peaks[i].bin)) {
+		while (j > 0 &&
+		       ppspp_bin_base_left(sorted[j - 1].bin) > ppspp_bin_base_left(peaks[i].bin)) {
 			sorted[j] = sorted[j - 1];
 			j--;
 		}
@@ -557,8 +556,8 @@ int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node 
 	return 0;
 }
 
-int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void *data,
-			      size_t len, const struct ppspp_hash_node *uncles, int n_uncles)
+int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void *data, size_t len,
+			      const struct ppspp_hash_node *uncles, int n_uncles)
 {
 	if (t == NULL || (data == NULL && len > 0) || n_uncles < 0 ||
 	    (n_uncles > 0 && uncles == NULL))
@@ -573,7 +572,7 @@ int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void
 		return -EINVAL;
 
 	size_t hl = t->hash_len;
-	uint8_t *path = t->scratch;			     /* layer l: computed node */
+	uint8_t *path = t->scratch;				  /* layer l: computed node */
 	uint8_t *used = t->scratch + (MERKLE_MAX_LAYER + 1) * hl; /* layer l: uncle used */
 	int rc = hash_data(t, data, len, path);
 	if (rc < 0)
@@ -596,7 +595,8 @@ int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void
 	unsigned l = 0;
 	uint64_t took = 0; /* bit l: the uncle at layer l came from `uncles` */
 	while (!bit_get(t, cur)) {
-		/* Every path meets a verified peak at or below the root, so cur stays in the tree. */
+		/* Every path meets a verified peak at or below the root, so cur stays in the tree.
+		 */
 		if (l >= MERKLE_MAX_LAYER)
 			return -EBADMSG;
 		uint64_t sib = ppspp_bin_sibling(cur);
@@ -758,8 +758,8 @@ int ppspp_merkle_peaks(const struct ppspp_merkle *t, struct ppspp_hash_node *out
 	return n;
 }
 
-int ppspp_merkle_uncles(const struct ppspp_merkle *t, uint64_t chunk,
-			struct ppspp_hash_node *out, int max)
+int ppspp_merkle_uncles(const struct ppspp_merkle *t, uint64_t chunk, struct ppspp_hash_node *out,
+			int max)
 {
 	if (!t->peaks_known)
 		return -EAGAIN;
@@ -981,8 +981,7 @@ struct ppspp_merkle *ppspp_merkle_import(const void *buf, size_t len)
 	    len != EXPORT_HEADER + hl + map_len + cmap_len + set * hl + hl)
 		return import_fail(t, EBADMSG);
 	uint8_t digest[PPSPP_HASH_MAX_LEN];
-	if (ppspp_hash(hash_fn, p, len - hl, digest) < 0 ||
-	    memcmp(digest, p + len - hl, hl) != 0)
+	if (ppspp_hash(hash_fn, p, len - hl, digest) < 0 || memcmp(digest, p + len - hl, hl) != 0)
 		return import_fail(t, EBADMSG);
 
 	memcpy(t->root, p + EXPORT_HEADER, hl);

@@ -1,15 +1,15 @@
 /* CUnit suite "ledbat": RFC 6817 sender. Time is simulated (microseconds passed in), so every
  * check is exact and independent of the machine's speed. */
 #include <CUnit/Basic.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ppspp.h"
 
-#define MSS 1024u
-#define MS 1000ull
+#define MSS    1024u
+#define MS     1000ull
 #define MINUTE (60ull * 1000 * MS)
 
 static void test_defaults(void)
@@ -172,7 +172,8 @@ static void test_base_history(void)
 	CU_ASSERT_EQUAL(ppspp_ledbat_base_delay(&l), 50 * MS);
 	for (uint64_t m = 1; m < PPSPP_LEDBAT_BASE_HISTORY; m++) {
 		for (int s = 0; s < 6; s++)
-			ppspp_ledbat_on_ack(&l, m * MINUTE + (uint64_t)s * 10000 * MS, MSS, 80 * MS, 0);
+			ppspp_ledbat_on_ack(&l, m * MINUTE + (uint64_t)s * 10000 * MS, MSS, 80 * MS,
+					    0);
 		/* The minute-0 minimum is still one of the BASE_HISTORY minima. */
 		CU_ASSERT_EQUAL(ppspp_ledbat_base_delay(&l), 50 * MS);
 		CU_ASSERT_EQUAL(ppspp_ledbat_queuing_delay(&l), 30 * MS);
@@ -216,7 +217,8 @@ static void test_clock_offset_and_skew(void)
 	ppspp_ledbat_on_ack(&l, MS, MSS, (uint64_t)(off + 30 * (int64_t)MS), 0);
 	CU_ASSERT_EQUAL(ppspp_ledbat_base_delay(&l), off + 30 * (int64_t)MS);
 	for (int i = 0; i < PPSPP_LEDBAT_CURRENT_FILTER; i++)
-		ppspp_ledbat_on_ack(&l, (uint64_t)(2 + i) * MS, MSS, (uint64_t)(off + 75 * (int64_t)MS), 0);
+		ppspp_ledbat_on_ack(&l, (uint64_t)(2 + i) * MS, MSS,
+				    (uint64_t)(off + 75 * (int64_t)MS), 0);
 	CU_ASSERT_EQUAL(ppspp_ledbat_queuing_delay(&l), 45 * MS);
 	/* Positive and negative samples mixed: a clock offset near zero. */
 	ppspp_ledbat_init(&l, MSS, 0);

@@ -124,7 +124,7 @@ static struct ppspp_merkle *verifier_for(const struct ppspp_merkle *t)
 	struct ppspp_hash_node peaks[64];
 	ppspp_merkle_root(t, root);
 	struct ppspp_merkle *v = ppspp_merkle_create_verifier(
-		ppspp_merkle_hash_fn(t), ppspp_merkle_chunk_size(t), root, ppspp_merkle_hash_len(t));
+	    ppspp_merkle_hash_fn(t), ppspp_merkle_chunk_size(t), root, ppspp_merkle_hash_len(t));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	int np = ppspp_merkle_peaks(t, peaks, 64);
 	CU_ASSERT_FATAL(np >= 0);
@@ -140,8 +140,8 @@ static int verify_from(struct ppspp_merkle *v, const struct ppspp_merkle *src, c
 	CU_ASSERT(nu >= 0);
 	if (nu < 0)
 		return nu;
-	return ppspp_merkle_verify_chunk(v, chunk, data + chunk * CS, ppspp_merkle_chunk_len(src, chunk),
-					 u, nu);
+	return ppspp_merkle_verify_chunk(v, chunk, data + chunk * CS,
+					 ppspp_merkle_chunk_len(src, chunk), u, nu);
 }
 
 /* ---- tests --------------------------------------------------------------------------------- */
@@ -149,9 +149,9 @@ static int verify_from(struct ppspp_merkle *v, const struct ppspp_merkle *src, c
 static void test_hash_functions(void)
 {
 	uint8_t out[PPSPP_HASH_MAX_LEN];
-	static const uint8_t abc_sha1[20] = { 0xa9, 0x99, 0x3e, 0x36, 0x47, 0x06, 0x81,
-					      0x6a, 0xba, 0x3e, 0x25, 0x71, 0x78, 0x50,
-					      0xc2, 0x6c, 0x9c, 0xd0, 0xd8, 0x9d };
+	static const uint8_t abc_sha1[20] = {0xa9, 0x99, 0x3e, 0x36, 0x47, 0x06, 0x81,
+					     0x6a, 0xba, 0x3e, 0x25, 0x71, 0x78, 0x50,
+					     0xc2, 0x6c, 0x9c, 0xd0, 0xd8, 0x9d};
 	CU_ASSERT_EQUAL(ppspp_hash(PPSPP_HASH_SHA1, "abc", 3, out), 0);
 	CU_ASSERT_EQUAL(memcmp(out, abc_sha1, 20), 0);
 	uint8_t ref[64];
@@ -206,9 +206,9 @@ static void check_root(uint8_t fn, uint64_t size)
 
 static void test_roots(void)
 {
-	static const uint64_t sizes[] = { 0,	  1,	  1023,	    1024,      1025,	 2 * CS,
-					  3 * CS, 7 * CS, 7162,	    8 * CS,    8 * CS + 1, 1000 * CS,
-					  1000 * CS - 5 };
+	static const uint64_t sizes[] = {0,	     1,		1023,	      1024, 1025,
+					 2 * CS,     3 * CS,	7 * CS,	      7162, 8 * CS,
+					 8 * CS + 1, 1000 * CS, 1000 * CS - 5};
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		check_root(PPSPP_HASH_SHA1, sizes[i]);
 		check_root(PPSPP_HASH_SHA256, sizes[i]);
@@ -219,7 +219,7 @@ static void test_roots(void)
 
 static void test_edge_sizes(void)
 {
-	uint8_t root[PPSPP_HASH_MAX_LEN], zero[PPSPP_HASH_MAX_LEN] = { 0 };
+	uint8_t root[PPSPP_HASH_MAX_LEN], zero[PPSPP_HASH_MAX_LEN] = {0};
 	struct ppspp_hash_node peaks[64], u[64];
 
 	/* 0 bytes: no chunks, root all zeros, no peaks; a verifier of that root accepts no
@@ -348,7 +348,7 @@ static void test_rfc_figure4(void)
 
 	/* §5.3: hashes the receiver misses, progressive download. A sender asks the receiver's
 	 * mirror which siblings are not verified yet. */
-	static const uint64_t need[7][3] = { { 2, 5, 0 }, { 0 }, { 6, 0 }, { 0 }, { 10, 0 }, { 0 }, { 0 } };
+	static const uint64_t need[7][3] = {{2, 5, 0}, {0}, {6, 0}, {0}, {10, 0}, {0}, {0}};
 	for (uint64_t c = 0; c < 7; c++) {
 		int nu = ppspp_merkle_uncles(t, c, u, 64);
 		CU_ASSERT_FATAL(nu >= 0);
@@ -363,8 +363,9 @@ static void test_rfc_figure4(void)
 		CU_ASSERT_EQUAL(ns, k);
 		for (int i = 0; i < ns && i < k; i++)
 			CU_ASSERT_EQUAL(send[i].bin, need[c][i]);
-		CU_ASSERT_EQUAL(ppspp_merkle_verify_chunk(v, c, data + c * CS, ppspp_merkle_chunk_len(t, c),
-							  send, ns), 0);
+		CU_ASSERT_EQUAL(ppspp_merkle_verify_chunk(v, c, data + c * CS,
+							  ppspp_merkle_chunk_len(t, c), send, ns),
+				0);
 	}
 	for (uint64_t c = 0; c < 7; c++)
 		CU_ASSERT(ppspp_merkle_chunk_verified(v, c));
@@ -377,14 +378,16 @@ static void test_rfc_figure4(void)
 	struct ppspp_merkle *m = ppspp_merkle_create_verifier(PPSPP_HASH_SHA1, CS, root, 20);
 	struct ppspp_merkle *r = verifier_for(t);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	static const uint64_t acked[] = { 5, 0, 6 };
+	static const uint64_t acked[] = {5, 0, 6};
 	for (size_t i = 0; i < 3; i++) {
 		CU_ASSERT_EQUAL(ppspp_merkle_mirror_chunk(m, t, acked[i]), 0);
 		CU_ASSERT_EQUAL(verify_from(r, t, data, acked[i]), 0);
 		for (uint64_t bin = 0; bin < 15; bin++)
-			CU_ASSERT_EQUAL(ppspp_merkle_node_verified(m, bin), ppspp_merkle_node_verified(r, bin));
+			CU_ASSERT_EQUAL(ppspp_merkle_node_verified(m, bin),
+					ppspp_merkle_node_verified(r, bin));
 		for (uint64_t c = 0; c < 7; c++)
-			CU_ASSERT_EQUAL(ppspp_merkle_chunk_verified(m, c), ppspp_merkle_chunk_verified(r, c));
+			CU_ASSERT_EQUAL(ppspp_merkle_chunk_verified(m, c),
+					ppspp_merkle_chunk_verified(r, c));
 	}
 	CU_ASSERT(ppspp_merkle_size_known(m));
 	CU_ASSERT_EQUAL(ppspp_merkle_content_size(m), 7162);
@@ -498,7 +501,8 @@ static void test_poison(void)
 		struct ppspp_hash_node p[64];
 		memcpy(p, u, sizeof(p[0]) * (size_t)nu);
 		p[k].hash[3] ^= 0x80;
-		CU_ASSERT_EQUAL(ppspp_merkle_verify_chunk(v, c, data + c * CS, CS, p, nu), -EBADMSG);
+		CU_ASSERT_EQUAL(ppspp_merkle_verify_chunk(v, c, data + c * CS, CS, p, nu),
+				-EBADMSG);
 		CU_ASSERT_FALSE(ppspp_merkle_chunk_verified(v, c));
 		for (int i = 0; i < nu; i++)
 			CU_ASSERT_FALSE(ppspp_merkle_node_verified(v, u[i].bin));
@@ -716,16 +720,18 @@ static void test_export_import(void)
 
 	/* A partial receiver: some chunks verified, round trip keeps exactly those. */
 	struct ppspp_merkle *v = verifier_for(t);
-	static const uint64_t have[] = { 3, 4, 17, 21 };
+	static const uint64_t have[] = {3, 4, 17, 21};
 	for (size_t i = 0; i < 4; i++)
 		CU_ASSERT_EQUAL(verify_from(v, t, data, have[i]), 0);
 	blob = export_tree(v, &len);
 	c = ppspp_merkle_import(blob, len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	for (uint64_t i = 0; i < 22; i++)
-		CU_ASSERT_EQUAL(ppspp_merkle_chunk_verified(c, i), ppspp_merkle_chunk_verified(v, i));
+		CU_ASSERT_EQUAL(ppspp_merkle_chunk_verified(c, i),
+				ppspp_merkle_chunk_verified(v, i));
 	for (uint64_t bin = 0; bin < 64; bin++)
-		CU_ASSERT_EQUAL(ppspp_merkle_node_verified(c, bin), ppspp_merkle_node_verified(v, bin));
+		CU_ASSERT_EQUAL(ppspp_merkle_node_verified(c, bin),
+				ppspp_merkle_node_verified(v, bin));
 	CU_ASSERT(ppspp_merkle_size_known(c));
 	CU_ASSERT_EQUAL(ppspp_merkle_content_size(c), size);
 	/* and it goes on verifying */
@@ -756,7 +762,8 @@ static void test_export_import(void)
 	ppspp_merkle_free(v);
 
 	/* A receiver that knows only its root, and the empty content. */
-	v = ppspp_merkle_create_verifier(PPSPP_HASH_SHA256, CS, (const uint8_t *)"0123456789abcdef0123456789abcdef", 32);
+	v = ppspp_merkle_create_verifier(PPSPP_HASH_SHA256, CS,
+					 (const uint8_t *)"0123456789abcdef0123456789abcdef", 32);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	blob = export_tree(v, &len);
 	c = ppspp_merkle_import(blob, len);
@@ -808,7 +815,8 @@ static void test_large(void)
 		for (int i = 0; i < nu; i++)
 			if (!ppspp_merkle_node_verified(v, u[i].bin))
 				u[ns++] = u[i];
-		int rc = ppspp_merkle_verify_chunk(v, c, data + c * CS, ppspp_merkle_chunk_len(t, c), u, ns);
+		int rc = ppspp_merkle_verify_chunk(v, c, data + c * CS,
+						   ppspp_merkle_chunk_len(t, c), u, ns);
 		if (rc != 0) {
 			CU_FAIL("large tree chunk did not verify");
 			break;

@@ -1,0 +1,1123 @@
+/* RFC 7574 §3.1.1, §3.11, §8.3: channels — the handshake and its checks, closing, and the
+ * per-channel message exchange (HAVE, REQUEST, DATA after INTEGRITY, ACK, CANCEL, CHOKE, PEX,
+ * keep-alives) with LEDBAT (RFC 6817) pacing the DATA a channel sends. */
+#include "engine_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+PCDN_LOG_COMPONENT(ppspp_chan_log, "ppspp")
+
+/* Messages this engine implements (§7.10): everything except live signatures. */
+#define OUR_SUPPORTED_MSGS                                                                         \
+	((1u << PPSPP_HANDSHAKE) | (1u << PPSPP_DATA) | (1u << PPSPP_ACK) | (1u << PPSPP_HAVE) |   \
+	 (1u << PPSPP_INTEGRITY) | (1u << PPSPP_PEX_RESV4) | (1u << PPSPP_PEX_REQ) |               \
+	 (1u << PPSPP_REQUEST) | (1u << PPSPP_CANCEL) | (1u << PPSPP_CHOKE) |                      \
+	 (1u << PPSPP_UNCHOKE) | (1u << PPSPP_PEX_RESV6))
+
+/* ---- channel table ------------------------------------------------------------------------ */
+
+static uint32_t id_slot(uint32_t id)
+{
+	/* IDs are random already; a multiplicative mix keeps probing short anyway */
+	return id * 2654435761u;
+}
+
+int ppspp_chan_lookup(const struct ppspp_engine *e, uint32_t local_id)
+{
+	uint32_t i = id_slot(local_id) & e->id_mask;
+
+	for (;;) {
+		uint32_t v = e->id_table[i];
+		if (v == 0)
+			return -1;
+		if (e->ch[v - 1].local_id == local_id)
+			return (int)v - 1;
+		i = (i + 1) & e->id_mask;
+	}
+}
+
+static void id_insert(struct ppspp_engine *e, int ci)
+{
+	uint32_t i = id_slot(e->ch[ci].local_id) & e->id_mask;
+
+	while (e->id_table[i])
+		i = (i + 1) & e->id_mask;
+	e->id_table[i] = (uint32_t)ci + 1;
+}
+
+static void id_remove(struct ppspp_engine *e, int ci)
+{
+	uint32_t i = id_slot(e->ch[ci].local_id) & e->id_mask, j;
+
+	while (e->id_table[i] != (uint32_t)ci + 1) {
+		if (!e->id_table[i])
+			return;
+		i = (i + 1) & e->id_mask;
+	}
+	/* backward-shift deletion keeps linear probing correct without tombstones */
+	e->id_table[i] = 0;
+	j = i;
+	for (;;) {
+		j = (j + 1) & e->id_mask;
+		uint32_t v = e->id_table[j];
+		if (!v)
+			return;
+		uint32_t home = id_slot(e->ch[v - 1].local_id) & e->id_mask;
+		bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
+		if (movable) {
+			e->id_table[i] = v;
+			e->id_table[j] = 0;
+			i = j;
+		}
+	}
+}
+
+int ppspp_chan_alloc(struct ppspp_engine *e, int swarm, const struct ppspp_peer_addr *peer,
+		     bool initiator)
+{
+	uint32_t ci;
+
+	for (ci = 0; ci < e->cfg.max_channels; ci++)
+		if (e->ch[ci].state == CH_FREE)
+			break;
+	if (ci == e->cfg.max_channels)
+		return -ENOSPC;
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_req *req = c->req;
+	struct ppspp_flight *fl = c->fl;
+	uint32_t *fl_index = c->fl_index;
+	struct ppspp_hash_node *hashes = c->hashes;
+	struct ppspp_swarm *s = &e->swarms[swarm];
+
+	memset(c, 0, sizeof(*c));
+	c->req = req;
+	c->fl = fl;
+	c->fl_index = fl_index;
+	c->hashes = hashes;
+	/* §12.1 / RFC 4960 §5.1.3: random, nonzero, unique here */
+	do {
+		if (pcdn_random_bytes(&c->local_id, sizeof(c->local_id)) < 0)
+			return -EIO;
+	} while (c->local_id == 0 || ppspp_chan_lookup(e, c->local_id) >= 0);
+	c->swarm = swarm;
+	c->peer = *peer;
+	c->initiator = initiator;
+	c->ctx.cam = s->cam;
+	c->ctx.hash_len = s->hash_len;
+	c->ctx.chunk_size = s->chunk_size;
+	c->created_us = c->last_recv_us = c->last_send_us = e->now;
+	c->rate_start_us = e->now;
+	c->window = 16;
+	c->slow_start = true;
+	ppspp_ledbat_init(&c->ledbat, s->chunk_size, e->now);
+	c->state = initiator ? CH_HS_SENT : CH_HS_REPLIED;
+	id_insert(e, (int)ci);
+	return (int)ci;
+}
+
+void ppspp_chan_free(struct ppspp_engine *e, int ci)
+{
+	id_remove(e, ci);
+	e->ch[ci].state = CH_FREE;
+}
+
+/* ---- output helpers ------------------------------------------------------------------------ */
+
+int ppspp_chan_emit(struct ppspp_engine *e, int ci, const uint8_t *hdr, size_t len,
+		    const void *payload, size_t plen, void *ref)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	int rc = e->io.send(e->io.ctx, &c->peer, hdr, len, payload, plen, ref);
+
+	if (rc < 0) {
+		e->ctr.send_errors++;
+		return rc;
+	}
+	ppspp_engine_count_out(e, hdr, len);
+	e->ctr.bytes_out += plen;
+	if (payload)
+		e->ctr.msgs_out[PPSPP_DATA]++;
+	c->last_send_us = e->now;
+	c->sent_since_recv++;
+	return 0;
+}
+
+void ppspp_chan_options(const struct ppspp_engine *e, int ci, bool with_extra,
+			struct ppspp_options *o)
+{
+	const struct ppspp_channel *c = &e->ch[ci];
+	const struct ppspp_swarm *s = &e->swarms[c->swarm];
+
+	memset(o, 0, sizeof(*o));
+	/* §7: the swarm metadata and our capabilities; the core six always */
+	o->present = PPSPP_OPT_BIT(PPSPP_OPT_VERSION) | PPSPP_OPT_BIT(PPSPP_OPT_MIN_VERSION) |
+		     PPSPP_OPT_BIT(PPSPP_OPT_SWARM_ID) | PPSPP_OPT_BIT(PPSPP_OPT_CIPM) |
+		     PPSPP_OPT_BIT(PPSPP_OPT_MERKLE_HASH) | PPSPP_OPT_BIT(PPSPP_OPT_CAM);
+	o->version = PPSPP_VERSION;
+	o->min_version = PPSPP_VERSION;
+	o->swarm_id = s->root;
+	o->swarm_id_len = s->hash_len;
+	o->cipm = PPSPP_CIPM_MERKLE;
+	o->merkle_hash = s->hash_fn;
+	o->cam = c->ctx.cam;
+	if (with_extra) {
+		ppspp_supported_msgs_set(o, OUR_SUPPORTED_MSGS);
+		o->present |= PPSPP_OPT_BIT(PPSPP_OPT_SUPPORTED_MSGS) |
+			      PPSPP_OPT_BIT(PPSPP_OPT_CHUNK_SIZE);
+		o->chunk_size = s->chunk_size;
+	}
+}
+
+/* HAVE for each verified run (§3.2, §4.3.1), as many as fit. */
+static void put_have_runs(struct ppspp_engine *e, int ci, struct ppspp_writer *w, uint64_t a,
+			  uint64_t b)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	struct ppspp_spec specs[16];
+	struct ppspp_msg m;
+
+	if (!s->have.w || s->count == 0)
+		return;
+	if (b >= s->count)
+		b = s->count - 1;
+	uint64_t pos = a;
+	while (pos <= b) {
+		if (!ppspp_bitmap_get(&s->have, pos)) {
+			pos++;
+			continue;
+		}
+		uint64_t ra = ppspp_bitmap_run_start(&s->have, pos);
+		uint64_t rb = ppspp_bitmap_run_end(&s->have, pos);
+		int n = ppspp_spec_from_chunks(c->ctx.cam, s->chunk_size, ra, rb, specs,
+					       (int)PCDN_ARRAY_SIZE(specs));
+		if (n == -ENOSPC && c->ctx.cam != PPSPP_CAM_BYTE64 &&
+		    (c->ctx.cam == PPSPP_CAM_BIN32 || c->ctx.cam == PPSPP_CAM_BIN64))
+			n = ppspp_spec_from_chunks(c->ctx.cam, s->chunk_size, pos, pos, specs, 1);
+		if (c->ctx.cam == PPSPP_CAM_BYTE64 && n > 0 && rb == s->count - 1) {
+			/* a byte range ends at the content's last byte, not a full chunk */
+			uint32_t last = ppspp_merkle_chunk_len(s->tree, rb);
+			if (last)
+				specs[0].b = rb * (uint64_t)s->chunk_size + last - 1;
+		}
+		for (int i = 0; i < n; i++) {
+			m.type = PPSPP_HAVE;
+			m.u.have = specs[i];
+			if (ppspp_writer_put(w, &m) < 0)
+				return;
+			e->ctr.msgs_out[PPSPP_HAVE]++;
+		}
+		pos = rb + 1;
+	}
+}
+
+int ppspp_chan_send_handshake(struct ppspp_engine *e, int ci, bool with_extra)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_writer w;
+	struct ppspp_msg m;
+	int rc;
+
+	/* §3.1.1: the first datagram goes to channel 0; the reply to the initiator's channel */
+	uint32_t dst = c->initiator ? 0 : c->remote_id;
+	if ((rc = ppspp_writer_init(&w, e->buf, e->cfg.max_datagram, dst, &c->ctx)) < 0)
+		return rc;
+	memset(&m, 0, sizeof(m));
+	m.type = PPSPP_HANDSHAKE;
+	m.u.handshake.src_channel = c->local_id;
+	ppspp_chan_options(e, ci, with_extra, &m.u.handshake.opts);
+	if ((rc = ppspp_writer_put(&w, &m)) < 0)
+		return rc;
+	e->ctr.msgs_out[PPSPP_HANDSHAKE]++;
+	/* minor payload only (§3.1.1): what we have */
+	put_have_runs(e, ci, &w, 0, UINT64_MAX);
+	c->hs_sent_us = e->now;
+	return ppspp_chan_emit(e, ci, e->buf, w.len, NULL, 0, NULL);
+}
+
+static void send_close(struct ppspp_engine *e, int ci)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_writer w;
+	struct ppspp_msg m;
+
+	if (!c->remote_id)
+		return;
+	if (ppspp_writer_init(&w, e->buf, e->cfg.max_datagram, c->remote_id, &c->ctx) < 0)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = PPSPP_HANDSHAKE;
+	/* §8.4: source channel 0 and an empty option list closes the channel */
+	m.u.handshake.src_channel = 0;
+	if (ppspp_writer_put(&w, &m) == 0) {
+		e->ctr.msgs_out[PPSPP_HANDSHAKE]++;
+		ppspp_chan_emit(e, ci, e->buf, w.len, NULL, 0, NULL);
+	}
+}
+
+void ppspp_chan_drop_requests(struct ppspp_engine *e, int ci)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	uint32_t mask = e->cfg.max_requests - 1;
+
+	for (uint32_t p = c->req_head; p != c->req_tail; p++) {
+		uint64_t k = c->req[p & mask].chunk;
+		if (s->have.w && k < s->count && s->owner[k] == (uint16_t)(ci + 1)) {
+			ppspp_picker_release(e, c->swarm, k);
+			e->ctr.rerequests++;
+		}
+	}
+	c->req_head = c->req_tail = 0;
+	c->n_out = 0;
+	c->n_new_reqs = 0;
+	c->first_req_out = false;
+}
+
+void ppspp_chan_end(struct ppspp_engine *e, int ci, int reason, bool close)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	char a[64];
+
+	if (c->state == CH_FREE)
+		return;
+	if (close && c->state != CH_HS_SENT)
+		send_close(e, ci);
+	ppspp_chan_drop_requests(e, ci);
+	PCDN_LOG(ppspp_chan_log, INFO, "channel %08x to %s ends: %s", c->local_id,
+		 ppspp_peer_addr_format(&c->peer, a, sizeof(a)), ppspp_peer_end_name(reason));
+	switch (reason) {
+	case PPSPP_PEER_TIMEOUT:
+	case PPSPP_PEER_NO_ANSWER:
+		e->ctr.peers_dead++;
+		break;
+	case PPSPP_PEER_POISONED:
+		e->ctr.peers_poisoned++;
+		break;
+	case PPSPP_PEER_CLOSED:
+		e->ctr.peers_closed++;
+		break;
+	default:
+		break;
+	}
+	bool was_known = c->state == CH_ESTABLISHED || c->initiator;
+	struct ppspp_peer_addr peer = c->peer;
+	int swarm = c->swarm;
+	ppspp_chan_free(e, ci);
+	if (was_known && e->ev.peer_end)
+		e->ev.peer_end(e->ev.ctx, swarm, ci, &peer, reason);
+}
+
+/* ---- receiving ----------------------------------------------------------------------------- */
+
+static int spec_chunks(const struct ppspp_engine *e, int ci, const struct ppspp_spec *sp,
+		       uint64_t *a, uint64_t *b)
+{
+	const struct ppspp_channel *c = &e->ch[ci];
+
+	if (ppspp_spec_to_chunks(c->ctx.cam, c->ctx.chunk_size, sp, a, b) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static void on_ack(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b, uint64_t delay)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	uint32_t mask = e->cfg.max_inflight - 1;
+	uint64_t bytes = 0, rtt = 0;
+
+	if (b - a < 32) {
+		for (uint64_t k = a; k <= b; k++) {
+			uint32_t p = c->fl_index[k & mask];
+			if (p - c->fl_head >= c->fl_tail - c->fl_head)
+				continue;
+			struct ppspp_flight *f = &c->fl[p & mask];
+			if (f->chunk != k || f->acked)
+				continue;
+			f->acked = 1;
+			bytes += f->bytes;
+			rtt = e->now - f->sent_us;
+		}
+	} else {
+		for (uint32_t p = c->fl_head; p != c->fl_tail; p++) {
+			struct ppspp_flight *f = &c->fl[p & mask];
+			if (f->acked || f->chunk < a || f->chunk > b)
+				continue;
+			f->acked = 1;
+			bytes += f->bytes;
+			rtt = e->now - f->sent_us;
+		}
+	}
+	while (c->fl_head != c->fl_tail && c->fl[c->fl_head & mask].acked)
+		c->fl_head++;
+	if (!bytes)
+		return;
+	double before = c->ledbat.cwnd;
+	uint64_t flight = c->ledbat.flightsize;
+	ppspp_ledbat_on_ack(&c->ledbat, e->now, (uint32_t)PCDN_MIN(bytes, UINT32_MAX), delay, rtt);
+	/* RFC 6817 §2.4.2 allows slow start (RFC 5681) before the delay-based controller: grow
+	 * by what was acknowledged while the window is in use, until the first loss or until
+	 * queuing delay reaches half the target */
+	if (c->slow_start) {
+		double cap = (double)e->cfg.max_inflight * c->ledbat.mss;
+		if (ppspp_ledbat_queuing_delay(&c->ledbat) > c->ledbat.target_us / 2) {
+			c->slow_start = false;
+		} else if ((double)flight + 2.0 * c->ledbat.mss >= before) {
+			double grown = before + (double)bytes;
+			if (grown > c->ledbat.cwnd)
+				c->ledbat.cwnd = grown < cap ? grown : cap;
+		}
+	}
+}
+
+/* A DATA still in flight is presumed lost: LEDBAT reacts, the entry leaves the window. */
+static void flight_lost(struct ppspp_engine *e, int ci, struct ppspp_flight *f)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+
+	f->acked = 2;
+	c->slow_start = false;
+	ppspp_ledbat_on_loss(&c->ledbat, e->now, f->bytes);
+	e->ctr.data_lost++;
+}
+
+static void rq_push(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+
+	for (uint32_t i = 0; i < c->rq_n; i++) {
+		const struct ppspp_range *q = &c->rq[(c->rq_head + i) % PPSPP_RQ_CAP];
+		if (q->a <= a && b <= q->b)
+			return; /* a re-sent REQUEST for what is still queued */
+	}
+	if (c->rq_n > 0) {
+		struct ppspp_range *t = &c->rq[(c->rq_head + c->rq_n - 1) % PPSPP_RQ_CAP];
+		if (t->b + 1 == a) {
+			t->b = b;
+			return;
+		}
+	}
+	if (c->rq_n == PPSPP_RQ_CAP) {
+		e->ctr.ignored_msgs++; /* it re-requests after its timeout */
+		return;
+	}
+	c->rq[(c->rq_head + c->rq_n) % PPSPP_RQ_CAP] = (struct ppspp_range){a, b};
+	c->rq_n++;
+}
+
+static void rq_cancel(struct ppspp_channel *c, uint64_t a, uint64_t b)
+{
+	for (uint32_t i = 0; i < c->rq_n; i++) {
+		struct ppspp_range *r = &c->rq[(c->rq_head + i) % PPSPP_RQ_CAP];
+		if (r->b < a || r->a > b || r->a > r->b)
+			continue;
+		if (a <= r->a && b >= r->b)
+			r->a = r->b + 1; /* emptied: skipped when it reaches the head */
+		else if (a <= r->a)
+			r->a = b + 1;
+		else if (b >= r->b)
+			r->b = a - 1;
+		/* a hole inside a queued range is left: answering a cancelled request is harmless */
+	}
+}
+
+static bool addr_private(const struct ppspp_peer_addr *p)
+{
+	const uint8_t *a = p->addr;
+
+	if (p->family == PPSPP_AF_INET4)
+		return a[0] == 10 || a[0] == 127 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		       (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) ||
+		       a[0] >= 224;
+	static const uint8_t loop6[16] = {[15] = 1};
+	return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || a[0] == 0xff ||
+	       memcmp(a, loop6, 16) == 0;
+}
+
+void ppspp_chan_handle_msg(struct ppspp_engine *e, int ci, const struct ppspp_msg *m,
+			   struct ppspp_hash_node *hashes, int *n_hashes)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	uint64_t a, b;
+
+	switch (m->type) {
+	case PPSPP_HAVE:
+		if (spec_chunks(e, ci, &m->u.have, &a, &b) == 0)
+			ppspp_ivset_add(&c->peer_have, a, b);
+		break;
+	case PPSPP_ACK:
+		if (spec_chunks(e, ci, &m->u.ack.spec, &a, &b) == 0) {
+			ppspp_ivset_add(&c->peer_have, a, b);
+			c->peer_knows_peaks = true;
+			on_ack(e, ci, a, b, m->u.ack.delay_us);
+		}
+		break;
+	case PPSPP_REQUEST:
+		if (c->choking_peer || !s->have.w || s->count == 0) {
+			e->ctr.ignored_msgs++;
+			break;
+		}
+		if (spec_chunks(e, ci, &m->u.request, &a, &b) == 0 && a < s->count) {
+			b = PCDN_MIN(b, s->count - 1);
+			/* asked again while in flight: the peer lost it (fast loss detection) */
+			uint32_t fmask = e->cfg.max_inflight - 1;
+			for (uint64_t k = a; k <= b && k - a < 32; k++) {
+				uint32_t p = c->fl_index[k & fmask];
+				struct ppspp_flight *f = &c->fl[p & fmask];
+				if (p - c->fl_head < c->fl_tail - c->fl_head && f->chunk == k &&
+				    !f->acked)
+					flight_lost(e, ci, f);
+			}
+			rq_push(e, ci, a, b);
+		}
+		break;
+	case PPSPP_CANCEL:
+		if (spec_chunks(e, ci, &m->u.cancel, &a, &b) == 0)
+			rq_cancel(c, a, b);
+		break;
+	case PPSPP_CHOKE:
+		if (!c->choked_by_peer) {
+			c->choked_by_peer = true;
+			/* §3.9: outstanding requests will not be answered */
+			ppspp_chan_drop_requests(e, ci);
+		}
+		break;
+	case PPSPP_UNCHOKE:
+		c->choked_by_peer = false;
+		break;
+	case PPSPP_PEX_REQ:
+		c->pex_owed = true;
+		break;
+	case PPSPP_PEX_RESV4:
+	case PPSPP_PEX_RESV6: {
+		struct ppspp_peer_addr p;
+		memset(&p, 0, sizeof(p));
+		p.family = m->type == PPSPP_PEX_RESV4 ? PPSPP_AF_INET4 : PPSPP_AF_INET6;
+		memcpy(p.addr, m->u.pex.addr, p.family == PPSPP_AF_INET4 ? 4 : 16);
+		p.port = m->u.pex.port;
+		e->ctr.pex_peers_in++;
+		if (e->ev.pex_peer && p.port != 0)
+			e->ev.pex_peer(e->ev.ctx, c->swarm, &p);
+		break;
+	}
+	case PPSPP_INTEGRITY:
+		if (*n_hashes < PPSPP_MAX_HASHES) {
+			hashes[*n_hashes].bin = UINT64_MAX;
+			/* a node's chunk range (§5.4) back to its bin */
+			if (spec_chunks(e, ci, &m->u.integrity.spec, &a, &b) == 0) {
+				uint64_t w = b - a + 1;
+				if ((w & (w - 1)) == 0 && a % w == 0) {
+					hashes[*n_hashes].bin =
+						ppspp_bin_make((unsigned)__builtin_ctzll(w), a / w);
+					memcpy(hashes[*n_hashes].hash, m->u.integrity.hash,
+					       s->hash_len);
+					(*n_hashes)++;
+				}
+			}
+		}
+		break;
+	case PPSPP_HANDSHAKE:
+		if (m->u.handshake.src_channel == 0) {
+			/* §8.4: the peer closes the channel */
+			ppspp_chan_end(e, ci, PPSPP_PEER_CLOSED, false);
+			return;
+		}
+		e->ctr.ignored_msgs++;
+		break;
+	default: /* SIGNED_INTEGRITY, PEX_REScert: live swarms and certificates, not ours */
+		e->ctr.ignored_msgs++;
+		break;
+	}
+}
+
+/* §5.6.2: the first DATA from a peer brings the peak hashes ahead of the uncles. They are the
+ * run of hashes that tile the content from chunk 0 with shrinking subtrees; try the longest
+ * such run first. */
+static int learn_peaks(struct ppspp_engine *e, int si, const struct ppspp_hash_node *h, int n)
+{
+	struct ppspp_swarm *s = &e->swarms[si];
+
+	for (int start = 0; start < n; start++) {
+		if (ppspp_bin_base_left(h[start].bin) != 0)
+			continue;
+		int len = 1;
+		uint64_t next = ppspp_bin_base_width(h[start].bin);
+		while (start + len < n && ppspp_bin_base_left(h[start + len].bin) == next &&
+		       ppspp_bin_layer(h[start + len].bin) < ppspp_bin_layer(h[start + len - 1].bin)) {
+			next += ppspp_bin_base_width(h[start + len].bin);
+			len++;
+		}
+		for (; len > 0; len--) {
+			if (ppspp_merkle_add_peaks(s->tree, &h[start], len) == 0)
+				return ppspp_swarm_learn_count(e, si);
+		}
+	}
+	return -ENODATA;
+}
+
+static void note_rtt(struct ppspp_engine *e, struct ppspp_channel *c, uint64_t chunk)
+{
+	uint32_t mask = e->cfg.max_requests - 1;
+
+	/* requests are answered mostly in order: look near the head only */
+	for (uint32_t p = c->req_head, i = 0; p != c->req_tail && i < 8; p++, i++) {
+		if (c->req[p & mask].chunk != chunk)
+			continue;
+		if (c->req[p & mask].retry)
+			return;
+		uint64_t r = e->now - c->req[p & mask].sent_us;
+		if (!c->srtt_us) {
+			c->srtt_us = r;
+			c->rttvar_us = r / 2;
+		} else {
+			uint64_t d = r > c->srtt_us ? r - c->srtt_us : c->srtt_us - r;
+			c->rttvar_us = (3 * c->rttvar_us + d) / 4;
+			c->srtt_us = (7 * c->srtt_us + r) / 8;
+		}
+		if (!c->min_rtt_us || r < c->min_rtt_us)
+			c->min_rtt_us = r ? r : 1;
+		return;
+	}
+}
+
+static void give_back(struct ppspp_engine *e, int ci, uint64_t k)
+{
+	struct ppspp_swarm *s = &e->swarms[e->ch[ci].swarm];
+
+	if (s->have.w && k < s->count && s->owner[k] == (uint16_t)(ci + 1)) {
+		ppspp_picker_release(e, e->ch[ci].swarm, k);
+		e->ctr.rerequests++;
+	}
+}
+
+void ppspp_chan_input_data(struct ppspp_engine *e, int ci, const struct ppspp_msg *m,
+			   struct ppspp_hash_node *hashes, int n_hashes, uint64_t now)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	int si = c->swarm;
+	struct ppspp_swarm *s = &e->swarms[si];
+	uint64_t first, last;
+
+	if (s->failed || s->empty || !s->st.put_chunk) {
+		e->ctr.ignored_msgs++;
+		return;
+	}
+	if (spec_chunks(e, ci, &m->u.data.spec, &first, &last) < 0) {
+		e->ctr.malformed[PPSPP_ERR_BAD_VALUE]++;
+		e->ctr.malformed_total++;
+		return;
+	}
+	if (!s->have.w) {
+		int rc = learn_peaks(e, si, hashes, n_hashes);
+		if (rc < 0 || !s->have.w) {
+			e->ctr.chunks_unverifiable++;
+			c->first_req_out = false; /* ask again */
+			return;
+		}
+	}
+	size_t off = 0;
+	for (uint64_t k = first; k <= last && off < m->u.data.len; k++) {
+		size_t len = PCDN_MIN((size_t)s->chunk_size, m->u.data.len - off);
+		const uint8_t *p = m->u.data.data + off;
+		off += len;
+		if (k >= s->count) {
+			e->ctr.malformed[PPSPP_ERR_BAD_VALUE]++;
+			e->ctr.malformed_total++;
+			return;
+		}
+		if (ppspp_bitmap_get(&s->have, k)) {
+			e->ctr.chunks_duplicate++;
+			ppspp_ivset_add(&c->ack_new, k, k);
+			continue;
+		}
+		int rc = ppspp_merkle_verify_chunk(s->tree, k, p, len, hashes, n_hashes);
+		if (rc == 0) {
+			rc = s->st.put_chunk(s->st.ctx, k, p, len);
+			if (rc < 0) {
+				e->ctr.storage_errors++;
+				s->failed = true;
+				PCDN_LOG(ppspp_chan_log, ERR, "swarm %d: storing chunk %llu: %s", si,
+					 (unsigned long long)k, pcdn_strerror(rc));
+				if (e->ev.error)
+					e->ev.error(e->ev.ctx, si, rc);
+				return;
+			}
+			note_rtt(e, c, k);
+			ppspp_picker_on_verified(e, si, k, ci);
+			s->verified++;
+			e->ctr.chunks_verified++;
+			c->chunks_received++;
+			c->rate_count++;
+			ppspp_ivset_add(&s->fresh, k, k);
+			ppspp_ivset_add(&c->ack_new, k, k);
+			/* §8.7: one-way delay, receiver clock minus sender timestamp */
+			c->ack_delay_us = (uint64_t)((int64_t)now + e->cfg.timestamp_offset_us) -
+					  m->u.data.timestamp;
+			if (e->ev.chunk_verified)
+				e->ev.chunk_verified(e->ev.ctx, si, k, ci);
+			if (s->verified == s->count && !s->complete_sent) {
+				s->complete_sent = true;
+				if (e->ev.complete)
+					e->ev.complete(e->ev.ctx, si);
+			}
+		} else if (rc == -EBADMSG) {
+			/* poisoned: not stored, not announced; fetch it elsewhere */
+			e->ctr.chunks_rejected++;
+			c->rejected++;
+			c->reject_memory[c->reject_next++ % PPSPP_REJECT_MEMORY] = k;
+			give_back(e, ci, k);
+			if (e->ev.chunk_rejected)
+				e->ev.chunk_rejected(e->ev.ctx, si, k, ci);
+			if (c->rejected >= e->cfg.poison_limit) {
+				ppspp_chan_end(e, ci, PPSPP_PEER_POISONED, true);
+				return;
+			}
+		} else if (rc == -ENODATA || rc == -EAGAIN) {
+			/* §5.3: hashes lost or reordered; ask again, the resend carries them */
+			e->ctr.chunks_unverifiable++;
+			give_back(e, ci, k);
+		} else {
+			e->ctr.malformed[PPSPP_ERR_BAD_VALUE]++;
+			e->ctr.malformed_total++;
+			give_back(e, ci, k);
+		}
+	}
+}
+
+/* ---- sending DATA -------------------------------------------------------------------------- */
+
+static int put_integrity(struct ppspp_engine *e, struct ppspp_writer *w,
+			 const struct ppspp_hash_node *n, const struct ppspp_channel *c,
+			 uint32_t chunk_size)
+{
+	struct ppspp_spec sp[1];
+	struct ppspp_msg m;
+	uint64_t first = ppspp_bin_base_left(n->bin);
+	uint64_t last = first + ppspp_bin_base_width(n->bin) - 1;
+
+	if (c->ctx.cam == PPSPP_CAM_BIN32 || c->ctx.cam == PPSPP_CAM_BIN64) {
+		sp[0].a = sp[0].b = n->bin;
+	} else if (ppspp_spec_from_chunks(c->ctx.cam, chunk_size, first, last, sp, 1) != 1) {
+		return -EINVAL;
+	}
+	m.type = PPSPP_INTEGRITY;
+	m.u.integrity.spec = sp[0];
+	e->ctr.msgs_out[PPSPP_INTEGRITY]++;
+	m.u.integrity.hash = n->hash;
+	return ppspp_writer_put(w, &m);
+}
+
+/* Flushes an INTEGRITY-only datagram when the hashes and the chunk do not fit one (§5.3). */
+static int split_if_needed(struct ppspp_engine *e, int ci, struct ppspp_writer *w, size_t need)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+
+	if (w->len + need <= e->cfg.max_datagram || w->len <= 4)
+		return 0;
+	int rc = ppspp_chan_emit(e, ci, w->buf, w->len, NULL, 0, NULL);
+	ppspp_writer_init(w, e->buf, e->buf_cap, c->remote_id, &c->ctx);
+	return rc;
+}
+
+static int send_chunk(struct ppspp_engine *e, int ci, uint64_t k, const void *data, size_t len,
+		      void *ref)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	struct ppspp_hash_node *nodes = e->scratch_nodes;
+	struct ppspp_writer w;
+	bool retransmit = ppspp_ivset_contains(&c->sent, k);
+	size_t hash_msg = 1 + ppspp_spec_size(c->ctx.cam) + s->hash_len;
+	size_t data_hdr = 1 + ppspp_spec_size(c->ctx.cam) + 8;
+	int rc;
+
+	uint32_t fmask = e->cfg.max_inflight - 1;
+	ppspp_writer_init(&w, e->buf, e->buf_cap, c->remote_id, &c->ctx);
+	/* §5.6.2: peak hashes first, until the peer shows it has them */
+	bool knows_peaks = retransmit ? c->peer_have.n > 0 : c->peer_knows_peaks;
+	if (!knows_peaks) {
+		int np = ppspp_merkle_peaks(s->tree, nodes, 64);
+		for (int i = 0; i < np; i++) {
+			split_if_needed(e, ci, &w, hash_msg + data_hdr + len);
+			if ((rc = put_integrity(e, &w, &nodes[i], c, s->chunk_size)) < 0)
+				return rc;
+		}
+	}
+	/* §5.3: uncles the peer lacks, highest first. A node is known to the peer once it holds
+	 * any chunk below it (it verified that path); chunks already sent count too (the MAY
+	 * of §5.3), except on a retransmission, which must stand alone. */
+	struct ppspp_hash_node *unc = nodes + 64;
+	int nu = ppspp_merkle_uncles(s->tree, k, unc, 64);
+	if (nu < 0)
+		return nu;
+	int need = 0;
+	for (int l = 0; l < nu; l++) {
+		uint64_t lo = (k >> l) << l, hi = lo + (1ull << l) - 1;
+		if (ppspp_ivset_intersects(&c->peer_have, lo, hi) ||
+		    (!retransmit && ppspp_ivset_intersects(&c->sent, lo, hi)))
+			break;
+		need = l + 1;
+	}
+	for (int l = need - 1; l >= 0; l--) {
+		split_if_needed(e, ci, &w, hash_msg + data_hdr + len);
+		if ((rc = put_integrity(e, &w, &unc[l], c, s->chunk_size)) < 0)
+			return rc;
+	}
+	split_if_needed(e, ci, &w, data_hdr + len);
+	struct ppspp_spec sp[1];
+	if (c->ctx.cam == PPSPP_CAM_BYTE64) {
+		sp[0].a = k * (uint64_t)s->chunk_size;
+		sp[0].b = sp[0].a + len - 1;
+	} else if (ppspp_spec_from_chunks(c->ctx.cam, s->chunk_size, k, k, sp, 1) != 1) {
+		return -EINVAL;
+	}
+	uint64_t ts = (uint64_t)((int64_t)e->now + e->cfg.timestamp_offset_us);
+	if ((rc = ppspp_writer_put_data_header(&w, &sp[0], ts)) < 0)
+		return rc;
+	rc = ppspp_chan_emit(e, ci, w.buf, w.len, data, len, ref);
+	/* a failed send is a lost datagram: the peer re-requests */
+	c->peer_knows_peaks = true;
+	ppspp_ivset_add(&c->sent, k, k);
+	ppspp_ledbat_on_send(&c->ledbat, (uint32_t)len);
+	if (c->fl_tail - c->fl_head == e->cfg.max_inflight) {
+		/* ring full: the oldest is presumed lost */
+		ppspp_ledbat_on_loss(&c->ledbat, e->now, c->fl[c->fl_head & fmask].bytes);
+		c->fl_head++;
+	}
+	c->fl[c->fl_tail & fmask] = (struct ppspp_flight){k, e->now, (uint32_t)len, 0};
+	c->fl_index[k & fmask] = c->fl_tail;
+	c->fl_tail++;
+	c->chunks_sent++;
+	e->ctr.chunks_sent++;
+	if (retransmit)
+		e->ctr.retransmits++;
+	return rc;
+}
+
+void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	uint32_t burst = e->cfg.send_burst;
+
+	if (c->state != CH_ESTABLISHED || !s->st.get_chunk || !s->have.w)
+		return;
+	while (c->rq_n > 0) {
+		struct ppspp_range *r = &c->rq[c->rq_head];
+		if (r->a > r->b) {
+			c->rq_head = (c->rq_head + 1) % PPSPP_RQ_CAP;
+			c->rq_n--;
+			continue;
+		}
+		uint64_t k = r->a;
+		if (c->waiting) {
+			if (!c->ready)
+				return;
+			c->waiting = false;
+			if (c->gone) {
+				r->a++;
+				continue;
+			}
+		}
+		if (burst == 0) {
+			e->busy = true;
+			return;
+		}
+		if (k >= s->count || !ppspp_bitmap_get(&s->have, k)) {
+			r->a++;
+			continue;
+		}
+		if (!ppspp_ledbat_can_send(&c->ledbat, s->chunk_size))
+			return;
+		const void *data;
+		size_t len;
+		void *ref = NULL;
+		int rc = s->st.get_chunk(s->st.ctx, k, &data, &len, &ref);
+		if (rc == -EAGAIN) {
+			/* the cacher's miss path: wait for ppspp_engine_chunk_ready */
+			c->waiting = true;
+			c->ready = false;
+			c->gone = false;
+			c->wait_chunk = k;
+			e->ctr.requests_deferred++;
+			return;
+		}
+		if (rc < 0) {
+			e->ctr.storage_errors++;
+			r->a++;
+			continue;
+		}
+		send_chunk(e, ci, k, data, len, ref);
+		if (s->st.release)
+			s->st.release(s->st.ctx, ref);
+		r->a++;
+		burst--;
+	}
+}
+
+/* ---- control messages: one datagram per run with everything pending ------------------------ */
+
+struct ctl_writer {
+	struct ppspp_engine *e;
+	int ci;
+	struct ppspp_writer w;
+	bool any;
+};
+
+static void ctl_put(struct ctl_writer *cw, const struct ppspp_msg *m)
+{
+	struct ppspp_channel *c = &cw->e->ch[cw->ci];
+
+	cw->e->ctr.msgs_out[m->type]++;
+	if (ppspp_writer_put(&cw->w, m) == -ENOSPC && cw->w.len > 4) {
+		ppspp_chan_emit(cw->e, cw->ci, cw->w.buf, cw->w.len, NULL, 0, NULL);
+		ppspp_writer_init(&cw->w, cw->e->buf, cw->e->cfg.max_datagram, c->remote_id,
+				  &c->ctx);
+		ppspp_writer_put(&cw->w, m);
+	}
+	cw->any = true;
+}
+
+static void ctl_put_chunks(struct ctl_writer *cw, uint8_t type, uint64_t a, uint64_t b,
+			   uint64_t delay)
+{
+	struct ppspp_channel *c = &cw->e->ch[cw->ci];
+	struct ppspp_swarm *s = &cw->e->swarms[c->swarm];
+	struct ppspp_spec sp[16];
+	struct ppspp_msg m;
+	int n = ppspp_spec_from_chunks(c->ctx.cam, s->chunk_size, a, b, sp, 16);
+
+	if (n < 0)
+		return;
+	if (c->ctx.cam == PPSPP_CAM_BYTE64 && s->count && b == s->count - 1) {
+		uint32_t last = ppspp_merkle_chunk_len(s->tree, b);
+		if (last)
+			sp[0].b = b * (uint64_t)s->chunk_size + last - 1;
+	}
+	for (int i = 0; i < n; i++) {
+		memset(&m, 0, sizeof(m));
+		m.type = type;
+		switch (type) {
+		case PPSPP_ACK:
+			m.u.ack.spec = sp[i];
+			m.u.ack.delay_us = delay;
+			break;
+		case PPSPP_HAVE:
+			m.u.have = sp[i];
+			break;
+		case PPSPP_REQUEST:
+			m.u.request = sp[i];
+			break;
+		default:
+			m.u.cancel = sp[i];
+			break;
+		}
+		ctl_put(cw, &m);
+	}
+}
+
+static void put_pex(struct ctl_writer *cw)
+{
+	struct ppspp_engine *e = cw->e;
+	struct ppspp_channel *c = &e->ch[cw->ci];
+	bool asker_private = addr_private(&c->peer);
+	struct ppspp_msg m;
+	int sent = 0;
+
+	for (uint32_t j = 0; j < e->cfg.max_channels && sent < 32; j++) {
+		struct ppspp_channel *o = &e->ch[j];
+		if ((int)j == cw->ci || o->state != CH_ESTABLISHED || o->swarm != c->swarm)
+			continue;
+		/* §8.13: no private addresses to a peer outside */
+		if (!asker_private && addr_private(&o->peer))
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.type = o->peer.family == PPSPP_AF_INET4 ? PPSPP_PEX_RESV4 : PPSPP_PEX_RESV6;
+		memcpy(m.u.pex.addr, o->peer.addr, 16);
+		m.u.pex.port = o->peer.port;
+		ctl_put(cw, &m);
+		sent++;
+	}
+}
+
+void ppspp_chan_flush_control(struct ppspp_engine *e, int ci)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	struct ctl_writer cw = {.e = e, .ci = ci};
+	struct ppspp_msg m;
+
+	if (c->state != CH_ESTABLISHED)
+		return;
+	ppspp_writer_init(&cw.w, e->buf, e->cfg.max_datagram, c->remote_id, &c->ctx);
+	memset(&m, 0, sizeof(m));
+	if (c->send_choke) {
+		m.type = PPSPP_CHOKE;
+		ctl_put(&cw, &m);
+		c->send_choke = false;
+	}
+	if (c->send_unchoke) {
+		m.type = PPSPP_UNCHOKE;
+		ctl_put(&cw, &m);
+		c->send_unchoke = false;
+	}
+	/* §4.3.2 ACK / §4.3.1 HAVE: the biggest verified interval covering what arrived */
+	uint64_t last_a = UINT64_MAX, last_b = 0;
+	for (uint32_t i = 0; i < c->ack_new.n && s->have.w; i++) {
+		uint64_t a = ppspp_bitmap_run_start(&s->have, c->ack_new.iv[i].a);
+		uint64_t b = ppspp_bitmap_run_end(&s->have, c->ack_new.iv[i].b);
+		if (a == last_a && b == last_b)
+			continue;
+		ctl_put_chunks(&cw, PPSPP_ACK, a, b, c->ack_delay_us);
+		last_a = a;
+		last_b = b;
+	}
+	for (uint32_t i = 0; i < s->fresh.n; i++) {
+		uint64_t a = ppspp_bitmap_run_start(&s->have, s->fresh.iv[i].a);
+		uint64_t b = ppspp_bitmap_run_end(&s->have, s->fresh.iv[i].b);
+		if ((a == last_a && b == last_b) ||
+		    (ppspp_ivset_contains(&c->ack_new, s->fresh.iv[i].a) &&
+		     ppspp_ivset_contains(&c->ack_new, s->fresh.iv[i].b)))
+			continue;
+		ctl_put_chunks(&cw, PPSPP_HAVE, a, b, 0);
+		last_a = a;
+		last_b = b;
+	}
+	for (uint32_t i = 0; i < c->n_cancels; i++)
+		ctl_put_chunks(&cw, PPSPP_CANCEL, c->cancels[i].a, c->cancels[i].b, 0);
+	c->n_cancels = 0;
+	for (uint32_t i = 0; i < c->n_new_reqs; i++)
+		ctl_put_chunks(&cw, PPSPP_REQUEST, c->new_reqs[i].a, c->new_reqs[i].b, 0);
+	c->n_new_reqs = 0;
+	if (c->pex_wanted) {
+		m.type = PPSPP_PEX_REQ;
+		ctl_put(&cw, &m);
+		c->pex_wanted = false;
+	}
+	if (c->pex_owed) {
+		put_pex(&cw);
+		c->pex_owed = false;
+	}
+	/* after the handshake reply the initiator must speak so the responder completes it;
+	 * otherwise a datagram with only the channel ID is the keep-alive (§3.12, §8.14) */
+	bool idle = e->now - c->last_send_us >= e->cfg.keepalive_us;
+	if (cw.w.len > 4 || c->must_speak || idle) {
+		if (!cw.any)
+			e->ctr.keepalives_out++;
+		ppspp_chan_emit(e, ci, cw.w.buf, cw.w.len, NULL, 0, NULL);
+		c->must_speak = false;
+	}
+	ppspp_ivset_clear(&c->ack_new);
+}
+
+/* ---- timers -------------------------------------------------------------------------------- */
+
+void ppspp_chan_timers(struct ppspp_engine *e, int ci)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	uint64_t now = e->now;
+
+	switch (c->state) {
+	case CH_HS_SENT:
+		if (now - c->hs_sent_us < e->cfg.handshake_retry_us)
+			return;
+		if (c->hs_tries + 1 < e->cfg.handshake_tries) {
+			c->hs_tries++;
+			ppspp_chan_send_handshake(e, ci, !c->core_only);
+		} else if (!c->core_only) {
+			/* deployed peers that drop handshakes with options they do not know:
+			 * one more round with the core options only */
+			char a[64];
+			c->core_only = true;
+			c->hs_tries = 0;
+			e->ctr.handshake_fallbacks++;
+			PCDN_LOG(ppspp_chan_log, WARNING,
+				 "no handshake reply from %s: retrying with core options only",
+				 ppspp_peer_addr_format(&c->peer, a, sizeof(a)));
+			ppspp_chan_send_handshake(e, ci, false);
+		} else {
+			ppspp_chan_end(e, ci, PPSPP_PEER_NO_ANSWER, false);
+		}
+		return;
+	case CH_HS_REPLIED:
+		/* half-open: forget it if the initiator never completes */
+		if (now - c->created_us > e->cfg.handshake_retry_us * e->cfg.handshake_tries * 4)
+			ppspp_chan_end(e, ci, PPSPP_PEER_NO_ANSWER, false);
+		return;
+	case CH_ESTABLISHED:
+		break;
+	default:
+		return;
+	}
+	/* §3.12: dead after silence with at least three datagrams sent meanwhile */
+	if (now - c->last_recv_us >= e->cfg.dead_us && c->sent_since_recv >= 3) {
+		ppspp_chan_end(e, ci, PPSPP_PEER_TIMEOUT, true);
+		return;
+	}
+	/* delivery rate for the request pipeline, every 50 ms */
+	if (now - c->rate_start_us >= 50000) {
+		double r = (double)c->rate_count * 1e6 / (double)(now - c->rate_start_us);
+		c->rate_cps = c->rate_cps == 0 ? r : 0.5 * c->rate_cps + 0.5 * r;
+		c->rate_start_us = now;
+		c->rate_count = 0;
+	}
+	/* re-requests: retire answered requests; a request older than the timer, or one that
+	 * later requests overtook by far, is presumed lost (DATA or REQUEST) */
+	uint32_t mask = e->cfg.max_requests - 1;
+	uint64_t to = 2 * c->srtt_us + 4 * c->rttvar_us;
+	if (to < e->cfg.min_request_timeout_us)
+		to = e->cfg.min_request_timeout_us;
+	if (to > 20 * e->cfg.min_request_timeout_us)
+		to = 20 * e->cfg.min_request_timeout_us;
+	while (c->req_head != c->req_tail) {
+		struct ppspp_req *r = &c->req[c->req_head & mask];
+		if (!s->have.w) {
+			if (now - r->sent_us < to)
+				break;
+			c->first_req_out = false;
+			c->req_head++;
+			if (c->n_out)
+				c->n_out--;
+			continue;
+		}
+		if (r->chunk >= s->count || s->owner[r->chunk] != (uint16_t)(ci + 1)) {
+			c->req_head++;
+			continue;
+		}
+		if (now - r->sent_us < to)
+			break;
+		ppspp_picker_release(e, c->swarm, r->chunk);
+		e->ctr.rerequests++;
+		c->req_head++;
+		/* a loss halves the pipeline's rate estimate */
+		c->rate_cps /= 2;
+	}
+	/* sender side: DATA never acknowledged within the RTO, or overtaken by later ACKs */
+	uint32_t fmask = e->cfg.max_inflight - 1;
+	uint64_t rto = ppspp_ledbat_rto_us(&c->ledbat);
+	while (c->fl_head != c->fl_tail) {
+		struct ppspp_flight *f = &c->fl[c->fl_head & fmask];
+		if (f->acked) {
+			c->fl_head++;
+			continue;
+		}
+		bool overtaken = false;
+		for (uint32_t p = c->fl_head + 1, i = 0; p != c->fl_tail && i < 16; p++, i++) {
+			if (c->fl[p & fmask].acked && i >= 7) {
+				overtaken = true;
+				break;
+			}
+		}
+		if (!overtaken && now - f->sent_us < rto)
+			break;
+		/* the peer re-requests it: send its hashes again then */
+		flight_lost(e, ci, f);
+		c->fl_head++;
+	}
+	if (c->waiting && !c->ready)
+		return;
+}

@@ -1,0 +1,301 @@
+/* pcdn-cacherd configuration loader; see cacherd_config.h and conf/pcdn-cacherd.conf. */
+#include "cacherd_config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const root_keys[] = { "log_level", "ppspp_port", "workers", "control_socket",
+					 "mempool", "neighbour", "ports", NULL };
+static const char *const mempool_keys[] = { "mbufs", "cache", "ext_mbufs", NULL };
+static const char *const neigh_keys[] = { "entries", "reachable_ms", "retrans_ms", "probes", NULL };
+static const char *const port_keys[] = { "device", "mtu", "rx_desc", "tx_desc", "addresses",
+					 "gateway4", "gateway6", NULL };
+
+#define TRY(x)                                                                                     \
+	do {                                                                                       \
+		int rc_ = (x);                                                                     \
+		if (rc_ < 0)                                                                       \
+			return rc_;                                                                \
+	} while (0)
+
+static int get_uint(const config_setting_t *parent, const char *key, long long min,
+		    long long max, long long def, unsigned *out, char *err, size_t errlen)
+{
+	long long v;
+
+	TRY(pcdn_conf_int(parent, key, false, min, max, def, &v, err, errlen));
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* A group that may be absent (all defaults) but must be a group when present. */
+static int get_group(const config_setting_t *parent, const char *key,
+		     const char *const *allowed, const config_setting_t **out, char *err,
+		     size_t errlen)
+{
+	const config_setting_t *g = config_setting_get_member(parent, key);
+
+	*out = g;
+	if (!g)
+		return 0;
+	if (!config_setting_is_group(g)) {
+		pcdn_conf_error(g, key, err, errlen, "expected a group { ... }");
+		return -EINVAL;
+	}
+	return pcdn_conf_check_keys(g, allowed, err, errlen);
+}
+
+static int parse_workers(const config_setting_t *root, struct cacherd_config *c, char *err,
+			 size_t errlen)
+{
+	const config_setting_t *w = config_setting_get_member(root, "workers");
+	int n;
+
+	if (!w) {
+		pcdn_conf_error(root, "workers", err, errlen, "required key is missing");
+		return -ENOENT;
+	}
+	c->workers_line = (unsigned)config_setting_source_line(w);
+	if (!config_setting_is_array(w) && !config_setting_is_list(w)) {
+		pcdn_conf_error(w, "workers", err, errlen, "expected a list of lcore ids [1, 2]");
+		return -EINVAL;
+	}
+	n = config_setting_length(w);
+	if (n < 1 || n > CACHERD_MAX_WORKERS) {
+		pcdn_conf_error(w, "workers", err, errlen, "expected 1 to %d lcore ids, got %d",
+				CACHERD_MAX_WORKERS, n);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(w, (unsigned)i);
+		long long v;
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT) {
+			pcdn_conf_error(w, "workers", err, errlen, "element %d is not an integer", i);
+			return -EINVAL;
+		}
+		v = config_setting_get_int(e);
+		if (v < 0 || v > CACHERD_MAX_LCORE) {
+			pcdn_conf_error(w, "workers", err, errlen,
+					"lcore %lld is out of range [0, %d]", v, CACHERD_MAX_LCORE);
+			return -EINVAL;
+		}
+		for (unsigned k = 0; k < c->n_workers; k++) {
+			if (c->workers[k] == (unsigned)v) {
+				pcdn_conf_error(w, "workers", err, errlen,
+						"lcore %lld is listed twice", v);
+				return -EINVAL;
+			}
+		}
+		c->workers[c->n_workers++] = (unsigned)v;
+	}
+	return 0;
+}
+
+static int parse_gateway(const config_setting_t *p, const char *key, int family,
+			 struct net_iface *ifc, struct net_ipaddr *gw, char *err, size_t errlen)
+{
+	const char *s;
+	bool onlink = false;
+
+	TRY(pcdn_conf_string(p, key, false, NULL, &s, err, errlen));
+	if (!s)
+		return 0;
+	if (net_ipaddr_parse(s, gw, NULL) < 0 || gw->family != family) {
+		pcdn_conf_error(config_setting_get_member(p, key), key, err, errlen,
+				"'%s' is not an IPv%d address", s, family);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < ifc->n_addrs; i++)
+		onlink = onlink || net_ipaddr_in_prefix(gw, &ifc->addrs[i]);
+	if (!onlink) {
+		pcdn_conf_error(config_setting_get_member(p, key), key, err, errlen,
+				"gateway %s is not inside any prefix of 'addresses'", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_port(const config_setting_t *p, struct cacherd_port_conf *pc, char *err,
+		      size_t errlen)
+{
+	const config_setting_t *addrs;
+	const char *dev;
+	unsigned v;
+	int n;
+
+	pc->line = (unsigned)config_setting_source_line(p);
+	if (!config_setting_is_group(p)) {
+		pcdn_conf_error(p, "ports", err, errlen, "each port is a group { device = ...; }");
+		return -EINVAL;
+	}
+	TRY(pcdn_conf_check_keys(p, port_keys, err, errlen));
+	TRY(pcdn_conf_string(p, "device", true, NULL, &dev, err, errlen));
+	if (!dev[0] || strlen(dev) >= sizeof(pc->device)) {
+		pcdn_conf_error(config_setting_get_member(p, "device"), "device", err, errlen,
+				"expected 1 to %zu characters", sizeof(pc->device) - 1);
+		return -EINVAL;
+	}
+	snprintf(pc->device, sizeof(pc->device), "%s", dev);
+	TRY(get_uint(p, "mtu", 0, 9600, 0, &v, err, errlen));
+	if (v != 0 && v < 1280) {
+		/* IPv6 needs 1280 (RFC 8200 §5); 0 keeps the PMD's MTU. */
+		pcdn_conf_error(config_setting_get_member(p, "mtu"), "mtu", err, errlen,
+				"%u is below the IPv6 minimum 1280 (0 keeps the device's)", v);
+		return -EINVAL;
+	}
+	pc->mtu = (uint16_t)v;
+	TRY(get_uint(p, "rx_desc", 64, 16384, 1024, &v, err, errlen));
+	pc->rx_desc = (uint16_t)v;
+	TRY(get_uint(p, "tx_desc", 64, 16384, 1024, &v, err, errlen));
+	pc->tx_desc = (uint16_t)v;
+	addrs = config_setting_get_member(p, "addresses");
+	if (!addrs) {
+		pcdn_conf_error(p, "addresses", err, errlen, "required key is missing");
+		return -ENOENT;
+	}
+	if (!config_setting_is_array(addrs) && !config_setting_is_list(addrs)) {
+		pcdn_conf_error(addrs, "addresses", err, errlen,
+				"expected a list of \"address/prefix\" strings");
+		return -EINVAL;
+	}
+	n = config_setting_length(addrs);
+	/* One slot stays free for the link-local address the port adds for itself. */
+	if (n < 1 || n > NET_IFACE_MAX_ADDRS - 1) {
+		pcdn_conf_error(addrs, "addresses", err, errlen, "expected 1 to %d addresses",
+				NET_IFACE_MAX_ADDRS - 1);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(addrs, (unsigned)i);
+		const char *s = config_setting_get_string(e);
+		struct net_ipaddr a;
+		uint8_t plen;
+		int rc;
+
+		if (!s || net_ipaddr_parse(s, &a, &plen) < 0) {
+			pcdn_conf_error(addrs, "addresses", err, errlen,
+					"element %d: expected \"10.0.0.2/24\" or \"fd00::2/64\"", i);
+			return -EINVAL;
+		}
+		rc = net_iface_add(&pc->ifc, &a, plen);
+		if (rc < 0) {
+			pcdn_conf_error(addrs, "addresses", err, errlen, "'%s': %s", s,
+					rc == -EEXIST ? "listed twice" : "invalid");
+			return -EINVAL;
+		}
+	}
+	TRY(parse_gateway(p, "gateway4", 4, &pc->ifc, &pc->ifc.gw4, err, errlen));
+	TRY(parse_gateway(p, "gateway6", 6, &pc->ifc, &pc->ifc.gw6, err, errlen));
+	return 0;
+}
+
+static int parse(const config_t *cfg, struct cacherd_config *c, char *err, size_t errlen)
+{
+	const config_setting_t *root = config_root_setting(cfg), *g, *ports;
+	const char *s;
+	long long v;
+
+	TRY(pcdn_conf_check_keys(root, root_keys, err, errlen));
+	TRY(pcdn_conf_string(root, "log_level", false, "notice", &s, err, errlen));
+	if (pcdn_log_level_parse(s, &c->log_level) < 0) {
+		pcdn_conf_error(config_setting_get_member(root, "log_level"), "log_level", err,
+				errlen, "'%s' is not one of err, warning, notice, info, debug", s);
+		return -EINVAL;
+	}
+	TRY(pcdn_conf_int(root, "ppspp_port", false, 1, 65535, 6778, &v, err, errlen));
+	c->ppspp_port = (uint16_t)v;
+	TRY(parse_workers(root, c, err, errlen));
+	TRY(pcdn_conf_string(root, "control_socket", false, "/run/pcdn-cacherd.sock", &s, err,
+			     errlen));
+	if (s[0] != '/' || strlen(s) >= sizeof(c->control_socket)) {
+		pcdn_conf_error(config_setting_get_member(root, "control_socket"),
+				"control_socket", err, errlen,
+				"expected an absolute path shorter than %zu characters",
+				sizeof(c->control_socket));
+		return -EINVAL;
+	}
+	snprintf(c->control_socket, sizeof(c->control_socket), "%s", s);
+
+	TRY(get_group(root, "mempool", mempool_keys, &g, err, errlen));
+	TRY(get_uint(g, "mbufs", 1023, 16777215, 16383, &c->mbufs, err, errlen));
+	TRY(get_uint(g, "cache", 0, 512, 256, &c->mbuf_cache, err, errlen));
+	TRY(get_uint(g, "ext_mbufs", 1023, 16777215, 16383, &c->ext_mbufs, err, errlen));
+	TRY(get_group(root, "neighbour", neigh_keys, &g, err, errlen));
+	TRY(get_uint(g, "entries", 8, 1048576, 1024, &c->neigh_entries, err, errlen));
+	TRY(get_uint(g, "reachable_ms", 1000, 86400000, 60000, &c->neigh_reachable_ms, err,
+		     errlen));
+	TRY(get_uint(g, "retrans_ms", 10, 60000, 1000, &c->neigh_retrans_ms, err, errlen));
+	TRY(get_uint(g, "probes", 1, 20, 3, &c->neigh_probes, err, errlen));
+
+	ports = config_setting_get_member(root, "ports");
+	if (!ports) {
+		pcdn_conf_error(root, "ports", err, errlen, "required key is missing");
+		return -ENOENT;
+	}
+	if (!config_setting_is_list(ports) || config_setting_length(ports) < 1 ||
+	    config_setting_length(ports) > CACHERD_MAX_PORTS) {
+		pcdn_conf_error(ports, "ports", err, errlen,
+				"expected a list of 1 to %d port groups: ( { ... } )",
+				CACHERD_MAX_PORTS);
+		return -EINVAL;
+	}
+	for (int i = 0; i < config_setting_length(ports); i++) {
+		struct cacherd_port_conf *pc = &c->ports[c->n_ports];
+
+		TRY(parse_port(config_setting_get_elem(ports, (unsigned)i), pc, err, errlen));
+		for (unsigned k = 0; k < c->n_ports; k++) {
+			if (strcmp(c->ports[k].device, pc->device) == 0) {
+				pcdn_conf_error(config_setting_get_elem(ports, (unsigned)i),
+						"device", err, errlen, "'%s' is configured twice",
+						pc->device);
+				return -EINVAL;
+			}
+		}
+		c->n_ports++;
+	}
+	return 0;
+}
+
+int cacherd_config_load_file(const char *path, struct cacherd_config *out, char *err,
+			     size_t errlen)
+{
+	config_t cfg;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->source, sizeof(out->source), "%s", path);
+	config_init(&cfg);
+	rc = pcdn_conf_read(&cfg, path, err, errlen);
+	if (rc == 0)
+		rc = parse(&cfg, out, err, errlen);
+	config_destroy(&cfg);
+	return rc;
+}
+
+int cacherd_config_load_string(const char *text, struct cacherd_config *out, char *err,
+			       size_t errlen)
+{
+	config_t cfg;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->source, sizeof(out->source), "(config)");
+	/* Strings come from tests and the fuzzer: no reading of other files. */
+	if (strstr(text, "@include")) {
+		snprintf(err, errlen, "(config): @include is only allowed in files");
+		return -EINVAL;
+	}
+	config_init(&cfg);
+	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+		snprintf(err, errlen, "(config):%d: %s", config_error_line(&cfg),
+			 config_error_text(&cfg));
+		rc = -EINVAL;
+	}
+	if (rc == 0)
+		rc = parse(&cfg, out, err, errlen);
+	config_destroy(&cfg);
+	return rc;
+}

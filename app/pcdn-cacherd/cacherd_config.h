@@ -1,0 +1,46 @@
+/* pcdn-cacherd configuration: the libconfig file (conf/pcdn-cacherd.conf documents every key)
+ * parsed into a plain struct, without DPDK, so it is unit-tested and fuzzed on its own. Errors
+ * read "file:line: key 'x': why"; unknown keys are errors. */
+#ifndef CACHERD_CONFIG_H
+#define CACHERD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net_proto.h"
+#include "pcdn_common.h"
+
+#define CACHERD_MAX_PORTS 8    /* = NET_MAX_PORTS */
+#define CACHERD_MAX_WORKERS 32 /* = NET_MAX_WORKERS */
+#define CACHERD_MAX_LCORE 1023
+
+struct cacherd_port_conf {
+	char device[256]; /* ethdev devargs ("net_af_packet0,iface=eth1") or PCI address */
+	unsigned line;
+	uint16_t mtu;     /* 0: keep the PMD's */
+	uint16_t rx_desc, tx_desc;
+	struct net_iface ifc; /* addresses and gateways (the MAC comes from the port) */
+};
+
+struct cacherd_config {
+	char source[256]; /* file name, for messages found after loading */
+	enum pcdn_log_level log_level;
+	uint16_t ppspp_port;
+	unsigned n_workers;
+	unsigned workers[CACHERD_MAX_WORKERS]; /* lcore ids */
+	unsigned workers_line;
+	char control_socket[108];
+	unsigned mbufs, mbuf_cache, ext_mbufs;
+	unsigned neigh_entries, neigh_probes;
+	unsigned neigh_reachable_ms, neigh_retrans_ms;
+	unsigned n_ports;
+	struct cacherd_port_conf ports[CACHERD_MAX_PORTS];
+};
+
+/* 0, or -EINVAL/-ENOENT with err set ("file:line: key 'x': why"). */
+int cacherd_config_load_file(const char *path, struct cacherd_config *out, char *err,
+			     size_t errlen);
+int cacherd_config_load_string(const char *text, struct cacherd_config *out, char *err,
+			       size_t errlen);
+
+#endif

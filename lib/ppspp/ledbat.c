@@ -60,7 +60,6 @@ void ppspp_ledbat_init(struct ppspp_ledbat *l, uint32_t mss, uint64_t now_us)
 	l->base_last = -1; /* last_rollover = -INFINITY: the first sample opens a slot */
 	l->rto_us = LEDBAT_CTO_INIT_US;
 	l->last_cwnd_cut_us = LEDBAT_NEVER;
-	l->last_cto_us = LEDBAT_NEVER;
 	l->last_ack_us = now_us;
 }
 
@@ -206,21 +205,17 @@ void ppspp_ledbat_on_timeout(struct ppspp_ledbat *l, uint64_t now_us)
 {
 	l->cwnd = l->mss;
 	l->rto_us = 2 * l->rto_us < LEDBAT_CTO_MAX_US ? 2 * l->rto_us : LEDBAT_CTO_MAX_US;
-	l->last_cto_us = now_us;
+	/* The collapse is this RTT's reduction: a loss reported with it must not halve again. */
 	l->last_cwnd_cut_us = now_us;
+	/* The next timeout is one (backed-off) CTO from now, not from the last ACK. */
+	l->last_ack_us = now_us;
 }
 
 void ppspp_ledbat_on_loss(struct ppspp_ledbat *l, uint64_t now_us, uint32_t bytes_lost)
 {
-	bool silent = elapsed(now_us, l->last_ack_us) >= l->rto_us;
-	bool cto_due =
-	    l->last_cto_us == LEDBAT_NEVER || elapsed(now_us, l->last_cto_us) >= l->rto_us;
 	/* "At most once per RTT": before any RTT sample, the CTO stands in for the RTT. */
 	uint64_t rtt = l->srtt_us > 0 ? l->srtt_us : l->rto_us;
-	if (l->flightsize > 0 && silent && cto_due) {
-		ppspp_ledbat_on_timeout(l, now_us);
-	} else if (l->last_cwnd_cut_us == LEDBAT_NEVER ||
-		   elapsed(now_us, l->last_cwnd_cut_us) >= rtt) {
+	if (l->last_cwnd_cut_us == LEDBAT_NEVER || elapsed(now_us, l->last_cwnd_cut_us) >= rtt) {
 		double half = l->cwnd / 2, floor = (double)l->min_cwnd * l->mss;
 		double cut = half > floor ? half : floor;
 		if (cut < l->cwnd)

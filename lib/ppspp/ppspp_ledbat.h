@@ -35,8 +35,7 @@ struct ppspp_ledbat {
 	/* RTT estimate (RFC 6298) for the retransmission/loss timer */
 	uint64_t srtt_us, rttvar_us, rto_us;
 	uint64_t last_cwnd_cut_us;
-	uint64_t last_ack_us;
-	uint64_t last_cto_us;   /* last congestion timeout, UINT64_MAX if none */
+	uint64_t last_ack_us;   /* last ACK or CTO: the congestion timer runs from here */
 };
 
 void ppspp_ledbat_init(struct ppspp_ledbat *l, uint32_t mss, uint64_t now_us);
@@ -49,10 +48,11 @@ void ppspp_ledbat_on_ack(struct ppspp_ledbat *l, uint64_t now_us, uint32_t bytes
 			 uint64_t delay_us, uint64_t rtt_us);
 /* Data presumed lost (timeout or re-request): halves cwnd at most once per RTT (§2.4.2) and
  * takes it out of flightsize (PPSPP senders never retransmit on their own: a re-request is new
- * data). When no ACK at all arrived for a whole CTO, this is the CTO itself: on_timeout. */
+ * data). */
 void ppspp_ledbat_on_loss(struct ppspp_ledbat *l, uint64_t now_us, uint32_t bytes_lost);
-/* No ACK for rto: cwnd falls to one segment and the CTO doubles, up to 60 s (§2.4.2 /
- * RFC 6298). Leaves flightsize alone: report the lost data with on_loss. */
+/* No ACK at all for rto while data is outstanding (the caller's timer: now - last_ack_us >=
+ * rto_us): cwnd falls to one segment and the CTO doubles, up to 60 s, until the next RTT sample
+ * (§2.4.2 / RFC 6298). Leaves flightsize alone: report the lost data with on_loss. */
 void ppspp_ledbat_on_timeout(struct ppspp_ledbat *l, uint64_t now_us);
 /* Current queueing delay estimate (us): FILTER(current delays) - MIN(base delays), >= 0. */
 uint64_t ppspp_ledbat_queuing_delay(const struct ppspp_ledbat *l);

@@ -334,20 +334,33 @@ static void test_timeout(void)
 	ppspp_ledbat_on_ack(&t, now + rto + MS, MSS, 30 * MS, 0);
 	CU_ASSERT(t.cwnd >= 2.0 * MSS);
 
-	/* Losses reported after a whole CTO without any ACK are the CTO. */
+	/* A loss reported with the collapse does not halve the single segment again. */
+	ppspp_ledbat_on_loss(&t, now + rto + 2 * MS, MSS);
+	CU_ASSERT(t.cwnd >= 2.0 * MSS);
+
+	/* The caller's timer runs from the last ACK or CTO: a timeout restarts it, so the
+	 * next one comes a doubled CTO later (exponential backoff while nothing is ACKed). */
 	t = l;
-	ppspp_ledbat_on_loss(&t, now + rto / 2, MSS); /* ACKs are recent: a halving */
-	CU_ASSERT(t.cwnd > MSS * 2.5);
-	ppspp_ledbat_on_loss(&t, now + rto, MSS);
+	uint64_t at = now;
+	int timeouts = 0;
+	for (uint64_t clk = now; clk < now + 100000 * MS; clk += 10 * MS) {
+		if (clk - t.last_ack_us >= ppspp_ledbat_rto_us(&t)) {
+			ppspp_ledbat_on_timeout(&t, clk);
+			CU_ASSERT(clk - at >= (1000 * MS) << (timeouts < 6 ? timeouts : 6));
+			at = clk;
+			timeouts++;
+		}
+	}
+	/* After 1, 2, 4, 8, 16 and 32 s (63 s in all) the CTO is capped at 60 s: six in 100 s. */
+	CU_ASSERT_EQUAL(timeouts, 6);
+	CU_ASSERT_EQUAL(ppspp_ledbat_rto_us(&t), 60000 * MS);
 	CU_ASSERT_DOUBLE_EQUAL(t.cwnd, MSS, 1e-9);
-	CU_ASSERT_EQUAL(ppspp_ledbat_rto_us(&t), 2 * rto);
-	/* More losses from the same silent period do not back off again... */
-	ppspp_ledbat_on_loss(&t, now + rto + 10 * MS, MSS);
-	CU_ASSERT_EQUAL(ppspp_ledbat_rto_us(&t), 2 * rto);
-	/* ...but a further CTO of silence does: exponential backoff. */
-	ppspp_ledbat_on_loss(&t, now + 3 * rto, MSS);
-	CU_ASSERT_EQUAL(ppspp_ledbat_rto_us(&t), 4 * rto);
-	CU_ASSERT_DOUBLE_EQUAL(t.cwnd, MSS, 1e-9);
+
+	/* Losses alone never collapse the window: they halve it, once per RTT. */
+	t = l;
+	ppspp_ledbat_on_loss(&t, now + 5 * rto, MSS);
+	CU_ASSERT_DOUBLE_EQUAL(t.cwnd, l.cwnd / 2, 1e-9);
+	CU_ASSERT_EQUAL(ppspp_ledbat_rto_us(&t), rto);
 }
 
 /* A bottleneck of fixed rate with a FIFO queue, a fixed propagation delay each way, one LEDBAT

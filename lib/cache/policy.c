@@ -42,8 +42,8 @@ int cache_policy_init(struct cache *c)
 		if (k->small_cap == 0)
 			k->small_cap = 1;
 		/* Evicting ahead amortises one grace period over a batch, at the price of a few
-		 * empty slots (at most 1/1024 of the class). */
-		k->evict_batch = k->nslots / 1024;
+		 * empty slots (at most 1/64 of the class, and never more than 64). */
+		k->evict_batch = k->nslots / 64;
 		if (k->evict_batch < 1)
 			k->evict_batch = 1;
 		if (k->evict_batch > 64)

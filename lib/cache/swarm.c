@@ -263,11 +263,12 @@ int cache_swarm_add(struct cache *c, const struct cache_swarm_conf *sc, cache_sw
 		cache_reclaim(c);
 	if (c->nfree_swarms == 0)
 		return -ENOSPC;
-	idx = c->free_swarms[c->nfree_swarms - 1];
+	idx = c->free_swarms[--c->nfree_swarms];
 	rc = blob_write(c, idx, sc->meta, sc->meta_len, &off);
-	if (rc < 0)
+	if (rc < 0) {
+		c->free_swarms[c->nfree_swarms++] = idx;
 		return rc;
-	c->nfree_swarms--;
+	}
 
 	r = &c->swarms[idx];
 	gen = r->gen + 1;

@@ -6,7 +6,7 @@ pkgs=(
   libdpdk-dev dpdk dpdk-dev
   liburcu-dev libconfig-dev libcunit1-dev libssl-dev openssl
   libjansson-dev libevent-dev libxml2-dev libedit-dev
-  iproute2 tshark python3
+  iproute2 iputils-ping tshark python3
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -47,16 +47,21 @@ static int get_group(const config_setting_t *parent, const char *key,
 	return pcdn_conf_check_keys(g, allowed, err, errlen);
 }
 
+/* A missing top-level key has no line of its own to point at. */
+static int missing_top(const struct cacherd_config *c, const char *key, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: key '%s': required top-level key is missing", c->source, key);
+	return -ENOENT;
+}
+
 static int parse_workers(const config_setting_t *root, struct cacherd_config *c, char *err,
 			 size_t errlen)
 {
 	const config_setting_t *w = config_setting_get_member(root, "workers");
 	int n;
 
-	if (!w) {
-		pcdn_conf_error(root, "workers", err, errlen, "required key is missing");
-		return -ENOENT;
-	}
+	if (!w)
+		return missing_top(c, "workers", err, errlen);
 	c->workers_line = (unsigned)config_setting_source_line(w);
 	if (!config_setting_is_array(w) && !config_setting_is_list(w)) {
 		pcdn_conf_error(w, "workers", err, errlen, "expected a list of lcore ids [1, 2]");
@@ -231,10 +236,8 @@ static int parse(const config_t *cfg, struct cacherd_config *c, char *err, size_
 	TRY(get_uint(g, "probes", 1, 20, 3, &c->neigh_probes, err, errlen));
 
 	ports = config_setting_get_member(root, "ports");
-	if (!ports) {
-		pcdn_conf_error(root, "ports", err, errlen, "required key is missing");
-		return -ENOENT;
-	}
+	if (!ports)
+		return missing_top(c, "ports", err, errlen);
 	if (!config_setting_is_list(ports) || config_setting_length(ports) < 1 ||
 	    config_setting_length(ports) > CACHERD_MAX_PORTS) {
 		pcdn_conf_error(ports, "ports", err, errlen,

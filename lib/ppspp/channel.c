@@ -1080,8 +1080,6 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 				break;
 			c->first_req_out = false;
 			c->req_head++;
-			if (c->n_out)
-				c->n_out--;
 			continue;
 		}
 		if (r->chunk >= s->count || s->owner[r->chunk] != (uint16_t)(ci + 1)) {

@@ -544,3 +544,64 @@ void ppspp_engine_chunk_ready(struct ppspp_engine *e, int swarm, uint64_t chunk,
 		}
 	}
 }
+
+int ppspp_engine_counters_format(const struct ppspp_engine_counters *c, char *out, size_t size)
+{
+	static const char *const msg_names[] = {
+		"handshake", "data",	"ack",	   "have",  "integrity", "pex_resv4", "pex_req",
+		"signed_integrity", "request", "cancel", "choke", "unchoke", "pex_resv6",
+		"pex_rescert"};
+	size_t n = 0;
+
+#define PUT(...)                                                                                   \
+	do {                                                                                       \
+		int w_ = snprintf(out + n, n < size ? size - n : 0, __VA_ARGS__);                  \
+		if (w_ > 0)                                                                        \
+			n += (size_t)w_;                                                           \
+	} while (0)
+#define CTR(field)                                                                                 \
+	do {                                                                                       \
+		if (c->field)                                                                      \
+			PUT("%s %llu\n", #field, (unsigned long long)c->field);                    \
+	} while (0)
+	if (size)
+		out[0] = '\0';
+	PUT("dgrams_in %llu\ndgrams_out %llu\nbytes_in %llu\nbytes_out %llu\n",
+	    (unsigned long long)c->dgrams_in, (unsigned long long)c->dgrams_out,
+	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	for (int i = 0; i <= PPSPP_MSG_TYPE_MAX; i++) {
+		if (c->msgs_in[i])
+			PUT("msgs_in.%s %llu\n", msg_names[i], (unsigned long long)c->msgs_in[i]);
+		if (c->msgs_out[i])
+			PUT("msgs_out.%s %llu\n", msg_names[i], (unsigned long long)c->msgs_out[i]);
+	}
+	for (int i = 1; i < PPSPP_ERR_DECODE_MAX; i++)
+		if (c->malformed[i])
+			PUT("malformed.%s %llu\n", ppspp_decode_error_name(-i),
+			    (unsigned long long)c->malformed[i]);
+	PUT("malformed_total %llu\n", (unsigned long long)c->malformed_total);
+	CTR(unknown_channel);
+	CTR(bad_handshakes);
+	CTR(handshake_fallbacks);
+	CTR(table_full);
+	CTR(ignored_msgs);
+	PUT("chunks_verified %llu\nchunks_rejected %llu\n", (unsigned long long)c->chunks_verified,
+	    (unsigned long long)c->chunks_rejected);
+	CTR(chunks_unverifiable);
+	CTR(chunks_duplicate);
+	CTR(chunks_sent);
+	CTR(retransmits);
+	CTR(rerequests);
+	CTR(requests_deferred);
+	CTR(data_lost);
+	CTR(send_errors);
+	CTR(storage_errors);
+	CTR(peers_dead);
+	CTR(peers_poisoned);
+	CTR(peers_closed);
+	CTR(keepalives_out);
+	CTR(pex_peers_in);
+#undef CTR
+#undef PUT
+	return (int)n;
+}

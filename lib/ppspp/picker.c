@@ -55,8 +55,7 @@ void ppspp_picker_fill(struct ppspp_engine *e, int ci)
 			c->req[c->req_tail & mask].chunk = first;
 			c->req[c->req_tail & mask].sent_us = e->now;
 			c->req[c->req_tail & mask].retry = true;
-			c->req_tail++;
-			c->n_out++;
+			c->req_tail++; /* owned by nobody: no n_out, the timer retires it */
 		}
 		return;
 	}

@@ -9,13 +9,13 @@
 #include "ppspp.h"
 
 static const char *const decode_error_names[PPSPP_ERR_DECODE_MAX] = {
-	[0] = "ok",
-	[PPSPP_ERR_TRUNCATED] = "truncated",
-	[PPSPP_ERR_UNKNOWN_MSG] = "unknown_msg",
-	[PPSPP_ERR_UNKNOWN_OPTION] = "unknown_option",
-	[PPSPP_ERR_BAD_VALUE] = "bad_value",
-	[PPSPP_ERR_NO_CONTEXT] = "no_context",
-	[PPSPP_ERR_OPTION_ORDER] = "option_order",
+    [0] = "ok",
+    [PPSPP_ERR_TRUNCATED] = "truncated",
+    [PPSPP_ERR_UNKNOWN_MSG] = "unknown_msg",
+    [PPSPP_ERR_UNKNOWN_OPTION] = "unknown_option",
+    [PPSPP_ERR_BAD_VALUE] = "bad_value",
+    [PPSPP_ERR_NO_CONTEXT] = "no_context",
+    [PPSPP_ERR_OPTION_ORDER] = "option_order",
 };
 
 const char *ppspp_decode_error_name(int negative_code)

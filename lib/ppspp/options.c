@@ -248,9 +248,9 @@ size_t ppspp_live_sig_len(uint8_t alg, const uint8_t *swarm_id, size_t swarm_id_
 	case 3: /* DSA */
 	case 6: /* DSA-NSEC3-SHA1: RFC 2536 T, R, S */
 		return 41;
-	case 5:  /* RSASHA1 */
-	case 7:  /* RSASHA1-NSEC3-SHA1 */
-	case 8:  /* RSASHA256 */
+	case 5: /* RSASHA1 */
+	case 7: /* RSASHA1-NSEC3-SHA1 */
+	case 8: /* RSASHA256 */
 	case 10: /* RSASHA512 */ {
 		/* §8.9: the swarm ID is a 1-byte algorithm followed by the RSA public key
 		 * (exponent length, exponent, modulus); a signature is as long as the modulus. */

@@ -11,8 +11,7 @@
  * byte itself); byte 2: signature length (0, 64, 96 or the byte); byte 3: chunk size. */
 static inline struct ppspp_codec_ctx fuzz_ctx(const uint8_t *p)
 {
-	static const uint32_t chunk[8] = { 1024, PPSPP_CHUNK_SIZE_VARIABLE, 16, 1, 0, 512, 8192,
-					   0 };
+	static const uint32_t chunk[8] = {1024, PPSPP_CHUNK_SIZE_VARIABLE, 16, 1, 0, 512, 8192, 0};
 	struct ppspp_codec_ctx c;
 	unsigned h = p[1] % 8, s = p[2] % 4, k = p[3] % 8;
 

@@ -13,12 +13,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                            \
-	do {                                                                                   \
-		if (!(cond)) {                                                                 \
-			fprintf(stderr, "fuzz_datagram: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                               \
-		}                                                                              \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_datagram: %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static bool spec_eq(struct ppspp_spec a, struct ppspp_spec b)
@@ -41,7 +41,7 @@ static bool opts_eq(const struct ppspp_options *a, const struct ppspp_options *b
 	return OPT(PPSPP_OPT_VERSION, a->version == b->version) &&
 	       OPT(PPSPP_OPT_MIN_VERSION, a->min_version == b->min_version) &&
 	       OPT(PPSPP_OPT_SWARM_ID, a->swarm_id_len == b->swarm_id_len &&
-					       bytes_eq(a->swarm_id, b->swarm_id, a->swarm_id_len)) &&
+					   bytes_eq(a->swarm_id, b->swarm_id, a->swarm_id_len)) &&
 	       OPT(PPSPP_OPT_CIPM, a->cipm == b->cipm) &&
 	       OPT(PPSPP_OPT_MERKLE_HASH, a->merkle_hash == b->merkle_hash) &&
 	       OPT(PPSPP_OPT_LIVE_SIG_ALG, a->live_sig_alg == b->live_sig_alg) &&
@@ -49,7 +49,7 @@ static bool opts_eq(const struct ppspp_options *a, const struct ppspp_options *b
 	       OPT(PPSPP_OPT_LIVE_DISCARD, a->live_discard_window == b->live_discard_window) &&
 	       OPT(PPSPP_OPT_SUPPORTED_MSGS,
 		   a->supported_msgs_len == b->supported_msgs_len &&
-			   bytes_eq(a->supported_msgs, b->supported_msgs, a->supported_msgs_len)) &&
+		       bytes_eq(a->supported_msgs, b->supported_msgs, a->supported_msgs_len)) &&
 	       OPT(PPSPP_OPT_CHUNK_SIZE, a->chunk_size == b->chunk_size);
 #undef OPT
 }
@@ -65,10 +65,12 @@ static bool msg_eq(const struct ppspp_codec_ctx *c, const struct ppspp_msg *a,
 		       opts_eq(&a->u.handshake.opts, &b->u.handshake.opts);
 	case PPSPP_DATA:
 		return spec_eq(a->u.data.spec, b->u.data.spec) &&
-		       a->u.data.timestamp == b->u.data.timestamp && a->u.data.len == b->u.data.len &&
+		       a->u.data.timestamp == b->u.data.timestamp &&
+		       a->u.data.len == b->u.data.len &&
 		       bytes_eq(a->u.data.data, b->u.data.data, a->u.data.len);
 	case PPSPP_ACK:
-		return spec_eq(a->u.ack.spec, b->u.ack.spec) && a->u.ack.delay_us == b->u.ack.delay_us;
+		return spec_eq(a->u.ack.spec, b->u.ack.spec) &&
+		       a->u.ack.delay_us == b->u.ack.delay_us;
 	case PPSPP_HAVE:
 	case PPSPP_REQUEST:
 	case PPSPP_CANCEL:
@@ -197,7 +199,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_msg(&r, &m);
 		rc = ppspp_writer_put(&w, &m);
 		if (rc != 0)
-			fprintf(stderr, "fuzz_datagram: re-encoding type %u failed: %d\n", m.type, rc);
+			fprintf(stderr, "fuzz_datagram: re-encoding type %u failed: %d\n", m.type,
+				rc);
 		CHECK(rc == 0);
 		CHECK(w.len <= r.off + 1);
 	}

@@ -164,7 +164,8 @@ static bool opts_eq(const struct ppspp_options *a, const struct ppspp_options *b
 		case 8:
 			ok = !ppspp_options_has(a, code) ||
 			     (a->supported_msgs_len == b->supported_msgs_len &&
-			      memcmp(a->supported_msgs, b->supported_msgs, a->supported_msgs_len) == 0);
+			      memcmp(a->supported_msgs, b->supported_msgs, a->supported_msgs_len) ==
+				  0);
 			break;
 		case 9: ok = SAME(chunk_size); break;
 		}
@@ -199,7 +200,8 @@ static bool msg_eq(uint8_t cam, const struct ppspp_codec_ctx *c, const struct pp
 		sb = wire_spec(cam, b->u.data.spec);
 		return spec_eq(&sa, &sb) && a->u.data.timestamp == b->u.data.timestamp &&
 		       a->u.data.len == b->u.data.len &&
-		       (a->u.data.len == 0 || memcmp(a->u.data.data, b->u.data.data, a->u.data.len) == 0);
+		       (a->u.data.len == 0 ||
+			memcmp(a->u.data.data, b->u.data.data, a->u.data.len) == 0);
 	case PPSPP_ACK:
 		sa = wire_spec(cam, a->u.ack.spec);
 		sb = wire_spec(cam, b->u.ack.spec);
@@ -220,9 +222,11 @@ static bool msg_eq(uint8_t cam, const struct ppspp_codec_ctx *c, const struct pp
 		sb = wire_spec(cam, b->u.signed_integrity.spec);
 		return spec_eq(&sa, &sb) &&
 		       a->u.signed_integrity.timestamp == b->u.signed_integrity.timestamp &&
-		       memcmp(a->u.signed_integrity.sig, b->u.signed_integrity.sig, c->sig_len) == 0;
+		       memcmp(a->u.signed_integrity.sig, b->u.signed_integrity.sig, c->sig_len) ==
+			   0;
 	case PPSPP_PEX_RESV4:
-		return memcmp(a->u.pex.addr, b->u.pex.addr, 4) == 0 && a->u.pex.port == b->u.pex.port;
+		return memcmp(a->u.pex.addr, b->u.pex.addr, 4) == 0 &&
+		       a->u.pex.port == b->u.pex.port;
 	case PPSPP_PEX_RESV6:
 		return memcmp(a->u.pex.addr, b->u.pex.addr, 16) == 0 &&
 		       a->u.pex.port == b->u.pex.port;
@@ -349,7 +353,8 @@ static void test_options_roundtrip(void)
 			full_options(&o, cam);
 			if (code >= 0)
 				o.present = PPSPP_OPT_BIT(code);
-			CU_ASSERT_EQUAL_FATAL(ppspp_options_encode(&o, cam, buf, sizeof(buf), &wr), 0);
+			CU_ASSERT_EQUAL_FATAL(ppspp_options_encode(&o, cam, buf, sizeof(buf), &wr),
+					      0);
 			for (unsigned k = 0; k < 10; k++) {
 				static const size_t fixed[10] = { 2, 2, 0, 2, 2, 2, 2, 0, 0, 5 };
 
@@ -622,8 +627,14 @@ static void test_bad_values(void)
 	CU_ASSERT_EQUAL(decode_hex_err("00000001" "09" "0000000000000400" "00000000000003ff", &cb,
 				       NULL), -PPSPP_ERR_BAD_VALUE);
 	/* A valid message before the bad one is delivered first. */
-	CU_ASSERT_EQUAL(decode_hex_err("00000001" "0a" "02" "00000005" "00000004" "0000000000000000",
-				       &c32, &k), -PPSPP_ERR_BAD_VALUE);
+	CU_ASSERT_EQUAL(decode_hex_err("00000001"
+				       "0a"
+				       "02"
+				       "00000005"
+				       "00000004"
+				       "0000000000000000",
+				       &c32, &k),
+			-PPSPP_ERR_BAD_VALUE);
 	CU_ASSERT_EQUAL(k, 1);
 	/* DATA of the empty bin: no chunk to carry. */
 	CU_ASSERT_EQUAL(decode_hex_err("00000001" "01" "ffffffff" "0000000000000000" "00", &cbin,
@@ -804,8 +815,9 @@ static void test_live_discard_width(void)
 					     &used), 0);
 	CU_ASSERT_EQUAL(o.live_discard_window, 256);
 	CU_ASSERT_EQUAL(used, 12);
-	CU_ASSERT_EQUAL(ppspp_options_decode_cam((const uint8_t *)"\x07\0\0\0\0\0\0\x01\x00\xff", 10,
-						 PPSPP_CAM_BYTE64, &o, &used), 0);
+	CU_ASSERT_EQUAL(ppspp_options_decode_cam((const uint8_t *)"\x07\0\0\0\0\0\0\x01\x00\xff",
+						 10, PPSPP_CAM_BYTE64, &o, &used),
+			0);
 	CU_ASSERT_EQUAL(o.live_discard_window, 256);
 	/* The sender sizes it by its CAM option, else by the cam it is given. */
 	{
@@ -815,13 +827,16 @@ static void test_live_discard_width(void)
 		memset(&o, 0, sizeof(o));
 		o.present = PPSPP_OPT_BIT(PPSPP_OPT_LIVE_DISCARD);
 		o.live_discard_window = 0xFFFFFFFF;
-		CU_ASSERT_EQUAL(ppspp_options_encode(&o, PPSPP_CAM_CHUNK32, buf, sizeof(buf), &wr), 0);
+		CU_ASSERT_EQUAL(ppspp_options_encode(&o, PPSPP_CAM_CHUNK32, buf, sizeof(buf), &wr),
+				0);
 		CU_ASSERT_EQUAL(wr, 6);
-		CU_ASSERT_EQUAL(ppspp_options_encode(&o, PPSPP_CAM_CHUNK64, buf, sizeof(buf), &wr), 0);
+		CU_ASSERT_EQUAL(ppspp_options_encode(&o, PPSPP_CAM_CHUNK64, buf, sizeof(buf), &wr),
+				0);
 		CU_ASSERT_EQUAL(wr, 10);
 		o.present |= PPSPP_OPT_BIT(PPSPP_OPT_CAM);
 		o.cam = PPSPP_CAM_BIN64;
-		CU_ASSERT_EQUAL(ppspp_options_encode(&o, PPSPP_CAM_CHUNK32, buf, sizeof(buf), &wr), 0);
+		CU_ASSERT_EQUAL(ppspp_options_encode(&o, PPSPP_CAM_CHUNK32, buf, sizeof(buf), &wr),
+				0);
 		CU_ASSERT_EQUAL(wr, 12);
 		o.cam = PPSPP_CAM_BIN32;
 		o.live_discard_window = 0x100000000ull;

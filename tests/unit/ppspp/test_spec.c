@@ -236,7 +236,8 @@ static void test_from_chunks_bins(void)
 	 * at its position. */
 	for (uint64_t first = 0; first < 70; first++) {
 		for (uint64_t last = first; last < 70; last++) {
-			int n = ppspp_spec_from_chunks(PPSPP_CAM_BIN64, 1024, first, last, out, 130);
+			int n =
+			    ppspp_spec_from_chunks(PPSPP_CAM_BIN64, 1024, first, last, out, 130);
 			uint64_t pos = first;
 
 			CU_ASSERT_FATAL(n > 0);

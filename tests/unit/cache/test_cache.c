@@ -10,7 +10,7 @@
 #include "cache.h"
 #include "cache_test_util.h"
 
-static uint8_t buf[16384];
+static uint8_t buf[16384] __attribute__((aligned(64)));
 
 static void small_conf(struct cache_conf *conf, uint32_t n1k, uint32_t n8k)
 {

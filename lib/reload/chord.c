@@ -294,6 +294,23 @@ bool reload_chord_next_hop(const struct reload_chord *c, const uint8_t *id,
 	const struct reload_node_id *cands[2 * RELOAD_CHORD_MAX_NEIGHBORS + RELOAD_CHORD_MAX_FINGERS];
 	size_t n = 0;
 
+	/* The neighbor table says which neighbor is responsible for id when id falls between two
+	 * adjacent entries: that neighbor is the destination the greedy rule below would reach one
+	 * hop later, so the message goes there directly. */
+	for (size_t i = 0; i < c->nsucc; i++) {
+		const uint8_t *lo = i == 0 ? c->self.id : c->succs[i - 1].id;
+
+		if (reload_chord_in_range(lo, id, c->succs[i].id, c->id_len)) {
+			*out = c->succs[i];
+			return true;
+		}
+	}
+	for (size_t i = 0; i + 1 < c->npred; i++) {
+		if (reload_chord_in_range(c->preds[i + 1].id, id, c->preds[i].id, c->id_len)) {
+			*out = c->preds[i];
+			return true;
+		}
+	}
 	for (size_t i = 0; i < c->nsucc; i++)
 		cands[n++] = &c->succs[i];
 	for (size_t i = 0; i < c->npred; i++)

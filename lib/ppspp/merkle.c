@@ -62,6 +62,11 @@ struct ppspp_merkle {
 
 static const uint8_t zero_hash[PPSPP_HASH_MAX_LEN];
 
+static bool is_zero(const struct ppspp_merkle *t, const uint8_t *h)
+{
+	return memcmp(h, zero_hash, t->hash_len) == 0;
+}
+
 /* ---- bins ---------------------------------------------------------------------------------- */
 
 /* A bin from the network may be anything; below layer MERKLE_MAX_LAYER all the codec's bin
@@ -487,7 +492,8 @@ int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node 
 	 * same information: sort a copy by position. */
 	struct ppspp_hash_node sorted[64];
 	for (int i = 0; i < n; i++) {
-		if (!bin_sane(peaks[i].bin))
+		/* A peak is a filled node (§5.6.1): its hash is never the empty one. */
+		if (!bin_sane(peaks[i].bin) || is_zero(t, peaks[i].hash))
 			return -EBADMSG;
 		int j = i;
 		while (j > 0 &&
@@ -604,6 +610,10 @@ int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void
 		if (node_known(t, sib)) {
 			sh = known_hash(t, sib);
 		} else if (slot[l] >= 0) {
+			/* sib holds content: the empty hash there can only be a forgery, one that
+			 * would pass for content of empty leaves past the real end. */
+			if (is_zero(t, uncles[slot[l]].hash))
+				return -EBADMSG;
 			memcpy(used + l * hl, uncles[slot[l]].hash, hl);
 			sh = used + l * hl;
 			took |= 1ull << l;

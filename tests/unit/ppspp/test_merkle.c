@@ -635,6 +635,50 @@ static void test_bad_peaks(void)
 	free(data);
 }
 
+/* The root hash does not commit to the content length (RFC 7574 §5.6.1 gives no such proof):
+ * a peer can pass an incomplete node off as a peak and claim empty chunks past the real end.
+ * What it cannot do is make any of them verify: that needs the empty hash as an uncle, which a
+ * content node never has, and which is refused as poison. */
+static void test_forged_longer_claim(void)
+{
+	uint64_t size = 5 * CS; /* peaks 3 (chunks 0-3) and 8 (chunk 4); W = 8 */
+	uint8_t *data = make_content(size, 12);
+	struct ppspp_merkle *t = ppspp_merkle_build_mem(data, size, PPSPP_HASH_SHA1, CS);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	uint8_t root[20];
+	ppspp_merkle_root(t, root);
+	struct ppspp_hash_node pk[64];
+	CU_ASSERT_EQUAL_FATAL(ppspp_merkle_peaks(t, pk, 64), 2);
+	/* Forged: bin 9 (chunks 4-5) with the real hash of node 9, H(h8 || zeros). */
+	struct ppspp_hash_node forged[2] = {pk[0], pk[1]};
+	forged[1].bin = 9;
+	ref_node(PPSPP_HASH_SHA1, data, size, 1, 2, forged[1].hash);
+	struct ppspp_merkle *v = ppspp_merkle_create_verifier(PPSPP_HASH_SHA1, CS, root, 20);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_EQUAL(ppspp_merkle_add_peaks(v, forged, 2), 0);
+	CU_ASSERT_EQUAL(ppspp_merkle_chunk_count(v), 6);
+	/* Chunk 4 now needs node 10, which is the empty hash: refused, nothing recorded. */
+	struct ppspp_hash_node zero = {.bin = 10};
+	CU_ASSERT_EQUAL(ppspp_merkle_verify_chunk(v, 4, data + 4 * CS, CS, &zero, 1), -EBADMSG);
+	CU_ASSERT_FALSE(ppspp_merkle_node_verified(v, 10));
+	/* The invented chunk 5 cannot verify with any bytes that are not a preimage. */
+	struct ppspp_hash_node h8 = {.bin = 8};
+	SHA1(data + 4 * CS, CS, h8.hash);
+	CU_ASSERT_EQUAL(ppspp_merkle_verify_chunk(v, 5, data, 7, &h8, 1), -EBADMSG);
+	/* Chunks before the forged peak are unaffected. */
+	for (uint64_t c = 0; c < 4; c++)
+		CU_ASSERT_EQUAL(verify_from(v, t, data, c), 0);
+	/* An all-zero peak is refused outright. */
+	struct ppspp_merkle *w = ppspp_merkle_create_verifier(PPSPP_HASH_SHA1, CS, root, 20);
+	struct ppspp_hash_node zp[2] = {pk[0], pk[1]};
+	memset(zp[1].hash, 0, sizeof(zp[1].hash));
+	CU_ASSERT_EQUAL(ppspp_merkle_add_peaks(w, zp, 2), -EBADMSG);
+	ppspp_merkle_free(w);
+	ppspp_merkle_free(v);
+	ppspp_merkle_free(t);
+	free(data);
+}
+
 static uint8_t *export_tree(const struct ppspp_merkle *t, size_t *len)
 {
 	ssize_t need = ppspp_merkle_export(t, NULL, 0);
@@ -844,6 +888,7 @@ int main(void)
 	CU_add_test(s, "random_order", test_random_order);
 	CU_add_test(s, "poison", test_poison);
 	CU_add_test(s, "bad_peaks", test_bad_peaks);
+	CU_add_test(s, "forged_longer_claim", test_forged_longer_claim);
 	CU_add_test(s, "export_import", test_export_import);
 	CU_add_test(s, "large", test_large);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -481,16 +481,13 @@ static int peaks_same(const struct ppspp_merkle *t, const struct ppspp_hash_node
 	return 0;
 }
 
-int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node *peaks, int n)
+/* Checks peaks against the root without changing the tree: sorted gets them by position,
+ * *count the chunk count they claim, t->scratch layers 0..top the nodes the fold computed. */
+static int peaks_check(struct ppspp_merkle *t, const struct ppspp_hash_node *peaks, int n,
+		       struct ppspp_hash_node *sorted, uint64_t *count_out)
 {
-	if (t == NULL || n < 0 || n > 64 || (n > 0 && peaks == NULL))
-		return -EINVAL;
-	if (t->peaks_known)
-		return n == 0 ? (t->n_chunks == 0 ? 0 : -EBADMSG) : peaks_same(t, peaks, n);
-
 	/* Peers send the peaks in INTEGRITY order (largest first, §5.4), but any order carries the
 	 * same information: sort a copy by position. */
-	struct ppspp_hash_node sorted[64];
 	for (int i = 0; i < n; i++) {
 		/* A peak is a filled node (§5.6.1): its hash is never the empty one. */
 		if (!bin_sane(peaks[i].bin) || is_zero(t, peaks[i].hash))
@@ -514,27 +511,30 @@ int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node 
 		if (count > PPSPP_MERKLE_MAX_CHUNKS)
 			return -EBADMSG;
 	}
+	*count_out = count;
+	if (n == 0) /* empty content: nothing to fold, the root must be the empty hash */
+		return is_zero(t, t->root) ? 0 : -EBADMSG;
+	uint64_t width = round_pow2(count);
+	unsigned top = log2_u64(width);
+	int rc = fold_peaks(t, sorted, n, width, t->scratch);
+	if (rc < 0)
+		return rc;
+	return root_matches(t, t->scratch + (size_t)top * t->hash_len, top);
+}
+
+/* Adopts checked peaks: sizes the tree and records them and the fold's nodes as verified. */
+static int peaks_commit(struct ppspp_merkle *t, const struct ppspp_hash_node *sorted, int n,
+			uint64_t count)
+{
 	if (n == 0) {
-		/* Empty content: nothing to fold, the root must be the empty hash. */
-		if (memcmp(t->root, zero_hash, t->hash_len) != 0)
-			return -EBADMSG;
 		t->peaks_known = true;
 		t->size_known = true;
 		t->n_chunks = 0;
 		return 0;
 	}
-
 	uint64_t width = round_pow2(count);
-	unsigned top = log2_u64(width);
-	uint8_t *path = t->scratch; /* layers 0..top, top <= MERKLE_MAX_LAYER */
-	int rc = fold_peaks(t, sorted, n, width, path);
-	if (rc == 0)
-		rc = root_matches(t, path + (size_t)top * t->hash_len, top);
-	if (rc < 0)
-		return rc;
-
-	/* Trusted: only now size the tree, so forged peaks cannot make us allocate. */
-	rc = tree_alloc(t, count);
+	const uint8_t *path = t->scratch;
+	int rc = tree_alloc(t, count);
 	if (rc < 0) {
 		free(t->nodes);
 		free(t->verified);
@@ -560,6 +560,88 @@ int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node 
 	}
 	t->peaks_known = true;
 	return 0;
+}
+
+int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node *peaks, int n)
+{
+	if (t == NULL || n < 0 || n > 64 || (n > 0 && peaks == NULL))
+		return -EINVAL;
+	if (t->peaks_known)
+		return n == 0 ? (t->n_chunks == 0 ? 0 : -EBADMSG) : peaks_same(t, peaks, n);
+	struct ppspp_hash_node sorted[64];
+	uint64_t count;
+	int rc = peaks_check(t, peaks, n, sorted, &count);
+	if (rc < 0)
+		return rc;
+	return peaks_commit(t, sorted, n, count);
+}
+
+/* Whether `chunk` climbs to its peak in the claimed geometry with the given uncles alone (the
+ * tree holds nothing yet): a geometry no chunk verifies in is a forgery, however well its peaks
+ * fold to the root. */
+static int chunk_proves_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node *sorted, int n,
+			      uint64_t count, uint64_t chunk, const void *data, size_t len,
+			      const struct ppspp_hash_node *uncles, int n_uncles)
+{
+	if (chunk >= count)
+		return -ERANGE;
+	if (chunk + 1 == count ? (len == 0 || len > t->chunk_size) : len != t->chunk_size)
+		return -EINVAL;
+	uint64_t peak = peak_of(count, chunk);
+	const uint8_t *want = NULL;
+	for (int i = 0; i < n; i++)
+		if (sorted[i].bin == peak)
+			want = sorted[i].hash;
+	if (want == NULL)
+		return -EBADMSG;
+	uint8_t h[2][PPSPP_HASH_MAX_LEN];
+	int rc = hash_data(t, data, len, h[0]);
+	if (rc < 0)
+		return rc;
+	unsigned top = ppspp_bin_layer(peak);
+	for (unsigned l = 0; l < top; l++) {
+		uint64_t cur = bin_ancestor(chunk, l), sib = ppspp_bin_sibling(cur);
+		const uint8_t *sh = NULL;
+		for (int i = 0; i < n_uncles && sh == NULL; i++)
+			if (uncles[i].bin == sib && !is_zero(t, uncles[i].hash))
+				sh = uncles[i].hash;
+		if (sh == NULL)
+			return -ENODATA;
+		const uint8_t *mine = h[l & 1];
+		bool left = ppspp_bin_is_left(cur);
+		rc = hash_pair(t, left ? mine : sh, left ? sh : mine, h[(l + 1) & 1]);
+		if (rc < 0)
+			return rc;
+	}
+	return memcmp(h[top & 1], want, t->hash_len) == 0 ? 0 : -EBADMSG;
+}
+
+int ppspp_merkle_add_peaks_with_chunk(struct ppspp_merkle *t, const struct ppspp_hash_node *peaks,
+				      int n, uint64_t chunk, const void *data, size_t len,
+				      const struct ppspp_hash_node *uncles, int n_uncles)
+{
+	if (t == NULL || n < 0 || n > 64 || (n > 0 && peaks == NULL) || (data == NULL && len > 0) ||
+	    n_uncles < 0 || (n_uncles > 0 && uncles == NULL))
+		return -EINVAL;
+	if (!t->peaks_known) {
+		struct ppspp_hash_node sorted[64];
+		uint64_t count;
+		int rc = peaks_check(t, peaks, n, sorted, &count);
+		if (rc < 0)
+			return rc;
+		/* The fold's nodes in scratch survive the proof: it hashes on the stack. */
+		rc = chunk_proves_peaks(t, sorted, n, count, chunk, data, len, uncles, n_uncles);
+		if (rc < 0)
+			return rc;
+		rc = peaks_commit(t, sorted, n, count);
+		if (rc < 0)
+			return rc;
+	} else {
+		int rc = ppspp_merkle_add_peaks(t, peaks, n);
+		if (rc < 0)
+			return rc;
+	}
+	return ppspp_merkle_verify_chunk(t, chunk, data, len, uncles, n_uncles);
 }
 
 int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void *data, size_t len,

@@ -75,6 +75,16 @@ int ppspp_merkle_peaks(const struct ppspp_merkle *t, struct ppspp_hash_node *out
  * trusted and the chunk count is set. -EBADMSG if they do not reproduce the root. Adding the
  * same peaks again is a no-op returning 0. */
 int ppspp_merkle_add_peaks(struct ppspp_merkle *t, const struct ppspp_hash_node *peaks, int n);
+/* Receiver, preferred for the first DATA (§5.6.2 sends the peaks with it): adopts the peaks only
+ * if they reproduce the root AND `chunk` verifies under them with the given uncles, then
+ * verifies the chunk as ppspp_merkle_verify_chunk does; nothing is kept on any failure. The
+ * root hash does not fix the tree's height, so peaks alone can claim a wrong geometry (e.g. the
+ * root as a single peak at any layer, a huge chunk count the tree would be sized for); no chunk
+ * verifies in such a geometry. Once the peaks are known, this is add_peaks then verify_chunk.
+ * Returns verify_chunk's codes; -EBADMSG also for peaks that do not reproduce the root. */
+int ppspp_merkle_add_peaks_with_chunk(struct ppspp_merkle *t, const struct ppspp_hash_node *peaks,
+				      int n, uint64_t chunk, const void *data, size_t len,
+				      const struct ppspp_hash_node *uncles, int n_uncles);
 
 /* The uncle hashes that verify `chunk` against its peak, lowest (the chunk's sibling) first;
  * only hashes this tree knows are returned, stopping at the peak. Returns how many, -ERANGE

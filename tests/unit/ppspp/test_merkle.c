@@ -679,6 +679,75 @@ static void test_forged_longer_claim(void)
 	free(data);
 }
 
+/* Peaks adopted only with a chunk that verifies under them (§5.6.2: they come together). */
+static void test_peaks_with_chunk(void)
+{
+	uint64_t size = 13 * CS + 77; /* 14 chunks: peaks 7 (0-7), 19 (8-11), 25 (12-13) */
+	uint8_t *data = make_content(size, 13);
+	struct ppspp_merkle *t = ppspp_merkle_build_mem(data, size, PPSPP_HASH_SHA1, CS);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	uint8_t root[20];
+	ppspp_merkle_root(t, root);
+	struct ppspp_hash_node pk[64], u[64];
+	int np = ppspp_merkle_peaks(t, pk, 64);
+	CU_ASSERT_EQUAL_FATAL(np, 3);
+	int nu = ppspp_merkle_uncles(t, 9, u, 64);
+	CU_ASSERT_EQUAL_FATAL(nu, 2);
+	struct ppspp_merkle *v = ppspp_merkle_create_verifier(PPSPP_HASH_SHA1, CS, root, 20);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+
+	/* The root as a single peak at a greater height reproduces the root (a hash does not
+	 * say its height): add_peaks alone would size the tree for 2^20 chunks. Not one real
+	 * chunk verifies in that geometry, so with a chunk it is refused and nothing is kept. */
+	struct ppspp_hash_node fake = {.bin = (1ull << 20) - 1};
+	memcpy(fake.hash, root, 20);
+	int nfu = ppspp_merkle_uncles(t, 0, u + 8, 32);
+	CU_ASSERT_FATAL(nfu > 0);
+	int rc = ppspp_merkle_add_peaks_with_chunk(v, &fake, 1, 0, data, CS, u + 8, nfu);
+	CU_ASSERT(rc == -EBADMSG || rc == -ENODATA);
+	CU_ASSERT_EQUAL(ppspp_merkle_chunk_count(v), 0);
+	CU_ASSERT_EQUAL(ppspp_merkle_peaks(v, pk + 8, 8), -EAGAIN);
+
+	/* Honest peaks with a poisoned chunk, a poisoned uncle, a missing uncle: nothing kept. */
+	uint8_t bad[CS];
+	memcpy(bad, data + 9 * CS, CS);
+	bad[5] ^= 2;
+	CU_ASSERT_EQUAL(ppspp_merkle_add_peaks_with_chunk(v, pk, np, 9, bad, CS, u, nu), -EBADMSG);
+	struct ppspp_hash_node pu[2] = {u[0], u[1]};
+	pu[1].hash[0] ^= 1;
+	CU_ASSERT_EQUAL(ppspp_merkle_add_peaks_with_chunk(v, pk, np, 9, data + 9 * CS, CS, pu, 2),
+			-EBADMSG);
+	CU_ASSERT_EQUAL(ppspp_merkle_add_peaks_with_chunk(v, pk, np, 9, data + 9 * CS, CS, u, 1),
+			-ENODATA);
+	CU_ASSERT_EQUAL(ppspp_merkle_add_peaks_with_chunk(v, pk, np, 14, data, CS, u, nu), -ERANGE);
+	CU_ASSERT_EQUAL(
+	    ppspp_merkle_add_peaks_with_chunk(v, pk, np, 9, data + 9 * CS, CS - 1, u, nu), -EINVAL);
+	CU_ASSERT_EQUAL(ppspp_merkle_chunk_count(v), 0);
+	pu[0] = pk[0];
+	pu[0].hash[19] ^= 1;
+	struct ppspp_hash_node wrong[3] = {pu[0], pk[1], pk[2]};
+	CU_ASSERT_EQUAL(
+	    ppspp_merkle_add_peaks_with_chunk(v, wrong, np, 9, data + 9 * CS, CS, u, nu), -EBADMSG);
+	CU_ASSERT_EQUAL(ppspp_merkle_chunk_count(v), 0);
+
+	/* The honest set, any order: peaks adopted and the chunk verified. */
+	struct ppspp_hash_node rev[3] = {pk[2], pk[0], pk[1]};
+	CU_ASSERT_EQUAL(ppspp_merkle_add_peaks_with_chunk(v, rev, np, 9, data + 9 * CS, CS, u, nu),
+			0);
+	CU_ASSERT_EQUAL(ppspp_merkle_chunk_count(v), 14);
+	CU_ASSERT(ppspp_merkle_chunk_verified(v, 9));
+	/* Later: the same peaks again, another chunk (and its uncles). */
+	nu = ppspp_merkle_uncles(t, 13, u, 64);
+	CU_ASSERT_EQUAL(ppspp_merkle_add_peaks_with_chunk(v, pk, np, 13, data + 13 * CS, 77, u, nu),
+			0);
+	CU_ASSERT_EQUAL(ppspp_merkle_content_size(v), size);
+	CU_ASSERT_EQUAL(ppspp_merkle_add_peaks_with_chunk(v, wrong, np, 0, data, CS, NULL, 0),
+			-EBADMSG);
+	ppspp_merkle_free(v);
+	ppspp_merkle_free(t);
+	free(data);
+}
+
 static uint8_t *export_tree(const struct ppspp_merkle *t, size_t *len)
 {
 	ssize_t need = ppspp_merkle_export(t, NULL, 0);
@@ -889,6 +958,7 @@ int main(void)
 	CU_add_test(s, "poison", test_poison);
 	CU_add_test(s, "bad_peaks", test_bad_peaks);
 	CU_add_test(s, "forged_longer_claim", test_forged_longer_claim);
+	CU_add_test(s, "peaks_with_chunk", test_peaks_with_chunk);
 	CU_add_test(s, "export_import", test_export_import);
 	CU_add_test(s, "large", test_large);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

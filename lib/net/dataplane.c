@@ -158,6 +158,7 @@ int net_port_add(struct net_dataplane *dp, uint16_t port_id, const struct net_if
 		p->tx_offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
 		p->info.tx_ip_csum_offload = true;
 		p->info.tx_udp_csum_offload = true;
+		p->info.tx_csum_multiseg_ok = strcmp(di.driver_name, "net_tap") != 0;
 	}
 	p->tx_offloads |= di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	conf.txmode.offloads = p->tx_offloads;
@@ -235,7 +236,9 @@ int net_port_add(struct net_dataplane *dp, uint16_t port_id, const struct net_if
 		PCDN_LOG(net_log, NOTICE,
 			 "port %u (%s): %u RX / %u TX queues, %s, MTU %u, checksums %s",
 			 port_id, di.driver_name, nrx, ntx, modes[p->info.rx_mode], p->mtu,
-			 p->info.tx_udp_csum_offload ? "offloaded" : "in software");
+			 !p->info.tx_udp_csum_offload ? "in software"
+			 : p->info.tx_csum_multiseg_ok ? "offloaded"
+						       : "offloaded (chained: in software)");
 	}
 	return 0;
 }

@@ -43,6 +43,9 @@ struct net_port_info {
 	uint16_t port_id;
 	enum net_rx_mode rx_mode;
 	bool tx_ip_csum_offload, tx_udp_csum_offload;
+	/* False where the PMD's offload is wrong on chained mbufs (net_tap in DPDK 22.11 sums
+	 * the first segment only): zero-copy datagrams get software checksums there. */
+	bool tx_csum_multiseg_ok;
 	uint16_t n_rxq, n_txq;
 	char driver[32];
 	struct net_iface ifc;

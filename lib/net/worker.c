@@ -157,6 +157,7 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	struct net_ipaddr nh;
 	uint32_t plen = payload ? payload->len : 0, udp_len, ip_hlen;
 	unsigned flags = 0, pidx;
+	bool offload;
 	uint8_t *p;
 	int hl;
 
@@ -189,7 +190,8 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		payload_release(payload);
 		return -ENOBUFS;
 	}
-	if (port->info.tx_udp_csum_offload)
+	offload = port->info.tx_udp_csum_offload && (!payload || port->info.tx_csum_multiseg_ok);
+	if (offload)
 		flags = NET_UDP_BUILD_NO_IP_CSUM;
 	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(NET_ETH_HLEN + ip_hlen + NET_UDP_HLEN +
 						       hdr_len));
@@ -223,7 +225,7 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		}
 		net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1);
 	}
-	if (port->info.tx_udp_csum_offload) {
+	if (offload) {
 		uint8_t *ip = p + NET_ETH_HLEN, *u = ip + ip_hlen;
 		uint16_t ph;
 

@@ -2,10 +2,18 @@
  * (--no-huge). The test plays the peer: it puts frames on the port's RX rings, runs the workers'
  * poll loop on this thread, and reads what the port transmitted from its TX rings. */
 #include <CUnit/Basic.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <rte_bus_vdev.h>
 
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
@@ -598,6 +606,139 @@ static void test_dispatch(void)
 	rig_free(&r);
 }
 
+/* ---- net_tap: checksum offload and resolution against the kernel's own stack --------------- */
+
+/* Polls the worker until the kernel socket has a datagram (bounded: a missing one fails). */
+static ssize_t poll_until_recv(struct net_worker *w, int fd, uint8_t *buf, size_t cap)
+{
+	for (int i = 0; i < 5000; i++) {
+		ssize_t n;
+
+		net_worker_poll(w);
+		n = recv(fd, buf, cap, MSG_DONTWAIT);
+		if (n >= 0)
+			return n;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static int kernel_udp_socket(int family, const char *addr, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd = socket(family, SOCK_DGRAM, 0);
+
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		inet_pton(AF_INET, addr, &a->sin_addr);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		inet_pton(AF_INET6, addr, &a->sin6_addr);
+		len = sizeof(*a);
+	}
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The kernel side of a tap is the peer: it answers our ARP and NS, and its UDP layer drops
+ * any datagram whose checksum (finished by the PMD's offload) is wrong. */
+static void test_tap_offload(void)
+{
+	struct net_dataplane_config cfg = {
+		.n_workers = 1, .ppspp_port = PPSPP_PORT, .mbufs = 1023, .mbuf_cache = 32,
+		.ext_mbufs = 255, .neigh_capacity = 64, .socket_id = SOCKET_ID_ANY,
+		.neigh = { .reachable_ns = 600ull * 1000000000, .retrans_ns = 200000000,
+			   .max_probes = 10 },
+	};
+	struct net_iface ifc = { 0 };
+	struct net_dataplane *dp;
+	struct net_worker *w;
+	const struct net_port_info *pi;
+	struct net_ipaddr a;
+	uint8_t plen, buf[2048];
+	char devargs[64], iface[16], cmd[256];
+	uint16_t port;
+	int fd4, fd6;
+	ssize_t n;
+
+	snprintf(iface, sizeof(iface), "ut%d", (int)getpid() % 100000);
+	snprintf(devargs, sizeof(devargs), "net_tap_ut,iface=%s", iface);
+	CU_ASSERT_EQUAL_FATAL(net_port_probe(devargs, &port), 0);
+	dp = net_dataplane_create(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
+	net_ipaddr_parse("10.0.0.2/24", &a, &plen);
+	net_iface_add(&ifc, &a, plen);
+	net_ipaddr_parse("fd00::2/64", &a, &plen);
+	net_iface_add(&ifc, &a, plen);
+	CU_ASSERT_EQUAL_FATAL(net_port_add(dp, port, &ifc, 1500, 256, 256), 0);
+	CU_ASSERT_EQUAL_FATAL(net_dataplane_start(dp), 0);
+	pi = net_dataplane_port(dp, 0);
+	CU_ASSERT_TRUE(pi->tx_udp_csum_offload); /* net_tap offers it: the offload path runs */
+	CU_ASSERT_FALSE(pi->tx_csum_multiseg_ok); /* but sums only a chain's first segment */
+	/* This process has a network namespace of its own (main), so these stay private. */
+	/* The kernel side starts with the port's own MAC: give it one of its own. */
+	snprintf(cmd, sizeof(cmd),
+		 "ip link set %s address 02:00:00:00:00:99 && ip addr add 10.0.0.1/24 dev %s && "
+		 "ip -6 addr add fd00::1/64 dev %s nodad && ip link set %s up",
+		 iface, iface, iface, iface);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	fd4 = kernel_udp_socket(AF_INET, "10.0.0.1", 4000);
+	fd6 = kernel_udp_socket(AF_INET6, "fd00::1", 4000);
+	CU_ASSERT_FATAL(fd4 >= 0 && fd6 >= 0);
+	w = net_dataplane_worker(dp, 0);
+	freed = 0;
+	for (int fam = 0; fam < 2; fam++) {
+		struct net_udp_tuple t = { .local = ip(fam ? "fd00::2" : "10.0.0.2"),
+					   .remote = ip(fam ? "fd00::1" : "10.0.0.1"),
+					   .local_port = PPSPP_PORT, .remote_port = 4000 };
+		/* Odd header length: the payload's checksum starts at an odd offset. */
+		struct net_payload pl = { .addr = region + 3, .iova = net_payload_iova(region + 3),
+					  .len = 1001, .free_cb = region_free };
+
+		CU_ASSERT_EQUAL(net_tx_udp(w, port, &t, "HDRXY", 5, &pl), 0);
+		n = poll_until_recv(w, fam ? fd6 : fd4, buf, sizeof(buf));
+		CU_ASSERT_EQUAL_FATAL(n, 5 + 1001);
+		CU_ASSERT_EQUAL(memcmp(buf, "HDRXY", 5), 0);
+		CU_ASSERT_EQUAL(memcmp(buf + 5, region + 3, 1001), 0);
+		/* Header only: one segment, checksums offloaded to the PMD. */
+		CU_ASSERT_EQUAL(net_tx_udp(w, port, &t, "HDRXYZ", 6, NULL), 0);
+		n = poll_until_recv(w, fam ? fd6 : fd4, buf, sizeof(buf));
+		CU_ASSERT_EQUAL_FATAL(n, 6);
+		CU_ASSERT_EQUAL(memcmp(buf, "HDRXYZ", 6), 0);
+	}
+	{
+		struct net_counters c;
+		net_dataplane_counters(dp, &c, NULL);
+		CU_ASSERT(c.ctr[NET_CTR_ARP_REQUEST_OUT] >= 1);
+		CU_ASSERT(c.ctr[NET_CTR_ND_NS_OUT] >= 1);
+		CU_ASSERT_EQUAL(c.ctr[NET_CTR_NEIGH_RELEASED], 2);
+		CU_ASSERT_EQUAL(c.ctr[NET_CTR_UDP_OUT], 4);
+	}
+	close(fd4);
+	close(fd6);
+	net_dataplane_destroy(dp);
+	CU_ASSERT_EQUAL(freed, 2);
+	freed = 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 int main(int argc, char **argv)
 {
 	char prefix[64];
@@ -607,6 +748,13 @@ int main(int argc, char **argv)
 	unsigned fails;
 
 	(void)argc;
+	/* A private network namespace: the tap test's interface and addresses vanish with us. */
+	if (unshare(CLONE_NEWNET) < 0) {
+		perror("unshare(CLONE_NEWNET)");
+		return 1;
+	}
+	if (system("ip link set lo up") != 0)
+		return 1;
 	snprintf(prefix, sizeof(prefix), "--file-prefix=pcdn_net_ut_%d", (int)getpid());
 	if (rte_eal_init((int)PCDN_ARRAY_SIZE(eal) - 1, eal) < 0) {
 		fprintf(stderr, "EAL init failed\n");
@@ -624,11 +772,14 @@ int main(int argc, char **argv)
 	CU_add_test(s, "udp_hook_extbuf_tx", test_udp_hook_extbuf);
 	CU_add_test(s, "tx_resolve", test_tx_resolve);
 	CU_add_test(s, "software_dispatch", test_dispatch);
+	CU_add_test(s, "tap_csum_offload_kernel_peer", test_tap_offload);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
 	CU_cleanup_registry();
 	rte_mempool_free(tpool);
 	rte_eal_cleanup();
+	snprintf(prefix, sizeof(prefix), "/var/run/dpdk/pcdn_net_ut_%d", (int)getpid());
+	nftw(prefix, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	return fails ? 1 : 0;
 }

@@ -9,6 +9,9 @@
 
 #include "cache_internal.h"
 
+/* cand[] marker: not in the home bucket, which overflowed */
+#define CACHE_CHECK_NEXT (CACHE_NO_SLOT - 1)
+
 static inline void count(_Atomic uint64_t *v, uint64_t d)
 {
 	/* Only the owning reader writes: a load and a store, no locked instruction. */
@@ -56,22 +59,28 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 				break;
 			}
 		}
+		/* Not in its home bucket but the bucket overflowed: the key may be in the next
+		 * one, fetch it now rather than in the slow path. */
+		if (cand[i] == CACHE_NO_SLOT &&
+		    atomic_load_explicit(&bk->over, memory_order_relaxed) != 0) {
+			uint32_t b = cache_hash_bucket(t, h[i]) + 1;
+
+			__builtin_prefetch(&t->b[b == t->nbuckets ? 0 : b]);
+			cand[i] = CACHE_CHECK_NEXT;
+		}
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct cache_key *k = &keys[i];
 		uint32_t slot = cand[i];
 		uint32_t sw = cache_swarm_index(k->swarm);
 
-		if (slot != CACHE_NO_SLOT) {
+		if (slot < CACHE_CHECK_NEXT) {
 			const struct cache_slot *s = &c->slots[slot];
 
 			if (s->swarm != k->swarm || s->chunk != k->chunk)
 				slot = cache_chunk_find(c, k->swarm, k->chunk, h[i]);
-		} else {
-			const struct cache_bucket *bk = &t->b[cache_hash_bucket(t, h[i])];
-
-			if (atomic_load_explicit(&bk->over, memory_order_acquire) != 0)
-				slot = cache_chunk_find(c, k->swarm, k->chunk, h[i]);
+		} else if (slot == CACHE_CHECK_NEXT) {
+			slot = cache_chunk_find(c, k->swarm, k->chunk, h[i]);
 		}
 		if (slot != CACHE_NO_SLOT) {
 			hit_fill(c, slot, &hits[i]);

@@ -11,8 +11,9 @@
 
 uint32_t cache_table_buckets_for(uint32_t entries)
 {
-	/* At most 75% of entries used: most probes end in the home bucket. */
-	uint64_t n = ((uint64_t)entries * 4 / 3 + CACHE_BUCKET_ENTRIES - 1) / CACHE_BUCKET_ENTRIES;
+	/* At most half the entries used (3.5 per bucket on average): 97% of buckets hold all
+	 * their keys, so nearly every lookup reads one bucket line and one slot record. */
+	uint64_t n = ((uint64_t)entries * 2 + CACHE_BUCKET_ENTRIES - 1) / CACHE_BUCKET_ENTRIES;
 
 	return (uint32_t)(n < 2 ? 2 : n + 1);
 }

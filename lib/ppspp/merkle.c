@@ -20,6 +20,7 @@
  * A chunk counts as verified only when its own bytes were (a separate bitmap): a leaf hash that
  * arrived as its neighbour's uncle is trusted, but says nothing about holding the data. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

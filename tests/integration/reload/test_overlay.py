@@ -4,9 +4,10 @@ from every node; an unauthorised Store is refused; 25% of the nodes killed with 
 every value still fetchable after repair; the killed nodes rejoin; a node whose certificate is
 not from the overlay's CA is refused.
 
-usage: test_overlay.py PCDN_NODE WORKDIR BASE_PORT [tls|dtls]"""
+usage: test_overlay.py PCDN_NODE WORKDIR BASE_PORT tls|dtls [FORGE_PEER]"""
 import os
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -52,6 +53,7 @@ def pick_victims(ov, members, count):
 def main():
     node_bin, workdir, base = os.path.abspath(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     link = sys.argv[4] if len(sys.argv) > 4 else 'tls'
+    forge = os.path.abspath(sys.argv[5]) if len(sys.argv) > 5 else None
     shutil.rmtree(workdir, ignore_errors=True)
     ov = Overlay(node_bin, workdir, N, base, link=link, seed=5)
     try:
@@ -117,6 +119,20 @@ def main():
         check(ov.state(rogue) != 'joined', 'node with a certificate from another CA refused')
         r = ctl(ov.sock(rogue), 'store 4000 rogue@pcdn.test x')
         check(r.status != 0, 'refused node cannot store')
+        if forge:
+            # A peer with a valid certificate but a forged message signature, and a stored
+            # value altered after signing: both refused with Error_Forbidden (§6.3.4, §7.1).
+            ov.run('cert', 'issue', '--ca-key', 'ca.key', '--ca-cert', 'ca.crt', '--overlay',
+                   'pcdn.test', '--user', 'forger@pcdn.test', '--key', 'forger.key', '--cert',
+                   'forger.crt', '--ec')
+            before = int(ctl(ov.sock(1), 'show overlay').field('verify-failures'))
+            r = subprocess.run([forge, 'overlay.xml', 'forger.key', 'forger.crt',
+                                '127.0.0.1:%d' % ov.port(1), 'forger@pcdn.test'], cwd=workdir,
+                               capture_output=True, text=True, timeout=120)
+            print(r.stdout + r.stderr, end='')
+            check(r.returncode == 0, 'forged message signature and forged stored value refused')
+            after = int(ctl(ov.sock(1), 'show overlay').field('verify-failures'))
+            check(after > before, 'the forged signature counted as a verification failure')
         print('PASS', flush=True)
         return 0
     finally:

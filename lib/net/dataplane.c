@@ -352,6 +352,30 @@ void net_dataplane_counters(const struct net_dataplane *dp, struct net_counters 
 	}
 }
 
+int net_dataplane_route(const struct net_dataplane *dp, const struct net_ipaddr *remote,
+			uint16_t *port_id, struct net_ipaddr *local)
+{
+	int gw_port = -1;
+
+	for (unsigned i = 0; i < dp->n_ports; i++) {
+		const struct net_iface *ifc = &dp->ports[i].info.ifc;
+		struct net_ipaddr nh;
+
+		if (net_iface_next_hop(ifc, remote, &nh) < 0)
+			continue;
+		if (net_ipaddr_equal(&nh, remote)) {
+			*port_id = dp->ports[i].info.port_id;
+			return net_iface_source_for(ifc, remote, local);
+		}
+		if (gw_port < 0)
+			gw_port = (int)i;
+	}
+	if (gw_port < 0)
+		return -ENETUNREACH;
+	*port_id = dp->ports[gw_port].info.port_id;
+	return net_iface_source_for(&dp->ports[gw_port].info.ifc, remote, local);
+}
+
 rte_iova_t net_payload_iova(const void *addr)
 {
 	if (rte_eal_iova_mode() == RTE_IOVA_VA)

@@ -107,6 +107,12 @@ struct net_worker *net_dataplane_worker(struct net_dataplane *dp, unsigned idx);
 void net_dataplane_counters(const struct net_dataplane *dp, struct net_counters *sum,
 			    struct net_counters *per_worker);
 
+/* The port to reach remote from, and our source address there: a port with remote on-link
+ * first, else one with a gateway of its family. -ENETUNREACH when none. Read-only over the port
+ * table (any lcore): a PPSPP sender that knows only the peer's address finds its tuple here. */
+int net_dataplane_route(const struct net_dataplane *dp, const struct net_ipaddr *remote,
+			uint16_t *port_id, struct net_ipaddr *local);
+
 /* Data path (the worker's own lcore; hooks set before start). */
 void net_worker_set_udp_hook(struct net_worker *w, net_udp_hook_fn fn, void *ctx);
 void net_worker_set_loop_hook(struct net_worker *w, net_loop_hook_fn fn, void *ctx);

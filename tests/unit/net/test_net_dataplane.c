@@ -532,6 +532,20 @@ static void test_tx_resolve(void)
 	CU_ASSERT_EQUAL(f.kind, NET_FRAME_IPV6);
 	CU_ASSERT_EQUAL(memcmp(f.eth_dst, peer_mac, 6), 0);
 	CU_ASSERT_EQUAL(f.payload_len, 1);
+	/* Route lookup: on-link peers of either family; off-link ones only with a gateway. */
+	{
+		struct net_ipaddr peer = ip("fd00::7"), local;
+		uint16_t pid = UINT16_MAX;
+
+		CU_ASSERT_EQUAL(net_dataplane_route(r.dp, &peer, &pid, &local), 0);
+		CU_ASSERT_EQUAL(pid, r.port);
+		CU_ASSERT_EQUAL(local.a[15], 2);
+		peer = ip("10.0.0.7");
+		CU_ASSERT_EQUAL(net_dataplane_route(r.dp, &peer, &pid, &local), 0);
+		CU_ASSERT_EQUAL(local.a[3], 2);
+		peer = ip("192.0.2.1");
+		CU_ASSERT_EQUAL(net_dataplane_route(r.dp, &peer, &pid, &local), -ENETUNREACH);
+	}
 	/* Errors release the payload at once, exactly once. */
 	freed = 0;
 	t4.remote = ip("192.0.2.1");

@@ -149,8 +149,12 @@ int net_port_add(struct net_dataplane *dp, uint16_t port_id, const struct net_if
 		conf.rx_adv_conf.rss_conf.rss_hf = di.flow_type_rss_offloads &
 			(RSS_UDP | RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_IPV6);
 	} else {
+		/* No usable RSS: read every queue the PMD has (up to one per worker; net_af_packet
+		 * with qpairs=N spreads flows over N sockets) and re-dispatch by 4-tuple hash. */
 		p->info.rx_mode = NET_RX_DISPATCH;
-		nrx = 1;
+		nrx = (uint16_t)(di.max_rx_queues < nw ? di.max_rx_queues : nw);
+		if (nrx == 0)
+			nrx = 1;
 	}
 	/* Checksums: offload what the PMD offers, the rest is done in software per packet. */
 	if ((di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) &&
@@ -170,7 +174,6 @@ int net_port_add(struct net_dataplane *dp, uint16_t port_id, const struct net_if
 		memset(&conf.rxmode, 0, sizeof(conf.rxmode));
 		memset(&conf.rx_adv_conf, 0, sizeof(conf.rx_adv_conf));
 		p->info.rx_mode = NET_RX_DISPATCH;
-		nrx = 1;
 		rc = rte_eth_dev_configure(port_id, nrx, ntx, &conf);
 	}
 	if (rc < 0) {

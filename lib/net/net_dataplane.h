@@ -36,7 +36,8 @@ struct net_dataplane_config {
 enum net_rx_mode {
 	NET_RX_SINGLE = 0, /* one worker, one queue */
 	NET_RX_RSS,        /* the NIC hashes the UDP 4-tuple to one queue per worker */
-	NET_RX_DISPATCH,   /* worker 0 reads the one queue and hands UDP flows out by 4-tuple hash */
+	NET_RX_DISPATCH,   /* workers read the PMD's queues (as many as it has, up to one each)
+			    * and hand UDP flows to the worker their 4-tuple hashes to */
 };
 
 struct net_port_info {

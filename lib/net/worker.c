@@ -508,7 +508,8 @@ drop:
 		rte_pktmbuf_free_bulk(done, ndone);
 }
 
-/* Software dispatch (worker 0 only): UDP flows go to the worker their 4-tuple hashes to. */
+/* Software dispatch: a UDP flow goes to the worker its 4-tuple hashes to, whichever queue the
+ * PMD put it on; everything else is handled by the worker that read it. */
 static unsigned dispatch(struct net_worker *w, struct rte_mbuf **pkts, unsigned n)
 {
 	unsigned nw = w->dp->cfg.n_workers, keep = 0;
@@ -516,12 +517,12 @@ static unsigned dispatch(struct net_worker *w, struct rte_mbuf **pkts, unsigned 
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint32_t h;
-		unsigned owner = 0;
+		unsigned owner = w->idx;
 
 		if (m->nb_segs == 1 &&
 		    net_frame_flow_hash(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &h) == 0)
 			owner = h % nw;
-		if (owner == 0) {
+		if (owner == w->idx) {
 			pkts[keep++] = m;
 			continue;
 		}
@@ -547,10 +548,9 @@ unsigned net_worker_poll(struct net_worker *w)
 	for (unsigned p = 0; p < dp->n_ports; p++) {
 		const struct net_port_info *pi = &dp->ports[p].info;
 
-		if (pi->rx_mode != NET_RX_RSS && w->idx != 0)
+		if (w->idx >= pi->n_rxq)
 			continue;
-		n = rte_eth_rx_burst(pi->port_id, pi->rx_mode == NET_RX_RSS ? (uint16_t)w->idx : 0,
-				     pkts, NET_BURST);
+		n = rte_eth_rx_burst(pi->port_id, (uint16_t)w->idx, pkts, NET_BURST);
 		total += n;
 		/* Not every PMD stamps the port (net_ring does not); the stack relies on it. */
 		for (unsigned i = 0; i < n; i++)

@@ -31,7 +31,7 @@ static unsigned rig_seq;
 
 struct rig {
 	struct rte_ring *rx[2], *tx[2];
-	unsigned n_workers;
+	unsigned n_workers, n_rx;
 	uint16_t port;
 	struct net_dataplane *dp;
 	const struct net_port_info *pi;
@@ -45,7 +45,7 @@ static struct net_ipaddr ip(const char *s)
 	return a;
 }
 
-static int rig_make(struct rig *r, unsigned nw)
+static int rig_make_q(struct rig *r, unsigned nw, unsigned nrx)
 {
 	struct net_dataplane_config cfg = {
 		.n_workers = nw, .ppspp_port = PPSPP_PORT, .mbufs = 1023, .mbuf_cache = 32,
@@ -61,6 +61,7 @@ static int rig_make(struct rig *r, unsigned nw)
 
 	memset(r, 0, sizeof(*r));
 	r->n_workers = nw;
+	r->n_rx = nrx;
 	for (unsigned i = 0; i < nw; i++) {
 		snprintf(name, sizeof(name), "t%u_rx%u", seq, i);
 		r->rx[i] = rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -70,8 +71,8 @@ static int rig_make(struct rig *r, unsigned nw)
 			return -ENOMEM;
 	}
 	snprintf(name, sizeof(name), "net_ring_t%u", seq);
-	/* One RX ring whatever the workers: net_ring has no RSS, so this is software dispatch. */
-	r->port = (uint16_t)rte_eth_from_rings(name, r->rx, 1, r->tx, (unsigned)nw, SOCKET_ID_ANY);
+	/* net_ring has no RSS: with several workers this is software dispatch. */
+	r->port = (uint16_t)rte_eth_from_rings(name, r->rx, nrx, r->tx, (unsigned)nw, SOCKET_ID_ANY);
 	r->dp = net_dataplane_create(&cfg);
 	if (!r->dp)
 		return -errno;
@@ -85,6 +86,11 @@ static int rig_make(struct rig *r, unsigned nw)
 		return -EIO;
 	r->pi = net_dataplane_port(r->dp, 0);
 	return 0;
+}
+
+static int rig_make(struct rig *r, unsigned nw)
+{
+	return rig_make_q(r, nw, 1);
 }
 
 static void rig_free(struct rig *r)
@@ -104,13 +110,18 @@ static void rig_free(struct rig *r)
 	CU_ASSERT_EQUAL(rte_mempool_avail_count(tpool), tpool->size);
 }
 
-static void inject(struct rig *r, const uint8_t *buf, uint32_t len)
+static void inject_q(struct rig *r, unsigned q, const uint8_t *buf, uint32_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(tpool);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	memcpy(rte_pktmbuf_append(m, (uint16_t)len), buf, len);
-	CU_ASSERT_EQUAL(rte_ring_enqueue(r->rx[0], m), 0);
+	CU_ASSERT_EQUAL(rte_ring_enqueue(r->rx[q], m), 0);
+}
+
+static void inject(struct rig *r, const uint8_t *buf, uint32_t len)
+{
+	inject_q(r, 0, buf, len);
 }
 
 /* The next frame the port sent on TX queue q, linearised into buf; its length or -1. */
@@ -566,7 +577,7 @@ static void test_tx_resolve(void)
 	rig_free(&r);
 }
 
-static void test_dispatch(void)
+static void check_dispatch(unsigned nrx)
 {
 	struct rig r;
 	struct hook_log log = { 0 };
@@ -574,20 +585,22 @@ static void test_dispatch(void)
 	struct net_counters c;
 	unsigned per_worker[2] = { 0 };
 
-	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 2), 0);
+	CU_ASSERT_EQUAL_FATAL(rig_make_q(&r, 2, nrx), 0);
 	CU_ASSERT_EQUAL(r.pi->rx_mode, NET_RX_DISPATCH);
+	CU_ASSERT_EQUAL(r.pi->n_rxq, nrx);
 	for (unsigned i = 0; i < 2; i++)
 		net_worker_set_udp_hook(net_dataplane_worker(r.dp, i), echo_hook, &log);
 	/* Worker 0 answers the ARP and tells worker 1 the peer's MAC. */
 	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
 	poll_all(&r);
 	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0);
-	/* 20 flows, 2 datagrams each. */
+	/* 20 flows, 2 datagrams each; with 2 RX queues a flow's datagrams arrive on both. */
 	for (unsigned k = 0; k < 2; k++)
 		for (uint16_t s = 0; s < 20; s++)
-			inject(&r, buf, (uint32_t)udp_frame(buf, "10.0.0.1", "10.0.0.2",
-							    (uint16_t)(4000 + s), PPSPP_PORT,
-							    r.pi->ifc.mac, "hi", 2));
+			inject_q(&r, (k + s) % nrx, buf,
+				 (uint32_t)udp_frame(buf, "10.0.0.1", "10.0.0.2",
+						     (uint16_t)(4000 + s), PPSPP_PORT,
+						     r.pi->ifc.mac, "hi", 2));
 	poll_all(&r);
 	poll_all(&r);
 	CU_ASSERT_EQUAL_FATAL(log.n, 40);
@@ -612,8 +625,12 @@ static void test_dispatch(void)
 	CU_ASSERT_EQUAL(freed, 40);
 	freed = 0;
 	c = counters(&r);
-	CU_ASSERT_EQUAL(c.ctr[NET_CTR_DISPATCH_OUT], per_worker[1]);
-	CU_ASSERT_EQUAL(c.ctr[NET_CTR_DISPATCH_IN], per_worker[1]);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_DISPATCH_OUT], c.ctr[NET_CTR_DISPATCH_IN]);
+	if (nrx == 1) {
+		CU_ASSERT_EQUAL(c.ctr[NET_CTR_DISPATCH_OUT], per_worker[1]);
+	} else {
+		CU_ASSERT(c.ctr[NET_CTR_DISPATCH_OUT] > 0 && c.ctr[NET_CTR_DISPATCH_OUT] < 40);
+	}
 	CU_ASSERT_EQUAL(c.ctr[NET_CTR_NEIGH_SHARED_IN], 1);
 	CU_ASSERT_EQUAL(c.ctr[NET_CTR_ARP_REQUEST_OUT], 0);
 	rig_free(&r);
@@ -665,6 +682,16 @@ static int kernel_udp_socket(int family, const char *addr, uint16_t port)
 
 /* The kernel side of a tap is the peer: it answers our ARP and NS, and its UDP layer drops
  * any datagram whose checksum (finished by the PMD's offload) is wrong. */
+static void test_dispatch(void)
+{
+	check_dispatch(1);
+}
+
+static void test_dispatch_two_queues(void)
+{
+	check_dispatch(2);
+}
+
 static void test_tap_offload(void)
 {
 	struct net_dataplane_config cfg = {
@@ -883,6 +910,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "udp_hook_extbuf_tx", test_udp_hook_extbuf);
 	CU_add_test(s, "tx_resolve", test_tx_resolve);
 	CU_add_test(s, "software_dispatch", test_dispatch);
+	CU_add_test(s, "software_dispatch_two_queues", test_dispatch_two_queues);
 	CU_add_test(s, "tap_csum_offload_kernel_peer", test_tap_offload);
 	CU_add_test(s, "tap_two_workers_flows", test_tap_two_workers);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

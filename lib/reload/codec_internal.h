@@ -248,6 +248,9 @@ static inline int wr_opaque(struct reload_buf *b, unsigned lenbytes, const void 
 /* message.c: the signed input of a message, overlay || transaction_id || MessageContents. */
 int reload_message_sig_input(const struct reload_message *m, uint8_t pre[12],
 			     struct reload_bytes parts[2]);
+/* message.c: a SecurityBlock filling exactly len bytes (configuration signatures, §11.1). */
+int reload_security_block_decode(const uint8_t *buf, size_t len, struct reload_arena *a,
+				 struct reload_security_block *sb);
 /* security.c: verifies sig over parts || SignerIdentity with the certificate the identity
  * names among certs; -EACCES on any failure. */
 int reload_sig_verify_parts(const struct reload_signature *sig, const struct reload_bytes *parts,

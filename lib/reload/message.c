@@ -489,6 +489,18 @@ static int security_block_read(struct rd *r, struct reload_arena *a,
 	return 0;
 }
 
+int reload_security_block_decode(const uint8_t *buf, size_t len, struct reload_arena *a,
+				 struct reload_security_block *sb)
+{
+	struct rd r;
+	int rc;
+
+	rd_init(&r, buf, len);
+	if ((rc = security_block_read(&r, a, sb)))
+		return rc;
+	return rd_done(&r) ? 0 : -EBADMSG;
+}
+
 void reload_message_free(struct reload_message *m)
 {
 	if (m)

@@ -1374,3 +1374,33 @@ int reload_body_decode(uint16_t code, const uint8_t *buf, size_t len,
 		return -EBADMSG;
 	return 0;
 }
+
+/* ---- error_info of Error_Unknown_Kind (§7.4.1.2) ----------------------------------------- */
+
+int reload_unknown_kinds_encode(const uint32_t *kinds, size_t n, struct reload_buf *out)
+{
+	struct wr_len l = wr_len_begin(out, 1);
+
+	for (size_t i = 0; i < n; i++)
+		reload_buf_put_u32(out, kinds[i]);
+	return wr_len_end(out, l);
+}
+
+int reload_unknown_kinds_decode(const uint8_t *buf, size_t len, uint32_t *kinds, size_t max,
+				size_t *n)
+{
+	struct rd r, sub;
+
+	*n = 0;
+	rd_init(&r, buf, len);
+	if (!rd_vec(&r, 1, &sub) || sub.len % 4 || !rd_done(&r))
+		return -EBADMSG;
+	while (rd_left(&sub) > 0) {
+		uint32_t k = rd_u32(&sub);
+
+		if (*n < max)
+			kinds[*n] = k;
+		(*n)++;
+	}
+	return 0;
+}

@@ -895,6 +895,76 @@ const struct reload_kind_def *reload_config_kind(const struct reload_overlay_con
 	return NULL;
 }
 
+/* ---- configuration signatures (§11.1) ------------------------------------------------------ */
+
+char *reload_config_sign(const struct reload_bytes *element, const struct reload_signer *s)
+{
+	struct reload_arena *a = reload_arena_new();
+	struct reload_signature sig;
+	struct reload_buf sb;
+	unsigned char *der = NULL;
+	char *out = NULL;
+	int der_len;
+	struct wr_len l;
+
+	if (!a) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	reload_buf_init(&sb);
+	der_len = i2d_X509(reload_signer_cert(s), &der);
+	if (der_len > 0 && reload_signer_sign(s, element, 1, a, &sig) == 0) {
+		l = wr_len_begin(&sb, 2);
+		reload_buf_put_u8(&sb, RELOAD_CERT_TYPE_X509);
+		wr_opaque(&sb, 2, der, (size_t)der_len);
+		wr_len_end(&sb, l);
+		reload_signature_encode(&sig, &sb);
+		if (!reload_buf_error(&sb)) {
+			out = malloc(4 * (sb.len / 3 + 1) + 1);
+			if (out)
+				EVP_EncodeBlock((unsigned char *)out, sb.data, (int)sb.len);
+		}
+	}
+	if (!out)
+		errno = EIO;
+	OPENSSL_free(der);
+	reload_buf_free(&sb);
+	reload_arena_free(a);
+	return out;
+}
+
+int reload_config_verify(const struct reload_overlay_config *cfg,
+			 const struct reload_overlay_config *signers_from,
+			 const struct reload_trust *t, time_t now)
+{
+	struct reload_arena *a;
+	struct reload_security_block sb;
+	struct reload_peer peer;
+	int rc;
+
+	if (!cfg->signature.len || !cfg->raw_configuration.len)
+		return -ENOENT;
+	a = reload_arena_new();
+	if (!a)
+		return -ENOMEM;
+	rc = reload_security_block_decode(cfg->signature.data, cfg->signature.len, a, &sb);
+	if (rc) {
+		reload_arena_free(a);
+		return -EACCES;
+	}
+	rc = reload_sig_verify_parts(&sb.signature, &cfg->raw_configuration, 1, sb.certs,
+				     sb.cert_count, t, now, &peer);
+	reload_arena_free(a);
+	if (rc)
+		return -EACCES;
+	rc = -EACCES;
+	for (size_t i = 0; i < signers_from->configuration_signer_count; i++)
+		if (reload_node_id_equal(&signers_from->configuration_signers[i], &peer.node_id))
+			rc = 0;
+	reload_peer_clear(&peer);
+	return rc;
+}
+
 static enum reload_data_model config_kind_model(const void *ctx, uint32_t kind)
 {
 	const struct reload_kind_def *k = reload_config_kind(ctx, kind);

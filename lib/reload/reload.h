@@ -491,6 +491,11 @@ struct reload_error_response {
 	uint16_t error_code;
 	struct reload_bytes error_info;
 };
+/* error_info of Error_Unknown_Kind (§7.4.1.2): KindId unknown_kinds<0..2^8-1>. The error_info
+ * of Error_Generation_Counter_Too_Low is a StoreAns: encode it with reload_body_encode. */
+int reload_unknown_kinds_encode(const uint32_t *kinds, size_t n, struct reload_buf *out);
+int reload_unknown_kinds_decode(const uint8_t *buf, size_t len, uint32_t *kinds, size_t max,
+				size_t *n);
 
 /* ---- stored data (§7) ---------------------------------------------------------------------- */
 
@@ -593,7 +598,7 @@ struct reload_stored_meta_data {
 	uint32_t index; /* ARRAY */
 	struct reload_bytes key; /* DICTIONARY */
 	struct reload_meta_data meta;
-	struct reload_bytes raw; /* UNKNOWN model: encoded MetaDataValue */
+	struct reload_bytes raw; /* unused: StoredMetaData has no length, an unknown model fails */
 };
 struct reload_stat_kind_response {
 	uint32_t kind;
@@ -942,6 +947,17 @@ int reload_config_load(const char *path, const char *instance_name,
 void reload_config_free(struct reload_overlay_config *cfg);
 const struct reload_kind_def *reload_config_kind(const struct reload_overlay_config *cfg,
 						 uint32_t kind);
+/* §11.1: the signature element of a configuration is a base64 SecurityBlock over the
+ * configuration element's exact bytes. reload_config_sign returns that base64 text (malloc'd)
+ * for element (from "<configuration" to "</configuration>" inclusive). reload_config_verify
+ * checks cfg->signature over cfg->raw_configuration: the signer's certificate must pass t and
+ * its Node-ID must be a configuration-signer of signers_from (the previous configuration; the
+ * configuration itself for the first one). -ENOENT: unsigned; -EACCES: bad or unauthorised. */
+char *reload_config_sign(const struct reload_bytes *element, const struct reload_signer *s);
+int reload_config_verify(const struct reload_overlay_config *cfg,
+			 const struct reload_overlay_config *signers_from,
+			 const struct reload_trust *t, time_t now);
+
 /* Node-ID length, kind models from cfg; p stays valid while cfg lives. */
 void reload_codec_params_from_config(const struct reload_overlay_config *cfg,
 				     struct reload_codec_params *p);

@@ -952,6 +952,23 @@ static void test_error_codes_and_ids(void)
 	CU_ASSERT_EQUAL(reload_overlay_hash("abc"), 0x9cd0d89du);
 }
 
+static void test_unknown_kinds_info(void)
+{
+	uint32_t in[3] = { 7, 0xf0000009u, 0x10 }, out[2];
+	struct reload_buf b;
+	size_t n;
+
+	reload_buf_init(&b);
+	CU_ASSERT_EQUAL(reload_unknown_kinds_encode(in, 3, &b), 0);
+	CU_ASSERT_EQUAL_FATAL(b.len, 13);
+	CU_ASSERT_EQUAL(b.data[0], 12);
+	CU_ASSERT_EQUAL(reload_unknown_kinds_decode(b.data, b.len, out, 2, &n), 0);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_EQUAL(out[1], 0xf0000009u);
+	CU_ASSERT_EQUAL(reload_unknown_kinds_decode(b.data, b.len - 1, out, 2, &n), -EBADMSG);
+	reload_buf_free(&b);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -974,5 +991,6 @@ int main(void)
 	CU_add_test(s, "malformed messages", test_message_malformed);
 	CU_add_test(s, "forwarding rewrite", test_forward_rewrite);
 	CU_add_test(s, "error codes and identifiers", test_error_codes_and_ids);
+	CU_add_test(s, "Error_Unknown_Kind error_info", test_unknown_kinds_info);
 	return test_run();
 }

@@ -376,6 +376,54 @@ static void test_not_xml(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "test.xml:9: initial-ttl:"));
 }
 
+/* §11.1: a configuration signed with a SecurityBlock over its exact bytes. */
+static void test_signed_configuration(void)
+{
+	struct test_creds c;
+	struct reload_overlay_config *cfg;
+	struct reload_trust *t;
+	char hex[41], *ca, *sig, element[4096], xml[12288], err[PCDN_ERR_MAX];
+	struct reload_bytes el;
+
+	CU_ASSERT_EQUAL_FATAL(test_creds_make(&c, RELOAD_KEY_EC_P256, "op@s.example"), 0);
+	/* the node's certificate names TEST_OVERLAY; the configuration is for that overlay */
+	ca = reload_cert_to_base64(c.ca);
+	reload_node_id_to_hex(&c.node_id, hex);
+	for (int variant = 0; variant < 3; variant++) {
+		snprintf(element, sizeof(element),
+			 "<configuration instance-name=\"" TEST_OVERLAY "\" sequence=\"3\">\n"
+			 "<root-cert>%s</root-cert>\n"
+			 "<configuration-signer>%s</configuration-signer>\n</configuration>",
+			 ca, variant == 2 ? "00000000000000000000000000000001" : hex);
+		el = (struct reload_bytes){ (const uint8_t *)element, strlen(element) };
+		sig = reload_config_sign(&el, c.signer);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(sig);
+		if (variant == 1) /* one byte of whitespace changed after signing */
+			element[strlen("<configuration")] = '\t';
+		snprintf(xml, sizeof(xml), HEAD "%s\n<signature>%s</signature>\n</overlay>\n",
+			 element, sig);
+		free(sig);
+		CU_ASSERT_EQUAL_FATAL(reload_config_parse(xml, strlen(xml), "signed.xml", NULL, &cfg,
+							  err, sizeof(err)),
+				      0);
+		CU_ASSERT_EQUAL(cfg->raw_configuration.len, strlen(element));
+		t = reload_trust_from_config(cfg);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+		CU_ASSERT_EQUAL(reload_config_verify(cfg, cfg, t, time(NULL)),
+				variant == 0 ? 0 : -EACCES);
+		reload_trust_free(t);
+		reload_config_free(cfg);
+	}
+	/* an unsigned configuration */
+	CU_ASSERT_EQUAL_FATAL(reload_config_load(RELOAD_CONF_DIR "/arch2-overlay.xml", NULL, &cfg,
+						 err, sizeof(err)),
+			      0);
+	CU_ASSERT_EQUAL(reload_config_verify(cfg, cfg, c.trust, time(NULL)), -ENOENT);
+	reload_config_free(cfg);
+	free(ca);
+	test_creds_free(&c);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -388,5 +436,6 @@ int main(void)
 	CU_add_test(s, "rejected configurations", test_rejected);
 	CU_add_test(s, "rejected kinds", test_rejected_kinds);
 	CU_add_test(s, "not XML, wrong root, line numbers", test_not_xml);
+	CU_add_test(s, "signed configuration", test_signed_configuration);
 	return test_run();
 }

@@ -196,10 +196,14 @@ SSL_CTX *reload_link_ssl_ctx_new(bool dtls, X509 *cert, EVP_PKEY *key, X509_STOR
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (dtls)
+	/* RFC 6940 links are TLS 1.2 [RFC5246] and DTLS 1.2 [RFC6347] */
+	if (dtls) {
 		SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
-	else
+		SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+	} else {
 		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	}
 	if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		PCDN_LOG(link_log, ERR, "certificate and key do not match or are unusable");
@@ -216,6 +220,7 @@ SSL_CTX *reload_link_ssl_ctx_new(bool dtls, X509 *cert, EVP_PKEY *key, X509_STOR
 			   allow_self_signed || !roots ? verify_self_signed_ok : NULL);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 0);
 	if (dtls)
 		SSL_CTX_set_read_ahead(ctx, 1);
 	reload_link_keylog_install(ctx);

@@ -49,7 +49,7 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 					   RTE_MBUF_DEFAULT_BUF_SIZE, cfg->socket_id);
 	/* The shared info of an external payload lives in the private area of the mbuf that
 	 * carries it: it stays valid until that mbuf is detached, whatever frees first. */
-	priv = RTE_ALIGN((uint16_t)sizeof(struct rte_mbuf_ext_shared_info), RTE_MBUF_PRIV_ALIGN);
+	priv = RTE_ALIGN((uint16_t)sizeof(struct net_ext_priv), RTE_MBUF_PRIV_ALIGN);
 	snprintf(name, sizeof(name), "net_ext%u", seq);
 	dp->ext_pool = rte_pktmbuf_pool_create(name, cfg->ext_mbufs, cfg->mbuf_cache, priv, 0,
 					       cfg->socket_id);

@@ -72,14 +72,17 @@ typedef void (*net_udp_hook_fn)(void *ctx, struct net_worker *w, const struct ne
  * QSBR quiescent state). */
 typedef void (*net_loop_hook_fn)(void *ctx, struct net_worker *w, uint64_t now_ns);
 
-/* Zero-copy payload: addr..addr+len stays valid and unchanged until free_cb(addr, opaque) runs.
- * iova is what a NIC's DMA uses (net_payload_iova() finds it for any memory). */
+/* Zero-copy payload: addr..addr+len stays valid and unchanged until release(release_ctx, ref)
+ * runs, exactly once, on whichever lcore frees the mbuf (e.g. release = cache_unref with
+ * release_ctx = the cache and ref = the slot). iova is what a NIC's DMA uses (net_payload_iova()
+ * finds it for any memory; compute it once per arena). */
 struct net_payload {
 	const void *addr;
 	rte_iova_t iova;
 	uint32_t len;
-	void (*free_cb)(void *addr, void *opaque);
-	void *opaque;
+	void (*release)(void *release_ctx, void *ref);
+	void *release_ctx;
+	void *ref;
 };
 
 /* Control path (main lcore). NULL and errno on failure. */
@@ -128,7 +131,7 @@ void net_worker_flush(struct net_worker *w);
 
 /* Sends one UDP datagram from port_id: Ethernet/IP/UDP headers (+ the caller's hdr bytes, copied)
  * in one mbuf, chained to an external-buffer mbuf over payload when given (no copy). The
- * datagram waits for ARP/ND when the next hop is unresolved. payload->free_cb runs exactly once
+ * datagram waits for ARP/ND when the next hop is unresolved. payload->release runs exactly once
  * in every case: when the NIC is done with the mbuf, or at once on an error return.
  * Errors: -EINVAL, -EMSGSIZE (above the MTU), -ENETUNREACH (no route), -ENOBUFS (no mbuf or
  * neighbour queue full); each is counted. */

@@ -20,6 +20,15 @@ struct net_neigh_share {
 	uint8_t pad[3];
 };
 
+/* Private area of an external-payload mbuf: the DPDK shared info (valid until the mbuf is
+ * detached, after the callback) and the caller's release callback. */
+struct net_ext_priv {
+	struct rte_mbuf_ext_shared_info sh;
+	void (*release)(void *release_ctx, void *ref);
+	void *release_ctx;
+	void *ref;
+};
+
 struct net_txbuf {
 	uint16_t n;
 	struct rte_mbuf *m[NET_TXBUF];

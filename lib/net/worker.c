@@ -138,14 +138,18 @@ static int tx_resolve(struct net_worker *w, unsigned pidx, const struct net_ipad
 
 static void payload_release(const struct net_payload *pl)
 {
-	if (pl && pl->free_cb)
-		pl->free_cb((void *)(uintptr_t)pl->addr, pl->opaque);
+	if (pl && pl->release)
+		pl->release(pl->release_ctx, pl->ref);
 }
 
-static void ext_free_noop(void *addr, void *opaque)
+/* DPDK's callback for an external buffer whose last reference went: the caller's release. */
+static void ext_free(void *addr, void *opaque)
 {
+	struct net_ext_priv *p = opaque;
+
 	(void)addr;
-	(void)opaque;
+	if (p->release)
+		p->release(p->release_ctx, p->ref);
 }
 
 int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tuple *t,
@@ -207,16 +211,19 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	if (hdr_len)
 		memcpy(p + hl, hdr, hdr_len);
 	if (e) {
-		struct rte_mbuf_ext_shared_info *sh = rte_mbuf_to_priv(e);
+		struct net_ext_priv *xp = rte_mbuf_to_priv(e);
 
-		sh->free_cb = payload->free_cb ? payload->free_cb : ext_free_noop;
-		sh->fcb_opaque = payload->opaque;
-		rte_mbuf_ext_refcnt_set(sh, 1);
+		xp->release = payload->release;
+		xp->release_ctx = payload->release_ctx;
+		xp->ref = payload->ref;
+		xp->sh.free_cb = ext_free;
+		xp->sh.fcb_opaque = xp;
+		rte_mbuf_ext_refcnt_set(&xp->sh, 1);
 		rte_pktmbuf_attach_extbuf(e, (void *)(uintptr_t)payload->addr, payload->iova,
-					  (uint16_t)payload->len, sh);
+					  (uint16_t)payload->len, &xp->sh);
 		e->data_len = (uint16_t)payload->len;
 		e->pkt_len = payload->len;
-		/* From here the payload belongs to e: freeing e runs free_cb once. */
+		/* From here the payload belongs to e: freeing e runs release once. */
 		if (rte_pktmbuf_chain(m, e) < 0) {
 			rte_pktmbuf_free(m);
 			rte_pktmbuf_free(e);

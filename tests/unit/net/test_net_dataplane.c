@@ -382,13 +382,13 @@ static void test_garbage(void)
 
 static uint8_t region[1024]; /* stands for a cache slot */
 static int freed;
-static void *freed_addr, *freed_opaque;
+static void *freed_ctx, *freed_ref;
 
-static void region_free(void *addr, void *opaque)
+static void region_free(void *ctx, void *ref)
 {
 	freed++;
-	freed_addr = addr;
-	freed_opaque = opaque;
+	freed_ctx = ctx;
+	freed_ref = ref;
 }
 
 struct hook_log {
@@ -405,7 +405,8 @@ static void echo_hook(void *ctx, struct net_worker *w, const struct net_udp_dgra
 
 	for (unsigned i = 0; i < n; i++) {
 		struct net_payload pl = { .addr = region + 1, .iova = net_payload_iova(region + 1),
-					  .len = 999, .free_cb = region_free, .opaque = log };
+					  .len = 999, .release = region_free,
+					  .release_ctx = log, .ref = region + 1 };
 
 		if (log->n < 64) {
 			log->worker[log->n] = net_worker_index(w);
@@ -442,7 +443,7 @@ static void check_extbuf_reply(struct rig *r, const char *peer, unsigned q)
 	CU_ASSERT_EQUAL(freed, 0);
 	rte_pktmbuf_free(m);
 	CU_ASSERT_EQUAL(freed, 1);
-	CU_ASSERT_PTR_EQUAL(freed_addr, region + 1);
+	CU_ASSERT_PTR_EQUAL(freed_ref, region + 1);
 	freed = 0;
 }
 
@@ -469,6 +470,7 @@ static void test_udp_hook_extbuf(void)
 	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
 	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* NA */
 	check_extbuf_reply(&r, "10.0.0.1", 0);
+	CU_ASSERT_PTR_EQUAL(freed_ctx, &log);
 	inject(&r, buf, (uint32_t)udp_frame(buf, "fd00::1", "fd00::2", 4000, PPSPP_PORT,
 					    r.pi->ifc.mac, "hi", 2));
 	poll_all(&r);
@@ -492,7 +494,7 @@ static void test_tx_resolve(void)
 	struct net_udp_tuple t6 = { .local = ip("fd00::2"), .remote = ip("fd00::7"),
 				    .local_port = PPSPP_PORT, .remote_port = 4000 };
 	struct net_payload pl = { .addr = region, .iova = net_payload_iova(region), .len = 100,
-				  .free_cb = region_free };
+				  .release = region_free };
 	struct net_counters c;
 	int len;
 
@@ -743,7 +745,7 @@ static void test_tap_offload(void)
 					   .local_port = PPSPP_PORT, .remote_port = 4000 };
 		/* Odd header length: the payload's checksum starts at an odd offset. */
 		struct net_payload pl = { .addr = region + 3, .iova = net_payload_iova(region + 3),
-					  .len = 1001, .free_cb = region_free };
+					  .len = 1001, .release = region_free };
 
 		CU_ASSERT_EQUAL(net_tx_udp(w, port, &t, "HDRXY", 5, &pl), 0);
 		n = poll_until_recv(w, fam ? fd6 : fd4, buf, sizeof(buf));

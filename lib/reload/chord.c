@@ -198,6 +198,21 @@ static bool in_finger_range(const struct reload_chord *c, unsigned i, const uint
 	return reload_chord_in_range(lo_m1, x, hi, c->id_len);
 }
 
+bool reload_chord_finger_covered(const struct reload_chord *c, unsigned i)
+{
+	uint8_t end[RELOAD_NODE_ID_MAX], one[RELOAD_NODE_ID_MAX];
+
+	if (c->nsucc == 0 || i < 1 || i > c->finger_count)
+		return false;
+	if (i == 1)
+		memcpy(end, c->self.id, c->id_len);
+	else
+		finger_start(c, i - 1, end);
+	id_pow2(0, one, c->id_len);
+	id_sub(end, one, end, c->id_len);
+	return reload_chord_in_range(c->self.id, end, c->succs[c->nsucc - 1].id, c->id_len);
+}
+
 bool reload_chord_finger_valid(const struct reload_chord *c, unsigned i)
 {
 	if (i < 1 || i > c->finger_count || !c->finger_set[i - 1])

@@ -97,6 +97,7 @@ struct reload_node {
 	bool had_successor;
 	size_t bootstrap_next;
 	uint64_t start_us, join_state_us;
+	uint64_t join_us; /* start to joined */
 
 	struct event *stab_timer, *finger_timer, *repl_timer, *join_timer, *maint_timer;
 	struct event *update_ev, *loop_ev;
@@ -1633,6 +1634,7 @@ static void join_done(struct reload_node *n, int status, const struct reload_mes
 	}
 	n->join = JOINED;
 	n->join_state_us = pcdn_now_us();
+	n->join_us = n->join_state_us - n->start_us;
 	PCDN_LOG(node_log, NOTICE, "joined the overlay as %s", id_hex(&n->self, hex));
 	/* §10.5 step 9 and the finger table (§10.5: Attach to n + 2^(128-i)) */
 	schedule_update(n, true);
@@ -1813,8 +1815,10 @@ static void finger_timer_cb(evutil_socket_t fd, short what, void *arg)
 		struct reload_destination d;
 		uint8_t r = 0;
 
-		if (reload_chord_finger_valid(&n->chord, i))
+		if (reload_chord_finger_valid(&n->chord, i) || reload_chord_finger_covered(&n->chord, i))
 			continue;
+		if (started >= 2 && pcdn_now_us() - n->join_state_us > 5000000ull)
+			break; /* after the join, a couple of searches per interval */
 		if (pcdn_random_bytes(&r, 1) == 0 && (r & 1) &&
 		    pcdn_now_us() - n->join_state_us > 5000000ull)
 			continue;
@@ -2271,6 +2275,7 @@ void reload_node_show_overlay(const struct reload_node *n, struct reload_buf *ou
 	put_line(out, "node-id %s\n", id_hex(&n->self, hex));
 	put_line(out, "state %s\n", join_name(n->join));
 	put_line(out, "role %s\n", n->cfg.client ? "client" : "peer");
+	put_line(out, "join_ms %llu\n", (unsigned long long)(n->join_us / 1000));
 	if (n->tls_ep && reload_link_endpoint_addr(n->tls_ep, &addr) == 0)
 		put_line(out, "tls %s\n", pcdn_addr_format(&addr, a, sizeof(a)));
 	if (n->dtls_ep && reload_link_endpoint_addr(n->dtls_ep, &addr) == 0)

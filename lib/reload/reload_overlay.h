@@ -65,6 +65,9 @@ void reload_chord_finger_target(const struct reload_chord *c, unsigned i, bool r
 				struct reload_resource_id *out);
 /* Is finger i valid: set and in its range (§10.7.4.2)? */
 bool reload_chord_finger_valid(const struct reload_chord *c, unsigned i);
+/* Does the neighbor table already reach past finger i's range (§10.7.4.3: the finger table
+ * needs to reach the last successor, no further)? */
+bool reload_chord_finger_covered(const struct reload_chord *c, unsigned i);
 /* self + 1, the Resource-ID a joining node attaches to (§10.5 step 2). */
 void reload_chord_id_plus_one(const struct reload_node_id *n, struct reload_resource_id *out);
 /* Distinct Node-IDs of fingers in ascending order (Update "full"); returns the count. */

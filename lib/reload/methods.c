@@ -85,6 +85,10 @@ static int ip_port_encode(const struct reload_ip_port *p, struct reload_buf *b)
 	} else if (p->type == RELOAD_ADDR_IPV6) {
 		reload_buf_put_u8(b, 18);
 		reload_buf_put(b, p->addr, 16);
+	} else if (p->type != 0) {
+		/* an address type this node does not understand was discarded when decoded
+		 * (§6.3.1.1); it is passed on as its type alone */
+		return reload_buf_put_u8(b, 0);
 	} else {
 		return fail_inval(b);
 	}

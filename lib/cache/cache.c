@@ -81,13 +81,13 @@ static void layout_compute(const struct cache_conf *conf, struct layout *L)
 	for (unsigned i = 0; i < conf->nclasses; i++)
 		L->nslots += conf->classes[i].nslots;
 	L->swarm_nb = cache_table_buckets_for(conf->max_swarms);
-	L->chunk_nb = cache_table_buckets_for(L->nslots);
+	L->chunk_nb = cache_index_buckets_for(L->nslots);
 	L->swarms = off;
 	off = align_up(off + (size_t)conf->max_swarms * sizeof(struct cache_swarm_rec), 64);
 	L->swarm_tab = off;
 	off += (size_t)L->swarm_nb * sizeof(struct cache_bucket);
 	L->chunk_tab = off;
-	off += (size_t)L->chunk_nb * sizeof(struct cache_bucket);
+	off += (size_t)L->chunk_nb * sizeof(struct cache_cbucket);
 	L->slots = off;
 	off = align_up(off + (size_t)L->nslots * sizeof(struct cache_slot), 64);
 	L->refcnt = off;
@@ -373,8 +373,8 @@ struct cache *cache_create(const struct cache_conf *conf)
 	c->swarms = (struct cache_swarm_rec *)(c->base + L.swarms);
 	c->swarm_tab.b = (struct cache_bucket *)(c->base + L.swarm_tab);
 	c->swarm_tab.nbuckets = L.swarm_nb;
-	c->chunk_tab.b = (struct cache_bucket *)(c->base + L.chunk_tab);
-	c->chunk_tab.nbuckets = L.chunk_nb;
+	c->chunk_idx.b = (struct cache_cbucket *)(c->base + L.chunk_tab);
+	c->chunk_idx.nbuckets = L.chunk_nb;
 	c->slots = (struct cache_slot *)(c->base + L.slots);
 	c->refcnt = (_Atomic uint32_t *)(c->base + L.refcnt);
 	c->meta_heap = c->base + L.meta;

@@ -44,8 +44,7 @@ struct cache_slot {
 	uint32_t len;
 	uint32_t crc; /* CRC32C of key, len and payload */
 	_Atomic uint32_t commit;
-	_Atomic uint8_t freq; /* S3-FIFO access count, raised by readers, lowered by the writer */
-	uint8_t pad[3];
+	uint32_t pad;
 };
 
 /* One per swarm, in the region (persistent). */
@@ -79,6 +78,32 @@ struct cache_bucket {
 
 struct cache_table {
 	struct cache_bucket *b;
+	uint32_t nbuckets;
+};
+
+/* Chunk index bucket: one cache line holding two entries with their full keys, so a lookup
+ * reads one line, not a bucket and then a slot record. Each entry is guarded by a sequence
+ * number (odd while the writer changes it); a reader that sees it change treats the entry as
+ * absent, which is a correct answer for a lookup that overlaps that insert or removal, and
+ * never waits for the writer. swarm == 0 marks an empty entry (handles are never 0). freq is
+ * the S3-FIFO access count of the entry's chunk, raised by readers. */
+struct cache_centry {
+	_Atomic uint64_t swarm;
+	_Atomic uint64_t chunk;
+	_Atomic uint32_t slot;
+	_Atomic uint32_t len;
+};
+
+struct cache_cbucket {
+	_Atomic uint32_t over;
+	_Atomic uint32_t seq[2];
+	_Atomic uint8_t freq[2];
+	uint8_t pad[2];
+	struct cache_centry e[2];
+} __attribute__((aligned(64)));
+
+struct cache_index {
+	struct cache_cbucket *b;
 	uint32_t nbuckets;
 };
 
@@ -145,7 +170,7 @@ struct cache {
 	struct cache_hdr *hdr;
 	struct cache_swarm_rec *swarms;
 	struct cache_table swarm_tab;
-	struct cache_table chunk_tab;
+	struct cache_index chunk_idx;
 	struct cache_slot *slots;
 	_Atomic uint32_t *refcnt;
 	uint8_t *meta_heap;
@@ -205,6 +230,44 @@ void cache_memb_synchronize(void);
 void cache_table_insert(struct cache_table *t, uint64_t hash, uint32_t value);
 void cache_table_remove(struct cache_table *t, uint64_t hash, uint32_t value);
 uint32_t cache_table_buckets_for(uint32_t entries);
+
+/* index.c: the chunk index */
+uint32_t cache_index_buckets_for(uint32_t entries);
+void cache_index_insert(struct cache_index *x, uint64_t hash, uint64_t swarm, uint64_t chunk,
+			uint32_t slot, uint32_t len);
+void cache_index_remove(struct cache_index *x, uint64_t hash, uint32_t slot);
+/* Full probe, safe for readers and the writer: slot or CACHE_NO_SLOT; *len and *freq set on
+ * a hit (freq may be NULL). */
+uint32_t cache_index_lookup(const struct cache_index *x, uint64_t hash, uint64_t swarm,
+			    uint64_t chunk, uint32_t *len, _Atomic uint8_t **freq);
+/* [writer] The access count of the chunk in slot. */
+_Atomic uint8_t *cache_index_freq(struct cache *c, uint32_t slot);
+
+/* Reads entry i of a bucket: 1 (and the slot and length) when it holds (swarm, chunk), 0 otherwise
+ * (including while the writer is changing it). */
+static inline int cache_centry_match(const struct cache_cbucket *bk, int i, uint64_t swarm,
+				     uint64_t chunk, uint32_t *slot, uint32_t *len)
+{
+	uint32_t s1 = atomic_load_explicit(&bk->seq[i], memory_order_acquire);
+	uint64_t sw = atomic_load_explicit(&bk->e[i].swarm, memory_order_relaxed);
+	uint64_t ch = atomic_load_explicit(&bk->e[i].chunk, memory_order_relaxed);
+	uint32_t sl = atomic_load_explicit(&bk->e[i].slot, memory_order_relaxed);
+	uint32_t ln = atomic_load_explicit(&bk->e[i].len, memory_order_relaxed);
+
+	atomic_thread_fence(memory_order_acquire);
+	if ((s1 & 1) || atomic_load_explicit(&bk->seq[i], memory_order_relaxed) != s1)
+		return 0;
+	if (sw != swarm || ch != chunk)
+		return 0;
+	*slot = sl;
+	*len = ln;
+	return 1;
+}
+
+static inline uint32_t cache_index_bucket(const struct cache_index *x, uint64_t h)
+{
+	return (uint32_t)(((h >> 32) * (uint64_t)x->nbuckets) >> 32);
+}
 
 /* swarm.c */
 void cache_swarm_reclaim(struct cache *c, uint32_t nswarms, uint32_t nmeta);

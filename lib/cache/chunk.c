@@ -45,27 +45,9 @@ static void account(struct cache *c, uint32_t slot, int sign)
 
 uint32_t cache_chunk_find(const struct cache *c, uint64_t swarm, uint64_t chunk, uint64_t hash)
 {
-	const struct cache_table *t = &c->chunk_tab;
-	uint32_t tag = cache_hash_tag(hash), b = cache_hash_bucket(t, hash);
+	uint32_t len;
 
-	for (uint32_t n = 0; n < t->nbuckets; n++) {
-		const struct cache_bucket *bk = &t->b[b];
-
-		for (int i = 0; i < CACHE_BUCKET_ENTRIES; i++) {
-			uint64_t e = atomic_load_explicit(&bk->ent[i], memory_order_acquire);
-			const struct cache_slot *s;
-
-			if ((uint32_t)(e >> 32) != tag)
-				continue;
-			s = &c->slots[(uint32_t)e];
-			if (s->swarm == swarm && s->chunk == chunk)
-				return (uint32_t)e;
-		}
-		if (atomic_load_explicit(&bk->over, memory_order_acquire) == 0)
-			break;
-		b = b + 1 == t->nbuckets ? 0 : b + 1;
-	}
-	return CACHE_NO_SLOT;
+	return cache_index_lookup(&c->chunk_idx, hash, swarm, chunk, &len, NULL);
 }
 
 /* Takes a live chunk (already out of the FIFOs) out of the index and queues its slot for reuse
@@ -76,7 +58,7 @@ static void chunk_retire(struct cache *c, uint32_t slot, bool evicted)
 	struct cache_sw_stats *w = &c->sw_stats[cache_swarm_index(s->swarm)];
 
 	atomic_store_explicit(&s->commit, 0, memory_order_release);
-	cache_table_remove(&c->chunk_tab, cache_key_hash(s->swarm, s->chunk), slot);
+	cache_index_remove(&c->chunk_idx, cache_key_hash(s->swarm, s->chunk), slot);
 	account(c, slot, -1);
 	if (evicted) {
 		stat_add(&w->evictions, 1);
@@ -113,7 +95,7 @@ static void set_effective_pin(struct cache *c, uint32_t slot, bool pinned)
 	} else {
 		/* Unpinned content has proven its worth: it joins the main queue. */
 		c->queue[slot] = Q_FREE;
-		atomic_store_explicit(&c->slots[slot].freq, 0, memory_order_relaxed);
+		atomic_store_explicit(cache_index_freq(c, slot), 0, memory_order_relaxed);
 		cache_fifo_push_head(c, &c->cls[c->slot_class[slot]].main, Q_MAIN, slot);
 	}
 	account(c, slot, 1);
@@ -207,11 +189,10 @@ int cache_insert(struct cache *c, const struct cache_key *key, const void *data,
 	s->chunk = key->chunk;
 	s->len = len;
 	s->crc = cache_slot_crc(s, data);
-	atomic_store_explicit(&s->freq, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->commit,
 			      (flags & CACHE_INSERT_PIN) ? CACHE_COMMIT_PINNED : CACHE_COMMIT_VALID,
 			      memory_order_release);
-	cache_table_insert(&c->chunk_tab, h, slot);
+	cache_index_insert(&c->chunk_idx, h, key->swarm, key->chunk, slot, len);
 
 	pinned = (flags & CACHE_INSERT_PIN) || c->swarm_pinned[cache_swarm_index(key->swarm)];
 	if (pinned)
@@ -369,8 +350,7 @@ void cache_chunk_recover(struct cache *c)
 				k->free_stack[k->nfree++] = slot;
 				continue;
 			}
-			atomic_store_explicit(&s->freq, 0, memory_order_relaxed);
-			cache_table_insert(&c->chunk_tab, h, slot);
+			cache_index_insert(&c->chunk_idx, h, s->swarm, s->chunk, slot, s->len);
 			if (commit == CACHE_COMMIT_PINNED || c->swarm_pinned[cache_swarm_index(s->swarm)])
 				c->queue[slot] = Q_PINNED;
 			else

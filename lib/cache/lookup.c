@@ -1,16 +1,13 @@
 /* Reader side: burst lookups and references. No locks, no allocation, no system calls.
  *
- * A burst walks its keys three times so that DRAM latency overlaps (VPP's dual-loop idea
- * stretched over the whole burst): hash every key and prefetch its bucket; match tags in every
- * bucket and prefetch the candidate slot record; compare full keys and fill the results. With
- * a 75%-full table nearly every probe ends in its home bucket; the rest take the complete
- * probe (slow_find), so a present key is never reported missing. */
+ * A burst walks its keys twice so that DRAM latency overlaps (VPP's dual-loop idea stretched
+ * over the whole burst): hash every key and prefetch its bucket, then match every key in its
+ * bucket, where the full key, slot and length sit together, so a hit costs one cache line.
+ * Keys whose home bucket overflowed get the next bucket prefetched and a full probe at the
+ * end, so a present key is never reported missing. */
 #include <errno.h>
 
 #include "cache_internal.h"
-
-/* cand[] marker: not in the home bucket, which overflowed */
-#define CACHE_CHECK_NEXT (CACHE_NO_SLOT - 1)
 
 static inline void count(_Atomic uint64_t *v, uint64_t d)
 {
@@ -19,71 +16,77 @@ static inline void count(_Atomic uint64_t *v, uint64_t d)
 			      memory_order_relaxed);
 }
 
-static inline void hit_fill(struct cache *c, uint32_t slot, struct cache_hit *hit)
+static inline void freq_bump(_Atomic uint8_t *freq)
 {
-	struct cache_slot *s = &c->slots[slot];
-	uint8_t f = atomic_load_explicit(&s->freq, memory_order_relaxed);
+	uint8_t f = atomic_load_explicit(freq, memory_order_relaxed);
 
+	/* S3-FIFO needs "read since it last reached a queue tail", capped at 3: once a hot
+	 * chunk is saturated its readers stop writing to the shared line. */
 	if (f < CACHE_FREQ_MAX)
-		atomic_store_explicit(&s->freq, (uint8_t)(f + 1), memory_order_relaxed);
-	hit->data = cache_slot_data(c, slot);
-	hit->len = s->len;
-	hit->slot = slot;
+		atomic_store_explicit(freq, (uint8_t)(f + 1), memory_order_relaxed);
 }
+
+/* cand[] markers */
+#define CAND_MISS 0u
+#define CAND_HIT 1u
+#define CAND_PROBE 2u /* home bucket overflowed: finish with a full probe */
 
 static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsigned n,
 		      struct cache_hit *hits)
 {
 	struct cache *c = r->c;
-	const struct cache_table *t = &c->chunk_tab;
+	const struct cache_index *x = &c->chunk_idx;
 	uint64_t h[CACHE_BURST_MAX];
-	uint32_t cand[CACHE_BURST_MAX];
+	uint8_t cand[CACHE_BURST_MAX];
 	unsigned nhit = 0;
 	uint32_t max_swarms = c->conf.max_swarms;
 
 	for (unsigned i = 0; i < n; i++) {
 		h[i] = cache_key_hash(keys[i].swarm, keys[i].chunk);
-		__builtin_prefetch(&t->b[cache_hash_bucket(t, h[i])]);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		const struct cache_bucket *bk = &t->b[cache_hash_bucket(t, h[i])];
-		uint32_t tag = cache_hash_tag(h[i]);
-
-		cand[i] = CACHE_NO_SLOT;
-		for (int e = 0; e < CACHE_BUCKET_ENTRIES; e++) {
-			uint64_t ent = atomic_load_explicit(&bk->ent[e], memory_order_acquire);
-
-			if ((uint32_t)(ent >> 32) == tag) {
-				cand[i] = (uint32_t)ent;
-				__builtin_prefetch(&c->slots[cand[i]]);
-				break;
-			}
-		}
-		/* Not in its home bucket but the bucket overflowed: the key may be in the next
-		 * one, fetch it now rather than in the slow path. */
-		if (cand[i] == CACHE_NO_SLOT &&
-		    atomic_load_explicit(&bk->over, memory_order_relaxed) != 0) {
-			uint32_t b = cache_hash_bucket(t, h[i]) + 1;
-
-			__builtin_prefetch(&t->b[b == t->nbuckets ? 0 : b]);
-			cand[i] = CACHE_CHECK_NEXT;
-		}
+		__builtin_prefetch(&x->b[cache_index_bucket(x, h[i])]);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct cache_key *k = &keys[i];
-		uint32_t slot = cand[i];
-		uint32_t sw = cache_swarm_index(k->swarm);
+		const struct cache_cbucket *bk = &x->b[cache_index_bucket(x, h[i])];
+		uint32_t slot, len;
+		int e;
 
-		if (slot < CACHE_CHECK_NEXT) {
-			const struct cache_slot *s = &c->slots[slot];
+		cand[i] = CAND_MISS;
+		if (k->swarm == 0)
+			continue;
+		for (e = 0; e < 2; e++)
+			if (cache_centry_match(bk, e, k->swarm, k->chunk, &slot, &len))
+				break;
+		if (e < 2) {
+			freq_bump((_Atomic uint8_t *)&bk->freq[e]);
+			hits[i].data = cache_slot_data(c, slot);
+			hits[i].len = len;
+			hits[i].slot = slot;
+			cand[i] = CAND_HIT;
+		} else if (atomic_load_explicit(&bk->over, memory_order_acquire) != 0) {
+			uint32_t b = cache_index_bucket(x, h[i]) + 1;
 
-			if (s->swarm != k->swarm || s->chunk != k->chunk)
-				slot = cache_chunk_find(c, k->swarm, k->chunk, h[i]);
-		} else if (slot == CACHE_CHECK_NEXT) {
-			slot = cache_chunk_find(c, k->swarm, k->chunk, h[i]);
+			__builtin_prefetch(&x->b[b == x->nbuckets ? 0 : b]);
+			cand[i] = CAND_PROBE;
 		}
-		if (slot != CACHE_NO_SLOT) {
-			hit_fill(c, slot, &hits[i]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t sw = cache_swarm_index(keys[i].swarm);
+
+		if (cand[i] == CAND_PROBE) {
+			_Atomic uint8_t *freq;
+			uint32_t len, slot = cache_index_lookup(x, h[i], keys[i].swarm,
+								keys[i].chunk, &len, &freq);
+
+			if (slot != CACHE_NO_SLOT) {
+				freq_bump(freq);
+				hits[i].data = cache_slot_data(c, slot);
+				hits[i].len = len;
+				hits[i].slot = slot;
+				cand[i] = CAND_HIT;
+			}
+		}
+		if (cand[i] == CAND_HIT) {
 			nhit++;
 		} else {
 			hits[i].data = NULL;
@@ -91,7 +94,7 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 			hits[i].slot = CACHE_NO_SLOT;
 		}
 		if (sw < max_swarms)
-			count(&r->swarm_hm[2 * sw + (slot == CACHE_NO_SLOT)], 1);
+			count(&r->swarm_hm[2 * sw + (cand[i] != CAND_HIT)], 1);
 	}
 	count(&r->hits, nhit);
 	count(&r->misses, n - nhit);

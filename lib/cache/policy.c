@@ -188,11 +188,11 @@ uint32_t cache_policy_evict(struct cache *c, struct cache_class *k)
 		if (k->small.size >= k->small_cap || k->main.size == 0) {
 			uint32_t t = k->small.tail;
 			struct cache_slot *s = &c->slots[t];
+			_Atomic uint8_t *freq = cache_index_freq(c, t);
 
 			cache_fifo_unlink(c, t);
-			if (atomic_load_explicit(&s->freq, memory_order_relaxed) >=
-			    S3_MOVE_THRESHOLD) {
-				atomic_store_explicit(&s->freq, 0, memory_order_relaxed);
+			if (atomic_load_explicit(freq, memory_order_relaxed) >= S3_MOVE_THRESHOLD) {
+				atomic_store_explicit(freq, 0, memory_order_relaxed);
 				cache_fifo_push_head(c, &k->main, Q_MAIN, t);
 			} else {
 				ghost_add(&k->ghost, fp_of(cache_key_hash(s->swarm, s->chunk)));
@@ -201,12 +201,12 @@ uint32_t cache_policy_evict(struct cache *c, struct cache_class *k)
 			}
 		} else {
 			uint32_t t = k->main.tail;
-			struct cache_slot *s = &c->slots[t];
-			uint8_t f = atomic_load_explicit(&s->freq, memory_order_relaxed);
+			_Atomic uint8_t *freq = cache_index_freq(c, t);
+			uint8_t f = atomic_load_explicit(freq, memory_order_relaxed);
 
 			cache_fifo_unlink(c, t);
 			if (f > 0) {
-				atomic_store_explicit(&s->freq, (uint8_t)(f - 1), memory_order_relaxed);
+				atomic_store_explicit(freq, (uint8_t)(f - 1), memory_order_relaxed);
 				cache_fifo_push_head(c, &k->main, Q_MAIN, t);
 			} else {
 				cache_chunk_evicted(c, t);

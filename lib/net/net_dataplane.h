@@ -121,6 +121,8 @@ int net_dataplane_route(const struct net_dataplane *dp, const struct net_ipaddr 
 void net_worker_set_udp_hook(struct net_worker *w, net_udp_hook_fn fn, void *ctx);
 void net_worker_set_loop_hook(struct net_worker *w, net_loop_hook_fn fn, void *ctx);
 unsigned net_worker_index(const struct net_worker *w);
+/* The time the current poll iteration started (TSC, ns; no system call): the clock for hooks. */
+uint64_t net_worker_now_ns(const struct net_worker *w);
 /* One iteration: RX on the worker's queues and dispatch ring, host stack, hooks, timers, TX
  * flush. Returns the number of packets received. */
 unsigned net_worker_poll(struct net_worker *w);

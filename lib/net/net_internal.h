@@ -44,6 +44,7 @@ struct net_worker {
 	net_loop_hook_fn loop_hook;
 	void *loop_ctx;
 	uint64_t next_timer_ns;
+	uint64_t now_ns; /* start of the current poll iteration */
 	struct rte_ring *dispatch_ring; /* mbufs of this worker's flows, from worker 0 */
 	struct rte_ring *share_ring;    /* struct net_neigh_share from other workers */
 	struct net_neigh_table *neigh[NET_MAX_PORTS];

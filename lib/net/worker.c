@@ -28,6 +28,11 @@ unsigned net_worker_index(const struct net_worker *w)
 	return w->idx;
 }
 
+uint64_t net_worker_now_ns(const struct net_worker *w)
+{
+	return w->now_ns;
+}
+
 /* ---- TX ------------------------------------------------------------------------------------ */
 
 static void tx_flush_port(struct net_worker *w, unsigned pidx)
@@ -552,6 +557,7 @@ unsigned net_worker_poll(struct net_worker *w)
 	uint64_t now = net_now_ns(dp);
 	unsigned total = 0, n;
 
+	w->now_ns = now;
 	for (unsigned p = 0; p < dp->n_ports; p++) {
 		const struct net_port_info *pi = &dp->ports[p].info;
 

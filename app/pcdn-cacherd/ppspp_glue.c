@@ -1,0 +1,94 @@
+/* lib/ppspp on lib/net workers; see ppspp_glue.h. RFC 7574 §2 (UDP as the transport): one
+ * datagram in, one engine input; every engine datagram one UDP datagram out. */
+#include "ppspp_glue.h"
+
+#include <errno.h>
+#include <string.h>
+
+void cacherd_peer_to_net(const struct ppspp_peer_addr *p, struct net_ipaddr *ip)
+{
+	memset(ip, 0, sizeof(*ip));
+	ip->family = p->family == PPSPP_AF_INET6 ? 6 : 4;
+	memcpy(ip->a, p->addr, ip->family == 6 ? 16 : 4);
+}
+
+void cacherd_net_to_peer(const struct net_ipaddr *ip, uint16_t port, struct ppspp_peer_addr *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = ip->family == 6 ? PPSPP_AF_INET6 : PPSPP_AF_INET4;
+	memcpy(p->addr, ip->a, ip->family == 6 ? 16 : 4);
+	p->port = port;
+}
+
+static int glue_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t *hdr,
+		     size_t hdr_len, const void *payload, size_t payload_len, void *payload_ref)
+{
+	struct cacherd_ppspp *g = ctx;
+	struct net_udp_tuple t = { .local_port = g->ppspp_port, .remote_port = to->port };
+	struct net_payload pl;
+	uint16_t port_id;
+	int rc;
+
+	if (hdr_len > UINT16_MAX || payload_len > UINT16_MAX)
+		return -EMSGSIZE;
+	cacherd_peer_to_net(to, &t.remote);
+	rc = net_dataplane_route(g->dp, &t.remote, &port_id, &t.local);
+	if (rc < 0) {
+		g->send_errors++;
+		return rc;
+	}
+	if (!payload)
+		return net_tx_udp(g->w, port_id, &t, hdr, (uint16_t)hdr_len, NULL);
+	if (g->ref_take)
+		g->ref_take(g->ref_ctx, payload_ref);
+	pl = (struct net_payload){
+		.addr = payload,
+		.iova = g->iova ? g->iova(g->ref_ctx, payload) : net_payload_iova(payload),
+		.len = (uint32_t)payload_len,
+		.release = g->ref_release,
+		.release_ctx = g->ref_ctx,
+		.ref = payload_ref,
+	};
+	/* net_tx_udp releases the payload itself on failure. */
+	rc = net_tx_udp(g->w, port_id, &t, hdr, (uint16_t)hdr_len, &pl);
+	if (rc < 0)
+		g->send_errors++;
+	return rc;
+}
+
+void cacherd_ppspp_io(struct cacherd_ppspp *g, struct ppspp_io *io)
+{
+	io->ctx = g;
+	io->send = glue_send;
+}
+
+static void udp_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram *d, unsigned n)
+{
+	struct cacherd_ppspp *g = ctx;
+	uint64_t now_us = net_worker_now_ns(w) / 1000;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ppspp_peer_addr from;
+
+		cacherd_net_to_peer(&d[i].tuple.remote, d[i].tuple.remote_port, &from);
+		ppspp_engine_input(g->engine, &from, d[i].payload, d[i].payload_len, now_us);
+	}
+	/* The engine answers after each batch of input. */
+	g->next_run_us = ppspp_engine_run(g->engine, now_us);
+}
+
+static void loop_hook(void *ctx, struct net_worker *w, uint64_t now_ns)
+{
+	struct cacherd_ppspp *g = ctx;
+	uint64_t now_us = now_ns / 1000;
+
+	(void)w;
+	if (now_us >= g->next_run_us)
+		g->next_run_us = ppspp_engine_run(g->engine, now_us);
+}
+
+void cacherd_ppspp_attach(struct cacherd_ppspp *g)
+{
+	net_worker_set_udp_hook(g->w, udp_hook, g);
+	net_worker_set_loop_hook(g->w, loop_hook, g);
+}

@@ -1,0 +1,39 @@
+/* The seam between lib/ppspp's engine and lib/net's workers, one instance per worker: received
+ * datagrams for the PPSPP port go into the engine (net UDP hook), the engine's timers run from
+ * the poll loop (net loop hook), and what the engine sends goes out through net_tx_udp with the
+ * DATA payload attached as an external buffer (no copy). */
+#ifndef CACHERD_PPSPP_GLUE_H
+#define CACHERD_PPSPP_GLUE_H
+
+#include <stdint.h>
+
+#include "net.h"
+#include "ppspp.h"
+
+struct cacherd_ppspp {
+	struct net_dataplane *dp;
+	struct net_worker *w;
+	struct ppspp_engine *engine; /* created with the io from cacherd_ppspp_io() */
+	uint16_t ppspp_port;
+	/* The engine drops its reference on a payload when send returns; the glue takes one for
+	 * the mbuf (ref_take, on this worker) and gives it back when the NIC is done (ref_release,
+	 * on whichever lcore frees the mbuf). With lib/cache: cache_ref / cache_unref on the slot.
+	 * Both may be NULL for payloads that outlive every send (static content). */
+	void (*ref_take)(void *ref_ctx, void *payload_ref);
+	void (*ref_release)(void *ref_ctx, void *payload_ref);
+	void *ref_ctx;
+	/* IOVA of a payload address (e.g. arena base IOVA + offset); NULL: net_payload_iova(). */
+	rte_iova_t (*iova)(void *ref_ctx, const void *addr);
+	uint64_t next_run_us;
+	uint64_t send_errors;
+};
+
+/* The ppspp_io for ppspp_engine_create: io->ctx = g. */
+void cacherd_ppspp_io(struct cacherd_ppspp *g, struct ppspp_io *io);
+/* Sets g's UDP and loop hooks on g->w (before the worker is launched). */
+void cacherd_ppspp_attach(struct cacherd_ppspp *g);
+
+void cacherd_peer_to_net(const struct ppspp_peer_addr *p, struct net_ipaddr *ip);
+void cacherd_net_to_peer(const struct net_ipaddr *ip, uint16_t port, struct ppspp_peer_addr *p);
+
+#endif

@@ -1,0 +1,288 @@
+/* CUnit suite "net" (DPDK + lib/ppspp): a real PPSPP download served through pcdn-cacherd's glue
+ * (app/pcdn-cacherd/ppspp_glue.c) on a lib/net worker over a net_ring port. The seeding engine
+ * runs in the worker's hooks and sends DATA payloads as external buffers pointing into the
+ * content; the test plays the network and the client: it answers ARP, turns the client engine's
+ * datagrams into frames on the port's RX ring, and feeds what the port transmits back to it. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "net.h"
+#include "pcdn_common.h"
+#include "ppspp.h"
+#include "ppspp_glue.h"
+
+#define PPSPP_PORT 6778
+#define CLIENT_PORT 4000
+#define CHUNK 1024
+#define CONTENT (96 * CHUNK + 300) /* a short last chunk */
+
+static const uint8_t peer_mac[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01 };
+static struct rte_mempool *tpool;
+static struct rte_ring *rxr, *txr;
+static uint8_t port_mac[6];
+static uint8_t content[CONTENT], received[CONTENT];
+
+/* Reference counts: the storage's (get_chunk/release) and the glue's (for the NIC). */
+static int storage_refs, nic_takes, nic_releases, extbuf_frames;
+
+static int seed_get(void *ctx, uint64_t chunk, const void **data, size_t *len, void **ref)
+{
+	(void)ctx;
+	if (chunk * CHUNK >= CONTENT)
+		return -ERANGE;
+	*data = content + chunk * CHUNK;
+	*len = CONTENT - chunk * CHUNK < CHUNK ? CONTENT - chunk * CHUNK : CHUNK;
+	*ref = content + chunk * CHUNK;
+	storage_refs++;
+	return 0;
+}
+
+static void seed_release(void *ctx, void *ref)
+{
+	(void)ctx;
+	(void)ref;
+	storage_refs--;
+}
+
+static void nic_take(void *ctx, void *ref)
+{
+	(void)ctx;
+	CU_ASSERT_PTR_NOT_NULL(ref);
+	nic_takes++;
+}
+
+static void nic_release(void *ctx, void *ref)
+{
+	(void)ctx;
+	(void)ref;
+	nic_releases++;
+}
+
+static int client_put(void *ctx, uint64_t chunk, const void *data, size_t len)
+{
+	(void)ctx;
+	if (chunk * CHUNK + len > CONTENT)
+		return -ERANGE;
+	memcpy(received + chunk * CHUNK, data, len);
+	return 0;
+}
+
+static void inject(const uint8_t *buf, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(tpool);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)len), buf, len);
+	CU_ASSERT_EQUAL(rte_ring_enqueue(rxr, m), 0);
+}
+
+/* The client's kernel: its datagrams become frames to the cacher. */
+static int client_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t *hdr,
+		       size_t hdr_len, const void *payload, size_t payload_len, void *payload_ref)
+{
+	struct net_udp_tuple t = { .local_port = CLIENT_PORT, .remote_port = to->port };
+	uint8_t frame[2048];
+	int hl;
+
+	(void)ctx;
+	(void)payload_ref;
+	net_ipaddr_parse("10.0.0.1", &t.local, NULL);
+	cacherd_peer_to_net(to, &t.remote);
+	hl = net_udp_build(frame, sizeof(frame), &t, peer_mac, port_mac, 1,
+			   (uint32_t)(hdr_len + payload_len), 0);
+	if (hl < 0 || hl + hdr_len + payload_len > sizeof(frame))
+		return -EMSGSIZE;
+	memcpy(frame + hl, hdr, hdr_len);
+	if (payload_len)
+		memcpy(frame + hl + hdr_len, payload, payload_len);
+	net_udp_csum_finish(frame, &t,
+			    net_csum_add(0, frame + hl - NET_UDP_HLEN,
+					 NET_UDP_HLEN + hdr_len + payload_len, false),
+			    (uint32_t)(NET_UDP_HLEN + hdr_len + payload_len));
+	inject(frame, (uint32_t)(hl + hdr_len + payload_len));
+	return 0;
+}
+
+/* What the port sent: ARP requests are answered, UDP goes to the client engine. */
+static void drain_tx(struct ppspp_engine *client)
+{
+	struct rte_mbuf *m;
+
+	while (rte_ring_dequeue(txr, (void **)&m) == 0) {
+		uint8_t buf[2048];
+		struct net_frame f;
+		const void *p;
+		uint32_t len = m->pkt_len < sizeof(buf) ? m->pkt_len : sizeof(buf);
+
+		if (m->nb_segs == 2 && RTE_MBUF_HAS_EXTBUF(m->next) != 0)
+			extbuf_frames++;
+		p = rte_pktmbuf_read(m, 0, len, buf);
+		if (p != buf)
+			memcpy(buf, p, len);
+		rte_pktmbuf_free(m); /* the NIC is done: external payloads are released here */
+		CU_ASSERT_EQUAL_FATAL(net_frame_parse(buf, len, 0, &f), NET_DROP_NONE);
+		if (f.kind == NET_FRAME_ARP && f.arp_op == 1) {
+			uint8_t reply[64];
+			int rl = net_arp_build(reply, sizeof(reply), 2, f.arp_sha, peer_mac, &f.dst,
+					       f.arp_sha, &f.src);
+			inject(reply, (uint32_t)rl);
+		} else if (f.kind != NET_FRAME_ARP && f.proto == NET_IPPROTO_UDP) {
+			struct ppspp_peer_addr from;
+
+			CU_ASSERT_EQUAL(f.sport, PPSPP_PORT);
+			CU_ASSERT_EQUAL(f.dport, CLIENT_PORT);
+			cacherd_net_to_peer(&f.src, f.sport, &from);
+			ppspp_engine_input(client, &from, buf + f.payload_off, f.payload_len,
+					   pcdn_now_us());
+		}
+	}
+}
+
+static void test_download(void)
+{
+	struct net_dataplane_config cfg = {
+		.n_workers = 1, .ppspp_port = PPSPP_PORT, .mbufs = 4095, .mbuf_cache = 32,
+		.ext_mbufs = 2047, .neigh_capacity = 64, .socket_id = SOCKET_ID_ANY,
+		.neigh = { .reachable_ns = 600ull * 1000000000, .retrans_ns = 100000000,
+			   .max_probes = 5 },
+	};
+	struct net_iface ifc = { 0 };
+	struct cacherd_ppspp g = { 0 };
+	struct ppspp_io sio, cio = { .send = client_send };
+	struct ppspp_storage sst = { .get_chunk = seed_get, .release = seed_release };
+	struct ppspp_storage cst = { .put_chunk = client_put };
+	struct ppspp_merkle *tree, *verifier;
+	struct ppspp_engine *client;
+	struct ppspp_peer_addr server;
+	struct net_dataplane *dp;
+	struct net_ipaddr a;
+	struct net_counters c;
+	uint8_t root[PPSPP_HASH_MAX_LEN], plen;
+	uint16_t port;
+	int swarm;
+
+	for (unsigned i = 0; i < CONTENT; i++)
+		content[i] = (uint8_t)(i * 131 + (i >> 8));
+	rxr = rte_ring_create("pp_rx", 4096, SOCKET_ID_ANY, 0);
+	txr = rte_ring_create("pp_tx", 4096, SOCKET_ID_ANY, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rxr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(txr);
+	port = (uint16_t)rte_eth_from_rings("net_ring_pp", &rxr, 1, &txr, 1, SOCKET_ID_ANY);
+	dp = net_dataplane_create(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
+	net_ipaddr_parse("10.0.0.2/24", &a, &plen);
+	net_iface_add(&ifc, &a, plen);
+	CU_ASSERT_EQUAL_FATAL(net_port_add(dp, port, &ifc, 1500, 512, 512), 0);
+	CU_ASSERT_EQUAL_FATAL(net_dataplane_start(dp), 0);
+	memcpy(port_mac, net_dataplane_port(dp, 0)->ifc.mac, 6);
+
+	/* The cacher side: a seeding engine in worker 0's hooks. */
+	tree = ppspp_merkle_build_mem(content, CONTENT, PPSPP_HASH_SHA256, CHUNK);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tree);
+	g.dp = dp;
+	g.w = net_dataplane_worker(dp, 0);
+	g.ppspp_port = PPSPP_PORT;
+	g.ref_take = nic_take;
+	g.ref_release = nic_release;
+	cacherd_ppspp_io(&g, &sio);
+	g.engine = ppspp_engine_create(NULL, &sio, NULL, pcdn_now_us());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g.engine);
+	CU_ASSERT(ppspp_engine_swarm_add(g.engine, tree, PPSPP_CAM_CHUNK32, &sst) >= 0);
+	cacherd_ppspp_attach(&g);
+
+	/* The client: knows the root hash only. */
+	ppspp_merkle_root(tree, root);
+	verifier = ppspp_merkle_create_verifier(PPSPP_HASH_SHA256, CHUNK, root,
+						ppspp_merkle_hash_len(tree));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(verifier);
+	client = ppspp_engine_create(NULL, &cio, NULL, pcdn_now_us());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(client);
+	swarm = ppspp_engine_swarm_add(client, verifier, PPSPP_CAM_CHUNK32, &cst);
+	CU_ASSERT_FATAL(swarm >= 0);
+	cacherd_net_to_peer(&a, PPSPP_PORT, &server);
+	CU_ASSERT(ppspp_engine_connect(client, swarm, &server, pcdn_now_us()) >= 0);
+
+	/* Pump until complete (bounded; a lossless link needs a few hundred rounds). */
+	for (int round = 0; round < 200000 && !ppspp_engine_swarm_complete(client, swarm);
+	     round++) {
+		ppspp_engine_run(client, pcdn_now_us());
+		net_worker_poll(g.w);
+		drain_tx(client);
+	}
+	CU_ASSERT_TRUE_FATAL(ppspp_engine_swarm_complete(client, swarm));
+	CU_ASSERT_EQUAL(memcmp(received, content, CONTENT), 0);
+
+	/* Every DATA went out zero-copy and every reference came back. */
+	net_dataplane_counters(dp, &c, NULL);
+	CU_ASSERT(ppspp_engine_counters(g.engine)->chunks_sent >= 97);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_UDP_OUT_EXTBUF], (uint64_t)nic_takes);
+	CU_ASSERT(extbuf_frames >= 97);
+	CU_ASSERT_EQUAL(nic_takes, nic_releases);
+	CU_ASSERT_EQUAL(storage_refs, 0);
+	CU_ASSERT_EQUAL(c.drop[NET_DROP_PPSPP_NO_ENGINE], 0);
+	CU_ASSERT_EQUAL(g.send_errors, 0);
+
+	ppspp_engine_destroy(client);
+	net_dataplane_destroy(dp);
+	{
+		void *m;
+		while (rte_ring_dequeue(txr, &m) == 0)
+			rte_pktmbuf_free(m);
+		while (rte_ring_dequeue(rxr, &m) == 0)
+			rte_pktmbuf_free(m);
+	}
+	ppspp_engine_destroy(g.engine);
+	ppspp_merkle_free(verifier);
+	ppspp_merkle_free(tree);
+	CU_ASSERT_EQUAL(nic_takes, nic_releases);
+	rte_ring_free(rxr);
+	rte_ring_free(txr);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int main(int argc, char **argv)
+{
+	char prefix[64];
+	char *eal[] = { argv[0], "--no-huge", "-m", "512", "--no-pci", "-l", "0",
+			"--log-level=error", prefix, NULL };
+	CU_pSuite s;
+	unsigned fails;
+
+	(void)argc;
+	snprintf(prefix, sizeof(prefix), "--file-prefix=pcdn_pp_ut_%d", (int)getpid());
+	if (rte_eal_init((int)PCDN_ARRAY_SIZE(eal) - 1, eal) < 0)
+		return 1;
+	tpool = rte_pktmbuf_pool_create("peer", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					SOCKET_ID_ANY);
+	if (!tpool || CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("cacherd_ppspp", NULL, NULL);
+	CU_add_test(s, "download_zero_copy_over_net_ring", test_download);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	rte_mempool_free(tpool);
+	rte_eal_cleanup();
+	snprintf(prefix, sizeof(prefix), "/var/run/dpdk/pcdn_pp_ut_%d", (int)getpid());
+	nftw(prefix, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return fails ? 1 : 0;
+}

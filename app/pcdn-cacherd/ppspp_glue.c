@@ -85,6 +85,8 @@ static void loop_hook(void *ctx, struct net_worker *w, uint64_t now_ns)
 	(void)w;
 	if (now_us >= g->next_run_us)
 		g->next_run_us = ppspp_engine_run(g->engine, now_us);
+	if (g->on_loop)
+		g->on_loop(g->ref_ctx);
 }
 
 void cacherd_ppspp_attach(struct cacherd_ppspp *g)

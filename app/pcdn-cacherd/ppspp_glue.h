@@ -24,6 +24,9 @@ struct cacherd_ppspp {
 	void *ref_ctx;
 	/* IOVA of a payload address (e.g. arena base IOVA + offset); NULL: net_payload_iova(). */
 	rte_iova_t (*iova)(void *ref_ctx, const void *addr);
+	/* Called once per poll loop iteration, after the engine ran (NULL: nothing): where a worker
+	 * reading lib/cache under QSBR reports its quiescent state. */
+	void (*on_loop)(void *ref_ctx);
 	uint64_t next_run_us;
 	uint64_t send_errors;
 };

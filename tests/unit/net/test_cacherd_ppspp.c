@@ -34,7 +34,13 @@ static uint8_t port_mac[6];
 static uint8_t content[CONTENT], received[CONTENT];
 
 /* Reference counts: the storage's (get_chunk/release) and the glue's (for the NIC). */
-static int storage_refs, nic_takes, nic_releases, extbuf_frames;
+static int storage_refs, nic_takes, nic_releases, extbuf_frames, loops;
+
+static void on_loop(void *ctx)
+{
+	(void)ctx;
+	loops++;
+}
 
 static int seed_get(void *ctx, uint64_t chunk, const void **data, size_t *len, void **ref)
 {
@@ -195,6 +201,7 @@ static void test_download(void)
 	g.ppspp_port = PPSPP_PORT;
 	g.ref_take = nic_take;
 	g.ref_release = nic_release;
+	g.on_loop = on_loop;
 	cacherd_ppspp_io(&g, &sio);
 	g.engine = ppspp_engine_create(NULL, &sio, NULL, pcdn_now_us());
 	CU_ASSERT_PTR_NOT_NULL_FATAL(g.engine);
@@ -214,13 +221,14 @@ static void test_download(void)
 	CU_ASSERT(ppspp_engine_connect(client, swarm, &server, pcdn_now_us()) >= 0);
 
 	/* Pump until complete (bounded; a lossless link needs a few hundred rounds). */
-	for (int round = 0; round < 200000 && !ppspp_engine_swarm_complete(client, swarm);
-	     round++) {
+	int rounds = 0;
+	for (; rounds < 200000 && !ppspp_engine_swarm_complete(client, swarm); rounds++) {
 		ppspp_engine_run(client, pcdn_now_us());
 		net_worker_poll(g.w);
 		drain_tx(client);
 	}
 	CU_ASSERT_TRUE_FATAL(ppspp_engine_swarm_complete(client, swarm));
+	CU_ASSERT_EQUAL(loops, rounds); /* one quiescent point per poll iteration */
 	CU_ASSERT_EQUAL(memcmp(received, content, CONTENT), 0);
 
 	/* Every DATA went out zero-copy and every reference came back. */

@@ -248,13 +248,15 @@ _Atomic uint8_t *cache_index_freq(struct cache *c, uint32_t slot);
 static inline int cache_centry_match(const struct cache_cbucket *bk, int i, uint64_t swarm,
 				     uint64_t chunk, uint32_t *slot, uint32_t *len)
 {
+	/* Acquire on every field keeps the second sequence load after them (no fence: the
+	 * same on x86, and visible to ThreadSanitizer). A field written by a writer that had
+	 * already made the sequence odd makes that odd value visible to the second load. */
 	uint32_t s1 = atomic_load_explicit(&bk->seq[i], memory_order_acquire);
-	uint64_t sw = atomic_load_explicit(&bk->e[i].swarm, memory_order_relaxed);
-	uint64_t ch = atomic_load_explicit(&bk->e[i].chunk, memory_order_relaxed);
-	uint32_t sl = atomic_load_explicit(&bk->e[i].slot, memory_order_relaxed);
-	uint32_t ln = atomic_load_explicit(&bk->e[i].len, memory_order_relaxed);
+	uint64_t sw = atomic_load_explicit(&bk->e[i].swarm, memory_order_acquire);
+	uint64_t ch = atomic_load_explicit(&bk->e[i].chunk, memory_order_acquire);
+	uint32_t sl = atomic_load_explicit(&bk->e[i].slot, memory_order_acquire);
+	uint32_t ln = atomic_load_explicit(&bk->e[i].len, memory_order_acquire);
 
-	atomic_thread_fence(memory_order_acquire);
 	if ((s1 & 1) || atomic_load_explicit(&bk->seq[i], memory_order_relaxed) != s1)
 		return 0;
 	if (sw != swarm || ch != chunk)

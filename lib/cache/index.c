@@ -28,19 +28,20 @@ static void over_add(struct cache_index *x, uint32_t from, uint32_t to, int d)
 				      memory_order_release);
 }
 
-/* Seqlock write side: odd while the fields change, even (release) when they are whole. */
+/* Seqlock write side: odd while the fields change, even (release) when they are whole. Each
+ * field store is a release so the odd sequence is visible before it (see
+ * cache_centry_match). */
 static void entry_write(struct cache_cbucket *bk, int i, uint64_t swarm, uint64_t chunk,
 			uint32_t slot, uint32_t len)
 {
 	uint32_t seq = atomic_load_explicit(&bk->seq[i], memory_order_relaxed);
 
 	atomic_store_explicit(&bk->seq[i], seq + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&bk->e[i].chunk, chunk, memory_order_relaxed);
-	atomic_store_explicit(&bk->e[i].slot, slot, memory_order_relaxed);
-	atomic_store_explicit(&bk->e[i].len, len, memory_order_relaxed);
+	atomic_store_explicit(&bk->e[i].chunk, chunk, memory_order_release);
+	atomic_store_explicit(&bk->e[i].slot, slot, memory_order_release);
+	atomic_store_explicit(&bk->e[i].len, len, memory_order_release);
 	atomic_store_explicit(&bk->freq[i], 0, memory_order_relaxed);
-	atomic_store_explicit(&bk->e[i].swarm, swarm, memory_order_relaxed);
+	atomic_store_explicit(&bk->e[i].swarm, swarm, memory_order_release);
 	atomic_store_explicit(&bk->seq[i], seq + 2, memory_order_release);
 }
 

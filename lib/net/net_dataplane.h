@@ -135,8 +135,9 @@ void net_worker_flush(struct net_worker *w);
  * in one mbuf, chained to an external-buffer mbuf over payload when given (no copy). The
  * datagram waits for ARP/ND when the next hop is unresolved. payload->release runs exactly once
  * in every case: when the NIC is done with the mbuf, or at once on an error return.
- * Errors: -EINVAL, -EMSGSIZE (above the MTU), -ENETUNREACH (no route), -ENOBUFS (no mbuf or
- * neighbour queue full); each is counted. */
+ * Errors: -EINVAL, -EADDRNOTAVAIL (t->local is not an address of that port), -EMSGSIZE (above
+ * the MTU), -ENETUNREACH (no route), -ENOBUFS (no mbuf or neighbour queue full); the last three
+ * are counted as drops. */
 int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tuple *t,
 	       const void *hdr, uint16_t hdr_len, const struct net_payload *payload);
 

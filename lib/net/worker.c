@@ -178,6 +178,11 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	}
 	pidx = (unsigned)dp->port_idx[port_id];
 	port = &dp->ports[pidx];
+	if (!net_iface_has_addr(&port->info.ifc, &t->local)) {
+		/* Never send from an address that is not ours on that port. */
+		payload_release(payload);
+		return -EADDRNOTAVAIL;
+	}
 	ip_hlen = t->local.family == 4 ? NET_IPV4_HLEN : NET_IPV6_HLEN;
 	udp_len = NET_UDP_HLEN + hdr_len + plen;
 	if (ip_hlen + udp_len > port->mtu) {

@@ -565,9 +565,13 @@ static void test_tx_resolve(void)
 	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t4, "A", 1, &pl), -ENETUNREACH);
 	CU_ASSERT_EQUAL(freed, 1);
 	t4.remote = ip("10.0.0.7");
+	t4.local = ip("10.0.0.3");
+	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t4, "A", 1, &pl), -EADDRNOTAVAIL);
+	CU_ASSERT_EQUAL(freed, 2);
+	t4.local = ip("10.0.0.2");
 	pl.len = 1500;
 	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t4, "A", 1, &pl), -EMSGSIZE);
-	CU_ASSERT_EQUAL(freed, 2);
+	CU_ASSERT_EQUAL(freed, 3);
 	c = counters(&r);
 	CU_ASSERT_EQUAL(c.ctr[NET_CTR_NEIGH_HELD], 2);
 	CU_ASSERT_EQUAL(c.ctr[NET_CTR_NEIGH_RELEASED], 2);

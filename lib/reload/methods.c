@@ -839,7 +839,11 @@ static bool meta_read(struct rd *r, struct reload_arena *a, struct reload_meta_d
 static int stored_meta_encode(const struct reload_stored_meta_data *m, uint8_t model,
 			      struct reload_buf *b)
 {
-	reload_buf_put_u32(b, m->value_length);
+	/* value_length carries the length of the rest of the StoredMetaData, as the length of a
+	 * StoredData does (§7.4.3.2: "the same as the corresponding fields in StoredData"); this
+	 * is also how deployed decoders (Wireshark's) read it */
+	struct wr_len l = wr_len_begin(b, 4);
+
 	reload_buf_put_u64(b, m->storage_time);
 	reload_buf_put_u32(b, m->lifetime);
 	switch (model) {
@@ -852,41 +856,54 @@ static int stored_meta_encode(const struct reload_stored_meta_data *m, uint8_t m
 		bytes_put(b, 2, &m->key);
 		break;
 	default:
-		return fail_inval(b);
+		reload_buf_put(b, m->raw.data, m->raw.len);
+		return wr_len_end(b, l);
 	}
 	meta_encode(&m->meta, b);
-	return reload_buf_error(b);
+	return wr_len_end(b, l);
 }
 
 static bool stored_meta_read(struct rd *r, uint8_t model, struct reload_arena *a,
 			     struct reload_stored_meta_data *m)
 {
+	struct rd s;
+
 	memset(m, 0, sizeof(*m));
-	m->value_length = rd_u32(r);
-	m->storage_time = rd_u64(r);
-	m->lifetime = rd_u32(r);
+	if (!rd_vec(r, 4, &s))
+		return false;
+	m->value_length = (uint32_t)s.len;
+	m->storage_time = rd_u64(&s);
+	m->lifetime = rd_u32(&s);
 	m->model = model;
 	switch (model) {
 	case RELOAD_MODEL_SINGLE:
 		break;
 	case RELOAD_MODEL_ARRAY:
-		m->index = rd_u32(r);
+		m->index = rd_u32(&s);
 		break;
 	case RELOAD_MODEL_DICTIONARY:
 		if (a)
-			rd_opaque(r, 2, a, &m->key);
+			rd_opaque(&s, 2, a, &m->key);
 		else {
 			struct rd tmp;
 
-			rd_vec(r, 2, &tmp);
+			rd_vec(&s, 2, &tmp);
 		}
 		break;
 	default:
-		/* StoredMetaData has no length of its own: an unknown model cannot be skipped */
-		r->bad = true;
-		return false;
+		/* unknown Kind: the length lets the value be kept undivided */
+		if (!s.bad && a) {
+			m->raw.data = reload_arena_memdup(a, s.p + s.off, s.len - s.off);
+			m->raw.len = s.len - s.off;
+		}
+		s.off = s.len;
+		break;
 	}
-	return meta_read(r, a, &m->meta);
+	if (model >= RELOAD_MODEL_SINGLE && model <= RELOAD_MODEL_DICTIONARY)
+		meta_read(&s, a, &m->meta);
+	if (!rd_done(&s))
+		r->bad = true;
+	return !r->bad;
 }
 
 static int stat_ans_encode(const struct reload_stat_ans *q, const struct reload_codec_params *p,

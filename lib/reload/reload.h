@@ -591,6 +591,8 @@ struct reload_meta_data {
 	struct reload_bytes hash_value;
 };
 struct reload_stored_meta_data {
+	/* length of the rest of this StoredMetaData, like StoredData.length: set by the decoder,
+	 * computed by the encoder (the field's value is ignored when encoding) */
 	uint32_t value_length;
 	uint64_t storage_time;
 	uint32_t lifetime;
@@ -598,7 +600,7 @@ struct reload_stored_meta_data {
 	uint32_t index; /* ARRAY */
 	struct reload_bytes key; /* DICTIONARY */
 	struct reload_meta_data meta;
-	struct reload_bytes raw; /* unused: StoredMetaData has no length, an unknown model fails */
+	struct reload_bytes raw; /* UNKNOWN model: the rest of the StoredMetaData, undivided */
 };
 struct reload_stat_kind_response {
 	uint32_t kind;

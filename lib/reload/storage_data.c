@@ -707,13 +707,6 @@ int reload_kind_store_stat(const struct reload_kind_store *ks,
 		uint8_t *h;
 
 		reload_buf_init(&b);
-		reload_stored_data_encode(&v[i], &b);
-		if ((rc = reload_buf_error(&b))) {
-			reload_buf_free(&b);
-			return rc;
-		}
-		m->value_length = (uint32_t)(b.len - 4); /* StoredData.length */
-		reload_buf_reset(&b);
 		m->storage_time = v[i].storage_time;
 		m->lifetime = v[i].lifetime;
 		m->model = v[i].value.model;

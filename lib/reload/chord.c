@@ -342,7 +342,13 @@ bool reload_chord_next_hop(const struct reload_chord *c, const uint8_t *id,
 		}
 		if (reload_chord_in_range(c->self.id, p->id, id, c->id_len)) {
 			/* largest Node-ID between this peer and id: the one nearest id */
-			if (!best_in || dist_cmp(p->id, id, best_in->id, c->id_len) > 0)
+			uint8_t dp[RELOAD_NODE_ID_MAX], db[RELOAD_NODE_ID_MAX];
+
+			if (best_in) {
+				id_dist(p->id, id, dp, c->id_len);
+				id_dist(best_in->id, id, db, c->id_len);
+			}
+			if (!best_in || memcmp(dp, db, c->id_len) < 0)
 				best_in = p;
 		} else if (!best_after || dist_cmp(id, p->id, best_after->id, c->id_len) < 0) {
 			best_after = p;

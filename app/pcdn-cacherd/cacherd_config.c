@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const root_keys[] = { "log_level", "ppspp_port", "workers", "control_socket",
-					 "mempool", "neighbour", "ports", NULL };
-static const char *const mempool_keys[] = { "mbufs", "cache", "ext_mbufs", NULL };
-static const char *const neigh_keys[] = { "entries", "reachable_ms", "retrans_ms", "probes", NULL };
-static const char *const port_keys[] = { "device", "mtu", "rx_desc", "tx_desc", "addresses",
-					 "gateway4", "gateway6", NULL };
+static const char *const root_keys[] = {"log_level", "ppspp_port", "workers", "control_socket",
+					"mempool",   "neighbour",  "ports",   NULL};
+static const char *const mempool_keys[] = {"mbufs", "cache", "ext_mbufs", NULL};
+static const char *const neigh_keys[] = {"entries", "reachable_ms", "retrans_ms", "probes", NULL};
+static const char *const port_keys[] = {"device",    "mtu",	 "rx_desc",  "tx_desc",
+					"addresses", "gateway4", "gateway6", NULL};
 
 #define TRY(x)                                                                                     \
 	do {                                                                                       \
@@ -20,8 +20,8 @@ static const char *const port_keys[] = { "device", "mtu", "rx_desc", "tx_desc", 
 			return rc_;                                                                \
 	} while (0)
 
-static int get_uint(const config_setting_t *parent, const char *key, long long min,
-		    long long max, long long def, unsigned *out, char *err, size_t errlen)
+static int get_uint(const config_setting_t *parent, const char *key, long long min, long long max,
+		    long long def, unsigned *out, char *err, size_t errlen)
 {
 	long long v;
 
@@ -31,9 +31,8 @@ static int get_uint(const config_setting_t *parent, const char *key, long long m
 }
 
 /* A group that may be absent (all defaults) but must be a group when present. */
-static int get_group(const config_setting_t *parent, const char *key,
-		     const char *const *allowed, const config_setting_t **out, char *err,
-		     size_t errlen)
+static int get_group(const config_setting_t *parent, const char *key, const char *const *allowed,
+		     const config_setting_t **out, char *err, size_t errlen)
 {
 	const config_setting_t *g = config_setting_get_member(parent, key);
 
@@ -78,7 +77,8 @@ static int parse_workers(const config_setting_t *root, struct cacherd_config *c,
 		long long v;
 
 		if (config_setting_type(e) != CONFIG_TYPE_INT) {
-			pcdn_conf_error(w, "workers", err, errlen, "element %d is not an integer", i);
+			pcdn_conf_error(w, "workers", err, errlen, "element %d is not an integer",
+					i);
 			return -EINVAL;
 		}
 		v = config_setting_get_int(e);
@@ -182,7 +182,8 @@ static int parse_port(const config_setting_t *p, struct cacherd_port_conf *pc, c
 
 		if (!s || net_ipaddr_parse(s, &a, &plen) < 0) {
 			pcdn_conf_error(addrs, "addresses", err, errlen,
-					"element %d: expected \"10.0.0.2/24\" or \"fd00::2/64\"", i);
+					"element %d: expected \"10.0.0.2/24\" or \"fd00::2/64\"",
+					i);
 			return -EINVAL;
 		}
 		rc = net_iface_add(&pc->ifc, &a, plen);
@@ -216,8 +217,8 @@ static int parse(const config_t *cfg, struct cacherd_config *c, char *err, size_
 	TRY(pcdn_conf_string(root, "control_socket", false, "/run/pcdn-cacherd.sock", &s, err,
 			     errlen));
 	if (s[0] != '/' || strlen(s) >= sizeof(c->control_socket)) {
-		pcdn_conf_error(config_setting_get_member(root, "control_socket"),
-				"control_socket", err, errlen,
+		pcdn_conf_error(config_setting_get_member(root, "control_socket"), "control_socket",
+				err, errlen,
 				"expected an absolute path shorter than %zu characters",
 				sizeof(c->control_socket));
 		return -EINVAL;
@@ -262,8 +263,7 @@ static int parse(const config_t *cfg, struct cacherd_config *c, char *err, size_
 	return 0;
 }
 
-int cacherd_config_load_file(const char *path, struct cacherd_config *out, char *err,
-			     size_t errlen)
+int cacherd_config_load_file(const char *path, struct cacherd_config *out, char *err, size_t errlen)
 {
 	config_t cfg;
 	int rc;

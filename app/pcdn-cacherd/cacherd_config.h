@@ -10,14 +10,14 @@
 #include "net_proto.h"
 #include "pcdn_common.h"
 
-#define CACHERD_MAX_PORTS 8    /* = NET_MAX_PORTS */
+#define CACHERD_MAX_PORTS   8  /* = NET_MAX_PORTS */
 #define CACHERD_MAX_WORKERS 32 /* = NET_MAX_WORKERS */
-#define CACHERD_MAX_LCORE 1023
+#define CACHERD_MAX_LCORE   1023
 
 struct cacherd_port_conf {
 	char device[256]; /* ethdev devargs ("net_af_packet0,iface=eth1") or PCI address */
 	unsigned line;
-	uint16_t mtu;     /* 0: keep the PMD's */
+	uint16_t mtu; /* 0: keep the PMD's */
 	uint16_t rx_desc, tx_desc;
 	struct net_iface ifc; /* addresses and gateways (the MAC comes from the port) */
 };

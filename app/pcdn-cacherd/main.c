@@ -94,11 +94,12 @@ static int check_lcores(const struct cacherd_config *c)
 		unsigned l = c->workers[i];
 
 		if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l) || l == rte_get_main_lcore()) {
-			fprintf(stderr,
-				"%s:%u: key 'workers': lcore %u is %s (EAL -l lists the lcores; the "
-				"first is the main lcore, the control thread)\n",
-				c->source, c->workers_line, l,
-				l == rte_get_main_lcore() ? "the main lcore" : "not enabled");
+			fprintf(
+			    stderr,
+			    "%s:%u: key 'workers': lcore %u is %s (EAL -l lists the lcores; the "
+			    "first is the main lcore, the control thread)\n",
+			    c->source, c->workers_line, l,
+			    l == rte_get_main_lcore() ? "the main lcore" : "not enabled");
 			return -EINVAL;
 		}
 	}
@@ -108,16 +109,16 @@ static int check_lcores(const struct cacherd_config *c)
 static struct net_dataplane *setup(const struct cacherd_config *c)
 {
 	struct net_dataplane_config dc = {
-		.n_workers = c->n_workers,
-		.ppspp_port = c->ppspp_port,
-		.mbufs = c->mbufs,
-		.mbuf_cache = c->mbuf_cache,
-		.ext_mbufs = c->ext_mbufs,
-		.neigh_capacity = c->neigh_entries,
-		.neigh = { .reachable_ns = (uint64_t)c->neigh_reachable_ms * 1000000,
-			   .retrans_ns = (uint64_t)c->neigh_retrans_ms * 1000000,
-			   .max_probes = c->neigh_probes },
-		.socket_id = (int)rte_socket_id(),
+	    .n_workers = c->n_workers,
+	    .ppspp_port = c->ppspp_port,
+	    .mbufs = c->mbufs,
+	    .mbuf_cache = c->mbuf_cache,
+	    .ext_mbufs = c->ext_mbufs,
+	    .neigh_capacity = c->neigh_entries,
+	    .neigh = {.reachable_ns = (uint64_t)c->neigh_reachable_ms * 1000000,
+		      .retrans_ns = (uint64_t)c->neigh_retrans_ms * 1000000,
+		      .max_probes = c->neigh_probes},
+	    .socket_id = (int)rte_socket_id(),
 	};
 	struct net_dataplane *dp = net_dataplane_create(&dc);
 
@@ -168,10 +169,10 @@ static void log_ports(struct net_dataplane *dp)
 int main(int argc, char **argv)
 {
 	static struct cacherd_config conf; /* large: keep it off the stack */
-	struct app_args args = { 0 };
+	struct app_args args = {0};
 	char err[PCDN_ERR_MAX];
 	struct net_dataplane *dp;
-	struct sigaction sa = { 0 };
+	struct sigaction sa = {0};
 	uint64_t start_ms, next_stats_ms;
 	int sep = -1, rc;
 
@@ -237,7 +238,7 @@ int main(int argc, char **argv)
 	start_ms = pcdn_now_ns() / 1000000;
 	next_stats_ms = start_ms;
 	while (!g_signal) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		struct timespec ts = {0, 20 * 1000 * 1000};
 		uint64_t now_ms = pcdn_now_ns() / 1000000;
 
 		if (args.stats_file && now_ms >= next_stats_ms) {

@@ -24,7 +24,7 @@ static int glue_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t 
 		     size_t hdr_len, const void *payload, size_t payload_len, void *payload_ref)
 {
 	struct cacherd_ppspp *g = ctx;
-	struct net_udp_tuple t = { .local_port = g->ppspp_port, .remote_port = to->port };
+	struct net_udp_tuple t = {.local_port = g->ppspp_port, .remote_port = to->port};
 	struct net_payload pl;
 	uint16_t port_id;
 	int rc;
@@ -42,12 +42,12 @@ static int glue_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t 
 	if (g->ref_take)
 		g->ref_take(g->ref_ctx, payload_ref);
 	pl = (struct net_payload){
-		.addr = payload,
-		.iova = g->iova ? g->iova(g->ref_ctx, payload) : net_payload_iova(payload),
-		.len = (uint32_t)payload_len,
-		.release = g->ref_release,
-		.release_ctx = g->ref_ctx,
-		.ref = payload_ref,
+	    .addr = payload,
+	    .iova = g->iova ? g->iova(g->ref_ctx, payload) : net_payload_iova(payload),
+	    .len = (uint32_t)payload_len,
+	    .release = g->ref_release,
+	    .release_ctx = g->ref_ctx,
+	    .ref = payload_ref,
 	};
 	/* net_tx_udp releases the payload itself on failure. */
 	rc = net_tx_udp(g->w, port_id, &t, hdr, (uint16_t)hdr_len, &pl);

@@ -108,7 +108,7 @@ int net_iface_add(struct net_iface *ifc, const struct net_ipaddr *a, uint8_t ple
 
 int net_iface_add_link_local(struct net_iface *ifc)
 {
-	struct net_ipaddr ll = { .family = 6 };
+	struct net_ipaddr ll = {.family = 6};
 
 	ll.a[0] = 0xfe;
 	ll.a[1] = 0x80;
@@ -144,8 +144,9 @@ int net_iface_source_for(const struct net_iface *ifc, const struct net_ipaddr *d
 			return 0;
 		}
 		/* Off-link: prefer a global address over the link-local one. */
-		if (any < 0 || (ifc->addrs[any].addr.family == 6 && ifc->addrs[any].addr.a[0] == 0xfe &&
-				(ifc->addrs[any].addr.a[1] & 0xc0) == 0x80))
+		if (any < 0 ||
+		    (ifc->addrs[any].addr.family == 6 && ifc->addrs[any].addr.a[0] == 0xfe &&
+		     (ifc->addrs[any].addr.a[1] & 0xc0) == 0x80))
 			any = (int)i;
 	}
 	if (any < 0)
@@ -175,7 +176,7 @@ int net_iface_next_hop(const struct net_iface *ifc, const struct net_ipaddr *dst
 void net_solicited_node(const struct net_ipaddr *target, struct net_ipaddr *group,
 			uint8_t mac[NET_ETH_ALEN])
 {
-	static const uint8_t prefix[13] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff };
+	static const uint8_t prefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
 
 	group->family = 6;
 	memcpy(group->a, prefix, sizeof(prefix));
@@ -187,7 +188,7 @@ void net_solicited_node(const struct net_ipaddr *target, struct net_ipaddr *grou
 
 bool net_iface_accepts_ip6(const struct net_iface *ifc, const struct net_ipaddr *dst)
 {
-	static const uint8_t all_nodes[16] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	static const uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 
 	if (dst->family != 6)
 		return false;

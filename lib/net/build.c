@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-static const uint8_t bcast[NET_ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t bcast[NET_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -116,8 +116,8 @@ int net_nd_na_reply_build(uint8_t *buf, size_t cap, const struct net_frame *ns,
 			  const uint8_t own_mac[NET_ETH_ALEN])
 {
 	static const uint8_t unspec[16];
-	static const uint8_t all_nodes[16] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
-	static const uint8_t all_nodes_mac[NET_ETH_ALEN] = { 0x33, 0x33, 0, 0, 0, 1 };
+	static const uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	static const uint8_t all_nodes_mac[NET_ETH_ALEN] = {0x33, 0x33, 0, 0, 0, 1};
 	struct net_frame r = *ns; /* ns may describe buf itself */
 	struct net_ipaddr dst;
 	const uint8_t *dmac;

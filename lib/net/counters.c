@@ -5,14 +5,13 @@
 
 static const char *const counter_names[NET_CTR_MAX] = {
 #define NET_X_NAME(e, s) [NET_CTR_##e] = s,
-	NET_FOREACH_COUNTER(NET_X_NAME)
+    NET_FOREACH_COUNTER(NET_X_NAME)
 #undef NET_X_NAME
 };
 
-static const char *const drop_names[NET_DROP_MAX] = {
-	[NET_DROP_NONE] = "none",
+static const char *const drop_names[NET_DROP_MAX] = {[NET_DROP_NONE] = "none",
 #define NET_X_NAME(e, s) [NET_DROP_##e] = s,
-	NET_FOREACH_DROP(NET_X_NAME)
+						     NET_FOREACH_DROP(NET_X_NAME)
 #undef NET_X_NAME
 };
 

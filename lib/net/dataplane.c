@@ -51,8 +51,8 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 	 * carries it: it stays valid until that mbuf is detached, whatever frees first. */
 	priv = RTE_ALIGN((uint16_t)sizeof(struct net_ext_priv), RTE_MBUF_PRIV_ALIGN);
 	snprintf(name, sizeof(name), "net_ext%u", seq);
-	dp->ext_pool = rte_pktmbuf_pool_create(name, cfg->ext_mbufs, cfg->mbuf_cache, priv, 0,
-					       cfg->socket_id);
+	dp->ext_pool =
+	    rte_pktmbuf_pool_create(name, cfg->ext_mbufs, cfg->mbuf_cache, priv, 0, cfg->socket_id);
 	dp->workers = rte_zmalloc("net_workers", sizeof(struct net_worker) * cfg->n_workers,
 				  RTE_CACHE_LINE_SIZE);
 	if (!dp->pool || !dp->ext_pool || !dp->workers)
@@ -99,7 +99,8 @@ int net_port_probe(const char *devargs, uint16_t *port_id)
 	if (rte_eth_dev_get_port_by_name(name, port_id) == 0)
 		return 0;
 	/* A PCI device is named in full form (0000:01:00.0) even if given short. */
-	RTE_ETH_FOREACH_DEV(*port_id) {
+	RTE_ETH_FOREACH_DEV(*port_id)
+	{
 		char pname[RTE_ETH_NAME_MAX_LEN];
 
 		if (rte_eth_dev_get_name_by_port(*port_id, pname) == 0 && strstr(pname, name))
@@ -111,7 +112,7 @@ int net_port_probe(const char *devargs, uint16_t *port_id)
 int net_port_add(struct net_dataplane *dp, uint16_t port_id, const struct net_iface *ifc,
 		 uint16_t mtu, uint16_t rx_desc, uint16_t tx_desc)
 {
-	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_conf conf = {0};
 	struct rte_eth_dev_info di;
 	struct rte_eth_txconf txc;
 	struct rte_ether_addr mac;
@@ -146,8 +147,8 @@ int net_port_add(struct net_dataplane *dp, uint16_t port_id, const struct net_if
 		p->info.rx_mode = NET_RX_RSS;
 		nrx = (uint16_t)nw;
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = di.flow_type_rss_offloads &
-			(RSS_UDP | RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_IPV6);
+		conf.rx_adv_conf.rss_conf.rss_hf =
+		    di.flow_type_rss_offloads & (RSS_UDP | RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_IPV6);
 	} else {
 		/* No usable RSS: read every queue the PMD has (up to one per worker; net_af_packet
 		 * with qpairs=N spreads flows over N sockets) and re-dispatch by 4-tuple hash. */
@@ -208,7 +209,8 @@ int net_port_add(struct net_dataplane *dp, uint16_t port_id, const struct net_if
 	txc = di.default_txconf;
 	txc.offloads = p->tx_offloads;
 	for (uint16_t q = 0; q < ntx; q++) {
-		rc = rte_eth_tx_queue_setup(port_id, q, tx_desc, rte_eth_dev_socket_id(port_id), &txc);
+		rc = rte_eth_tx_queue_setup(port_id, q, tx_desc, rte_eth_dev_socket_id(port_id),
+					    &txc);
 		if (rc < 0) {
 			PCDN_LOG(net_log, ERR, "port %u: TX queue %u: %s", port_id, q,
 				 rte_strerror(-rc));
@@ -235,11 +237,11 @@ int net_port_add(struct net_dataplane *dp, uint16_t port_id, const struct net_if
 	dp->port_idx[port_id] = (int8_t)dp->n_ports;
 	dp->n_ports++;
 	{
-		static const char *const modes[] = { "single queue", "RSS", "software dispatch" };
+		static const char *const modes[] = {"single queue", "RSS", "software dispatch"};
 		PCDN_LOG(net_log, NOTICE,
-			 "port %u (%s): %u RX / %u TX queues, %s, MTU %u, checksums %s",
-			 port_id, di.driver_name, nrx, ntx, modes[p->info.rx_mode], p->mtu,
-			 !p->info.tx_udp_csum_offload ? "in software"
+			 "port %u (%s): %u RX / %u TX queues, %s, MTU %u, checksums %s", port_id,
+			 di.driver_name, nrx, ntx, modes[p->info.rx_mode], p->mtu,
+			 !p->info.tx_udp_csum_offload  ? "in software"
 			 : p->info.tx_csum_multiseg_ok ? "offloaded"
 						       : "offloaded (chained: in software)");
 	}

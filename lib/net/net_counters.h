@@ -41,44 +41,44 @@ extern "C" {
 
 /* Why a received or outgoing packet was dropped. */
 #define NET_FOREACH_DROP(X)                                                                        \
-	X(RUNT, "runt")                           /* shorter than an Ethernet header */            \
-	X(RX_MULTISEG, "rx_multiseg")             /* chained RX mbuf: host stack wants one */       \
-	X(OWN_FRAME, "own_frame")                 /* our own source MAC came back */                \
-	X(L2_NOT_FOR_US, "l2_not_for_us")         /* unicast to another MAC */                      \
-	X(ETHERTYPE, "ethertype_unsupported")     /* not ARP, IPv4 or IPv6 (VLAN too) */            \
+	X(RUNT, "runt")			      /* shorter than an Ethernet header */                \
+	X(RX_MULTISEG, "rx_multiseg")	      /* chained RX mbuf: host stack wants one */          \
+	X(OWN_FRAME, "own_frame")	      /* our own source MAC came back */                   \
+	X(L2_NOT_FOR_US, "l2_not_for_us")     /* unicast to another MAC */                         \
+	X(ETHERTYPE, "ethertype_unsupported") /* not ARP, IPv4 or IPv6 (VLAN too) */               \
 	X(ARP_MALFORMED, "arp_malformed")                                                          \
 	X(ARP_NOT_FOR_US, "arp_not_for_us")                                                        \
-	X(IPV4_MALFORMED, "ipv4_malformed")       /* version, IHL, lengths */                       \
+	X(IPV4_MALFORMED, "ipv4_malformed") /* version, IHL, lengths */                            \
 	X(IPV4_CSUM, "ipv4_bad_checksum")                                                          \
 	X(IPV4_FRAGMENT, "ipv4_fragment")                                                          \
 	X(IPV6_MALFORMED, "ipv6_malformed")                                                        \
-	X(IPV6_EXT_HEADER, "ipv6_ext_header")     /* extension headers are not followed */          \
+	X(IPV6_EXT_HEADER, "ipv6_ext_header") /* extension headers are not followed */             \
 	X(IP_NOT_FOR_US, "ip_not_for_us")                                                          \
-	X(IP_PROTO, "ip_proto_unsupported")       /* TCP, SCTP, ... */                              \
+	X(IP_PROTO, "ip_proto_unsupported") /* TCP, SCTP, ... */                                   \
 	X(ICMP_MALFORMED, "icmp_malformed")                                                        \
 	X(ICMP_CSUM, "icmp_bad_checksum")                                                          \
-	X(ICMP_TYPE, "icmp_type_ignored")         /* not echo request, NS or NA */                  \
-	X(ND_MALFORMED, "nd_malformed")           /* hop limit != 255, bad option, bad target */    \
+	X(ICMP_TYPE, "icmp_type_ignored") /* not echo request, NS or NA */                         \
+	X(ND_MALFORMED, "nd_malformed")	  /* hop limit != 255, bad option, bad target */           \
 	X(ND_NOT_FOR_US, "nd_not_for_us")                                                          \
 	X(UDP_MALFORMED, "udp_malformed")                                                          \
 	X(UDP_CSUM, "udp_bad_checksum")                                                            \
-	X(UDP_PORT, "udp_port_closed")            /* not the PPSPP port */                          \
-	X(PPSPP_NO_ENGINE, "ppspp_no_engine")     /* PPSPP port, no engine attached to the worker */ \
-	X(NO_ROUTE, "no_route")                   /* off-link peer and no gateway */                \
+	X(UDP_PORT, "udp_port_closed")	      /* not the PPSPP port */                             \
+	X(PPSPP_NO_ENGINE, "ppspp_no_engine") /* PPSPP port, no engine attached to the worker */   \
+	X(NO_ROUTE, "no_route")		      /* off-link peer and no gateway */                   \
 	X(NEIGH_PENDING_FULL, "neigh_pending_full")                                                \
-	X(NEIGH_UNRESOLVED, "neigh_unresolved")   /* no ARP/NA answer in time */                    \
+	X(NEIGH_UNRESOLVED, "neigh_unresolved") /* no ARP/NA answer in time */                     \
 	X(NEIGH_SHARE_FULL, "neigh_share_ring_full")                                               \
 	X(DISPATCH_FULL, "dispatch_ring_full")                                                     \
 	X(TX_FULL, "tx_queue_full")                                                                \
 	X(NO_MBUF, "no_mbuf")                                                                      \
-	X(TX_TOO_BIG, "tx_too_big")               /* datagram above the port MTU */                 \
-	X(SHUTDOWN, "shutdown")                   /* still held or queued when workers stopped */
+	X(TX_TOO_BIG, "tx_too_big") /* datagram above the port MTU */                              \
+	X(SHUTDOWN, "shutdown")	    /* still held or queued when workers stopped */
 
 enum net_counter {
 #define NET_X_ENUM(e, s) NET_CTR_##e,
 	NET_FOREACH_COUNTER(NET_X_ENUM)
 #undef NET_X_ENUM
-	NET_CTR_MAX
+	    NET_CTR_MAX
 };
 
 /* NET_DROP_NONE (0) means "accepted": parsers return an enum net_drop. */
@@ -87,7 +87,7 @@ enum net_drop {
 #define NET_X_ENUM(e, s) NET_DROP_##e,
 	NET_FOREACH_DROP(NET_X_ENUM)
 #undef NET_X_ENUM
-	NET_DROP_MAX
+	    NET_DROP_MAX
 };
 
 struct net_counters {

@@ -17,25 +17,25 @@
 extern "C" {
 #endif
 
-#define NET_MAX_PORTS 8
+#define NET_MAX_PORTS	8
 #define NET_MAX_WORKERS 32
-#define NET_BURST 32
+#define NET_BURST	32
 
 struct net_dataplane_config {
-	unsigned n_workers;        /* each gets one RX and one TX queue per port */
-	uint16_t ppspp_port;       /* UDP port handed to the worker's UDP hook */
-	unsigned mbufs;            /* packet mbufs (RX, replies, datagram headers) */
-	unsigned mbuf_cache;       /* per-lcore mempool cache */
-	unsigned ext_mbufs;        /* mbufs that carry external (zero-copy) payloads */
-	unsigned neigh_capacity;   /* neighbour entries per worker per port */
+	unsigned n_workers;	 /* each gets one RX and one TX queue per port */
+	uint16_t ppspp_port;	 /* UDP port handed to the worker's UDP hook */
+	unsigned mbufs;		 /* packet mbufs (RX, replies, datagram headers) */
+	unsigned mbuf_cache;	 /* per-lcore mempool cache */
+	unsigned ext_mbufs;	 /* mbufs that carry external (zero-copy) payloads */
+	unsigned neigh_capacity; /* neighbour entries per worker per port */
 	struct net_neigh_config neigh;
-	int socket_id;             /* NUMA socket for pools and rings (SOCKET_ID_ANY is fine) */
+	int socket_id; /* NUMA socket for pools and rings (SOCKET_ID_ANY is fine) */
 };
 
 /* How a port's received packets reach the worker owning their flow. */
 enum net_rx_mode {
 	NET_RX_SINGLE = 0, /* one worker, one queue */
-	NET_RX_RSS,        /* the NIC hashes the UDP 4-tuple to one queue per worker */
+	NET_RX_RSS,	   /* the NIC hashes the UDP 4-tuple to one queue per worker */
 	NET_RX_DISPATCH,   /* workers read the PMD's queues (as many as it has, up to one each)
 			    * and hand UDP flows to the worker their 4-tuple hashes to */
 };
@@ -59,7 +59,8 @@ struct net_worker;
 struct net_udp_dgram {
 	struct rte_mbuf *m;
 	uint16_t port_id;
-	struct net_udp_tuple tuple; /* local = the address it was sent to: reply with the same tuple */
+	struct net_udp_tuple
+	    tuple; /* local = the address it was sent to: reply with the same tuple */
 	const uint8_t *payload;
 	uint32_t payload_len;
 };

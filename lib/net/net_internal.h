@@ -8,7 +8,7 @@
 
 #include "net_dataplane.h"
 
-#define NET_TXBUF 64
+#define NET_TXBUF    64
 #define NET_TIMER_NS (50ull * 1000 * 1000) /* neighbour timers */
 
 /* A neighbour learned by one worker, told to the others. */
@@ -44,9 +44,9 @@ struct net_worker {
 	net_loop_hook_fn loop_hook;
 	void *loop_ctx;
 	uint64_t next_timer_ns;
-	uint64_t now_ns; /* start of the current poll iteration */
+	uint64_t now_ns;		/* start of the current poll iteration */
 	struct rte_ring *dispatch_ring; /* mbufs of this worker's flows, from worker 0 */
-	struct rte_ring *share_ring;    /* struct net_neigh_share from other workers */
+	struct rte_ring *share_ring;	/* struct net_neigh_share from other workers */
 	struct net_neigh_table *neigh[NET_MAX_PORTS];
 	struct net_txbuf tx[NET_MAX_PORTS];
 } __rte_cache_aligned;

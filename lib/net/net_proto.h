@@ -15,19 +15,19 @@
 extern "C" {
 #endif
 
-#define NET_ETH_ALEN 6
-#define NET_ETH_HLEN 14
+#define NET_ETH_ALEN	   6
+#define NET_ETH_HLEN	   14
 #define NET_ETHERTYPE_IPV4 0x0800
-#define NET_ETHERTYPE_ARP 0x0806
+#define NET_ETHERTYPE_ARP  0x0806
 #define NET_ETHERTYPE_IPV6 0x86dd
-#define NET_IPV4_HLEN 20
-#define NET_IPV6_HLEN 40
-#define NET_UDP_HLEN 8
-#define NET_IPPROTO_ICMP 1
-#define NET_IPPROTO_UDP 17
+#define NET_IPV4_HLEN	   20
+#define NET_IPV6_HLEN	   40
+#define NET_UDP_HLEN	   8
+#define NET_IPPROTO_ICMP   1
+#define NET_IPPROTO_UDP	   17
 #define NET_IPPROTO_ICMPV6 58
-#define NET_ARP_FRAME_LEN (NET_ETH_HLEN + 28)
-#define NET_ND_FRAME_LEN (NET_ETH_HLEN + NET_IPV6_HLEN + 32) /* NS or NA with one lladdr option */
+#define NET_ARP_FRAME_LEN  (NET_ETH_HLEN + 28)
+#define NET_ND_FRAME_LEN   (NET_ETH_HLEN + NET_IPV6_HLEN + 32) /* NS or NA with one lladdr option */
 /* Ethernet + IPv6 + UDP: the largest header net_udp_build writes. */
 #define NET_UDP_HDR_MAX (NET_ETH_HLEN + NET_IPV6_HLEN + NET_UDP_HLEN)
 
@@ -85,22 +85,23 @@ void net_solicited_node(const struct net_ipaddr *target, struct net_ipaddr *grou
 
 enum net_frame_kind { NET_FRAME_ARP = 1, NET_FRAME_IPV4, NET_FRAME_IPV6 };
 
-#define NET_ND_FLAG_ROUTER 0x80
+#define NET_ND_FLAG_ROUTER    0x80
 #define NET_ND_FLAG_SOLICITED 0x40
-#define NET_ND_FLAG_OVERRIDE 0x20
+#define NET_ND_FLAG_OVERRIDE  0x20
 
 /* What net_frame_parse found. Offsets are from the start of the buffer; every field it sets has
  * been checked against the buffer length. */
 struct net_frame {
 	uint8_t eth_dst[NET_ETH_ALEN], eth_src[NET_ETH_ALEN];
 	uint16_t ethertype;
-	uint8_t kind;        /* enum net_frame_kind */
-	uint8_t proto;       /* IP protocol / next header */
-	uint8_t hop_limit;   /* IPv4 TTL or IPv6 hop limit */
+	uint8_t kind;	   /* enum net_frame_kind */
+	uint8_t proto;	   /* IP protocol / next header */
+	uint8_t hop_limit; /* IPv4 TTL or IPv6 hop limit */
 	uint16_t l3_off, l4_off;
-	uint32_t l4_len;     /* from the IP length fields, Ethernet padding excluded */
-	uint32_t frame_len;  /* l4_off + l4_len (ARP: header end) */
-	struct net_ipaddr src, dst; /* IP addresses; for ARP the sender and target protocol address */
+	uint32_t l4_len;    /* from the IP length fields, Ethernet padding excluded */
+	uint32_t frame_len; /* l4_off + l4_len (ARP: header end) */
+	struct net_ipaddr src,
+	    dst; /* IP addresses; for ARP the sender and target protocol address */
 	/* ARP */
 	uint16_t arp_op;
 	uint8_t arp_sha[NET_ETH_ALEN], arp_tha[NET_ETH_ALEN];
@@ -169,7 +170,7 @@ struct net_udp_tuple {
 	uint16_t local_port, remote_port;
 };
 
-#define NET_UDP_BUILD_NO_IP_CSUM 0x1u  /* leave the IPv4 header checksum to the NIC */
+#define NET_UDP_BUILD_NO_IP_CSUM  0x1u /* leave the IPv4 header checksum to the NIC */
 #define NET_UDP_BUILD_NO_UDP_CSUM 0x2u /* leave the UDP checksum field 0 (the caller fills it) */
 
 /* Ethernet + IPv4/IPv6 + UDP headers for a payload of payload_len bytes that follows. The UDP

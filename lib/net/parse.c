@@ -69,7 +69,8 @@ static enum net_drop parse_icmp4(const uint8_t *buf, unsigned flags, struct net_
 
 	if (f->l4_len < 8)
 		return NET_DROP_ICMP_MALFORMED;
-	if (!(flags & NET_PARSE_L4_CSUM_GOOD) && net_csum_fold(net_csum_add(0, p, f->l4_len, false)))
+	if (!(flags & NET_PARSE_L4_CSUM_GOOD) &&
+	    net_csum_fold(net_csum_add(0, p, f->l4_len, false)))
 		return NET_DROP_ICMP_CSUM;
 	f->icmp_type = p[0];
 	f->icmp_code = p[1];
@@ -199,7 +200,7 @@ static enum net_drop parse_ipv6(const uint8_t *buf, uint32_t len, unsigned flags
 	f->l4_len = plen;
 	f->frame_len = NET_ETH_HLEN + NET_IPV6_HLEN + plen;
 	switch (f->proto) {
-	case 0:   /* hop-by-hop */
+	case 0:	  /* hop-by-hop */
 	case 43:  /* routing */
 	case 44:  /* fragment */
 	case 50:  /* ESP */
@@ -212,8 +213,7 @@ static enum net_drop parse_ipv6(const uint8_t *buf, uint32_t len, unsigned flags
 	}
 }
 
-enum net_drop net_frame_parse(const uint8_t *buf, uint32_t len, unsigned flags,
-			      struct net_frame *f)
+enum net_drop net_frame_parse(const uint8_t *buf, uint32_t len, unsigned flags, struct net_frame *f)
 {
 	memset(f, 0, sizeof(*f));
 	if (len < NET_ETH_HLEN)

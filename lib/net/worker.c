@@ -9,7 +9,7 @@
 #include <rte_ip.h>
 #include <rte_prefetch.h>
 
-static const uint8_t bcast_mac[NET_ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t bcast_mac[NET_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 void net_worker_set_udp_hook(struct net_worker *w, net_udp_hook_fn fn, void *ctx)
 {
@@ -207,8 +207,8 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	offload = port->info.tx_udp_csum_offload && (!payload || port->info.tx_csum_multiseg_ok);
 	if (offload)
 		flags = NET_UDP_BUILD_NO_IP_CSUM;
-	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(NET_ETH_HLEN + ip_hlen + NET_UDP_HLEN +
-						       hdr_len));
+	p = (uint8_t *)rte_pktmbuf_append(
+	    m, (uint16_t)(NET_ETH_HLEN + ip_hlen + NET_UDP_HLEN + hdr_len));
 	if (!p) { /* header bytes beyond one mbuf's room */
 		rte_pktmbuf_free(m);
 		rte_pktmbuf_free(e);
@@ -249,8 +249,8 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		m->l2_len = NET_ETH_HLEN;
 		m->l3_len = ip_hlen;
 		if (t->local.family == 4) {
-			m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
-				       RTE_MBUF_F_TX_UDP_CKSUM;
+			m->ol_flags |=
+			    RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
 			ph = rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)ip, m->ol_flags);
 		} else {
 			m->ol_flags |= RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
@@ -285,7 +285,7 @@ static void neigh_learn(struct net_worker *w, unsigned pidx, const struct net_ip
 		return;
 	/* Another worker may be waiting for this answer (it sent the solicitation); tell all. */
 	for (unsigned i = 0; i < w->dp->cfg.n_workers; i++) {
-		struct net_neigh_share s = { .port_idx = (uint8_t)pidx, .create = create, .ip = *ip };
+		struct net_neigh_share s = {.port_idx = (uint8_t)pidx, .create = create, .ip = *ip};
 
 		if (i == w->idx)
 			continue;
@@ -314,8 +314,8 @@ static void neigh_timers(struct net_worker *w, uint64_t now)
 	void *dropped[32];
 
 	for (unsigned p = 0; p < w->dp->n_ports; p++) {
-		struct net_neigh_timer_out out = { .resolicit = resol, .max_resolicit = 16,
-						   .dropped = dropped, .max_dropped = 32 };
+		struct net_neigh_timer_out out = {
+		    .resolicit = resol, .max_resolicit = 16, .dropped = dropped, .max_dropped = 32};
 
 		net_neigh_timer(w->neigh[p], now, &out);
 		for (unsigned i = 0; i < out.n_resolicit; i++)
@@ -448,7 +448,8 @@ static void rx_burst(struct net_worker *w, struct rte_mbuf **pkts, unsigned n, u
 			drop = NET_DROP_OWN_FRAME;
 			goto drop;
 		}
-		/* Unicast to someone else; group addresses (broadcast, 33:33:..) are checked at L3. */
+		/* Unicast to someone else; group addresses (broadcast, 33:33:..) are checked at L3.
+		 */
 		if (!(data[0] & 1) && memcmp(data, ifc->mac, NET_ETH_ALEN) != 0) {
 			drop = NET_DROP_L2_NOT_FOR_US;
 			goto drop;
@@ -512,7 +513,7 @@ static void rx_burst(struct net_worker *w, struct rte_mbuf **pkts, unsigned n, u
 		d[nd].payload_len = f.payload_len;
 		nd++;
 		continue;
-drop:
+	drop:
 		net_drop_add(&w->ctr, drop, 1);
 		done[ndone++] = m;
 	}

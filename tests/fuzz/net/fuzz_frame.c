@@ -7,7 +7,7 @@
 
 #include "net.h"
 
-static const uint8_t own_mac[6] = { 0x02, 0, 0, 0, 0, 1 };
+static const uint8_t own_mac[6] = {0x02, 0, 0, 0, 0, 1};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

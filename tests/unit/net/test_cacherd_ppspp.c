@@ -22,12 +22,12 @@
 #include "ppspp.h"
 #include "ppspp_glue.h"
 
-#define PPSPP_PORT 6778
+#define PPSPP_PORT  6778
 #define CLIENT_PORT 4000
-#define CHUNK 1024
-#define CONTENT (96 * CHUNK + 300) /* a short last chunk */
+#define CHUNK	    1024
+#define CONTENT	    (96 * CHUNK + 300) /* a short last chunk */
 
-static const uint8_t peer_mac[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01 };
+static const uint8_t peer_mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01};
 static struct rte_mempool *tpool;
 static struct rte_ring *rxr, *txr;
 static uint8_t port_mac[6];
@@ -97,7 +97,7 @@ static void inject(const uint8_t *buf, uint32_t len)
 static int client_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t *hdr,
 		       size_t hdr_len, const void *payload, size_t payload_len, void *payload_ref)
 {
-	struct net_udp_tuple t = { .local_port = CLIENT_PORT, .remote_port = to->port };
+	struct net_udp_tuple t = {.local_port = CLIENT_PORT, .remote_port = to->port};
 	uint8_t frame[2048];
 	int hl;
 
@@ -112,10 +112,10 @@ static int client_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_
 	memcpy(frame + hl, hdr, hdr_len);
 	if (payload_len)
 		memcpy(frame + hl + hdr_len, payload, payload_len);
-	net_udp_csum_finish(frame, &t,
-			    net_csum_add(0, frame + hl - NET_UDP_HLEN,
-					 NET_UDP_HLEN + hdr_len + payload_len, false),
-			    (uint32_t)(NET_UDP_HLEN + hdr_len + payload_len));
+	net_udp_csum_finish(
+	    frame, &t,
+	    net_csum_add(0, frame + hl - NET_UDP_HLEN, NET_UDP_HLEN + hdr_len + payload_len, false),
+	    (uint32_t)(NET_UDP_HLEN + hdr_len + payload_len));
 	inject(frame, (uint32_t)(hl + hdr_len + payload_len));
 	return 0;
 }
@@ -158,16 +158,22 @@ static void drain_tx(struct ppspp_engine *client)
 static void test_download(void)
 {
 	struct net_dataplane_config cfg = {
-		.n_workers = 1, .ppspp_port = PPSPP_PORT, .mbufs = 4095, .mbuf_cache = 32,
-		.ext_mbufs = 2047, .neigh_capacity = 64, .socket_id = SOCKET_ID_ANY,
-		.neigh = { .reachable_ns = 600ull * 1000000000, .retrans_ns = 100000000,
-			   .max_probes = 5 },
+	    .n_workers = 1,
+	    .ppspp_port = PPSPP_PORT,
+	    .mbufs = 4095,
+	    .mbuf_cache = 32,
+	    .ext_mbufs = 2047,
+	    .neigh_capacity = 64,
+	    .socket_id = SOCKET_ID_ANY,
+	    .neigh = {.reachable_ns = 600ull * 1000000000,
+		      .retrans_ns = 100000000,
+		      .max_probes = 5},
 	};
-	struct net_iface ifc = { 0 };
-	struct cacherd_ppspp g = { 0 };
-	struct ppspp_io sio, cio = { .send = client_send };
-	struct ppspp_storage sst = { .get_chunk = seed_get, .release = seed_release };
-	struct ppspp_storage cst = { .put_chunk = client_put };
+	struct net_iface ifc = {0};
+	struct cacherd_ppspp g = {0};
+	struct ppspp_io sio, cio = {.send = client_send};
+	struct ppspp_storage sst = {.get_chunk = seed_get, .release = seed_release};
+	struct ppspp_storage cst = {.put_chunk = client_put};
 	struct ppspp_merkle *tree, *verifier;
 	struct ppspp_engine *client;
 	struct ppspp_peer_addr server;
@@ -269,8 +275,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 int main(int argc, char **argv)
 {
 	char prefix[64];
-	char *eal[] = { argv[0], "--no-huge", "-m", "512", "--no-pci", "-l", "0",
-			"--log-level=error", prefix, NULL };
+	char *eal[] = {argv[0], "--no-huge",	     "-m",   "512", "--no-pci", "-l",
+		       "0",	"--log-level=error", prefix, NULL};
 	CU_pSuite s;
 	unsigned fails;
 
@@ -278,8 +284,8 @@ int main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=pcdn_pp_ut_%d", (int)getpid());
 	if (rte_eal_init((int)PCDN_ARRAY_SIZE(eal) - 1, eal) < 0)
 		return 1;
-	tpool = rte_pktmbuf_pool_create("peer", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					SOCKET_ID_ANY);
+	tpool =
+	    rte_pktmbuf_pool_create("peer", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (!tpool || CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("cacherd_ppspp", NULL, NULL);

@@ -13,7 +13,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -26,7 +25,7 @@
 #define PPSPP_PORT 6778
 
 static struct rte_mempool *tpool; /* the peer's mbufs */
-static const uint8_t peer_mac[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01 };
+static const uint8_t peer_mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01};
 static unsigned rig_seq;
 
 struct rig {
@@ -48,12 +47,18 @@ static struct net_ipaddr ip(const char *s)
 static int rig_make_q(struct rig *r, unsigned nw, unsigned nrx)
 {
 	struct net_dataplane_config cfg = {
-		.n_workers = nw, .ppspp_port = PPSPP_PORT, .mbufs = 1023, .mbuf_cache = 32,
-		.ext_mbufs = 255, .neigh_capacity = 64, .socket_id = SOCKET_ID_ANY,
-		.neigh = { .reachable_ns = 600ull * 1000000000, .retrans_ns = 1000000000,
-			   .max_probes = 3 },
+	    .n_workers = nw,
+	    .ppspp_port = PPSPP_PORT,
+	    .mbufs = 1023,
+	    .mbuf_cache = 32,
+	    .ext_mbufs = 255,
+	    .neigh_capacity = 64,
+	    .socket_id = SOCKET_ID_ANY,
+	    .neigh = {.reachable_ns = 600ull * 1000000000,
+		      .retrans_ns = 1000000000,
+		      .max_probes = 3},
 	};
-	struct net_iface ifc = { 0 };
+	struct net_iface ifc = {0};
 	char name[32];
 	unsigned seq = rig_seq++;
 	struct net_ipaddr a;
@@ -64,15 +69,18 @@ static int rig_make_q(struct rig *r, unsigned nw, unsigned nrx)
 	r->n_rx = nrx;
 	for (unsigned i = 0; i < nw; i++) {
 		snprintf(name, sizeof(name), "t%u_rx%u", seq, i);
-		r->rx[i] = rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		r->rx[i] =
+		    rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "t%u_tx%u", seq, i);
-		r->tx[i] = rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		r->tx[i] =
+		    rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (!r->rx[i] || !r->tx[i])
 			return -ENOMEM;
 	}
 	snprintf(name, sizeof(name), "net_ring_t%u", seq);
 	/* net_ring has no RSS: with several workers this is software dispatch. */
-	r->port = (uint16_t)rte_eth_from_rings(name, r->rx, nrx, r->tx, (unsigned)nw, SOCKET_ID_ANY);
+	r->port =
+	    (uint16_t)rte_eth_from_rings(name, r->rx, nrx, r->tx, (unsigned)nw, SOCKET_ID_ANY);
 	r->dp = net_dataplane_create(&cfg);
 	if (!r->dp)
 		return -errno;
@@ -185,7 +193,7 @@ static void test_arp_reply(void)
 	CU_ASSERT_EQUAL(f.arp_op, 2);
 	CU_ASSERT_EQUAL(memcmp(f.arp_sha, r.pi->ifc.mac, 6), 0);
 	CU_ASSERT_EQUAL(memcmp(f.eth_dst, peer_mac, 6), 0);
-	CU_ASSERT_TRUE(net_ipaddr_equal(&f.src, &(struct net_ipaddr){ 0 }) == false);
+	CU_ASSERT_TRUE(net_ipaddr_equal(&f.src, &(struct net_ipaddr){0}) == false);
 	CU_ASSERT_EQUAL(f.src.a[3], 2);
 	CU_ASSERT_EQUAL(f.dst.a[3], 1);
 	CU_ASSERT_EQUAL(take(&r, 0, buf, sizeof(buf), NULL), -1);
@@ -202,7 +210,7 @@ static void test_arp_reply(void)
 /* Echo request from the peer to dst (IPv4 or IPv6), 56 data bytes as ping sends. */
 static int echo_request(uint8_t *buf, const char *src, const char *dst, const uint8_t *dmac)
 {
-	struct net_udp_tuple t = { .local = ip(src), .remote = ip(dst) };
+	struct net_udp_tuple t = {.local = ip(src), .remote = ip(dst)};
 	int hl = net_udp_build(buf, 256, &t, peer_mac, dmac, 9, 56, 0) - NET_UDP_HLEN;
 	uint8_t *p = buf + hl;
 
@@ -222,8 +230,10 @@ static int echo_request(uint8_t *buf, const char *src, const char *dst, const ui
 		buf[14 + 6] = NET_IPPROTO_ICMPV6;
 		pcdn_put_be16(buf + 18, 64);
 		p[0] = 128;
-		pcdn_put_be16(p + 2, net_csum_fold(net_csum_add(
-			net_pseudo_sum(&t.local, &t.remote, NET_IPPROTO_ICMPV6, 64), p, 64, false)));
+		pcdn_put_be16(p + 2,
+			      net_csum_fold(net_csum_add(
+				  net_pseudo_sum(&t.local, &t.remote, NET_IPPROTO_ICMPV6, 64), p,
+				  64, false)));
 	}
 	return hl + 64;
 }
@@ -294,11 +304,11 @@ static void test_ns_na(void)
 	rig_free(&r);
 }
 
-static int udp_frame(uint8_t *buf, const char *src, const char *dst, uint16_t sport,
-		     uint16_t dport, const uint8_t *dmac, const void *pl, uint32_t plen)
+static int udp_frame(uint8_t *buf, const char *src, const char *dst, uint16_t sport, uint16_t dport,
+		     const uint8_t *dmac, const void *pl, uint32_t plen)
 {
-	struct net_udp_tuple t = { .local = ip(src), .remote = ip(dst), .local_port = sport,
-				   .remote_port = dport };
+	struct net_udp_tuple t = {
+	    .local = ip(src), .remote = ip(dst), .local_port = sport, .remote_port = dport};
 	int hl = net_udp_build(buf, 512, &t, peer_mac, dmac, 1, plen, 0);
 
 	memcpy(buf + hl, pl, plen);
@@ -309,7 +319,7 @@ static int udp_frame(uint8_t *buf, const char *src, const char *dst, uint16_t sp
 static void test_garbage(void)
 {
 	struct rig r;
-	uint8_t buf[512], other[6] = { 0x02, 9, 9, 9, 9, 9 };
+	uint8_t buf[512], other[6] = {0x02, 9, 9, 9, 9, 9};
 	struct net_counters c;
 	uint64_t seed = 42;
 	int len;
@@ -371,7 +381,7 @@ static void test_garbage(void)
 	c = counters(&r);
 	CU_ASSERT_EQUAL(c.ctr[NET_CTR_RX_PACKETS], 508);
 	CU_ASSERT_EQUAL(net_counters_drops_total(&c) + c.ctr[NET_CTR_TX_PACKETS] +
-				c.ctr[NET_CTR_ARP_REPLY_IN] + c.ctr[NET_CTR_ND_NA_IN],
+			    c.ctr[NET_CTR_ARP_REPLY_IN] + c.ctr[NET_CTR_ND_NA_IN],
 			508);
 	while (take(&r, 0, buf, sizeof(buf), NULL) >= 0)
 		;
@@ -404,9 +414,12 @@ static void echo_hook(void *ctx, struct net_worker *w, const struct net_udp_dgra
 	struct hook_log *log = ctx;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct net_payload pl = { .addr = region + 1, .iova = net_payload_iova(region + 1),
-					  .len = 999, .release = region_free,
-					  .release_ctx = log, .ref = region + 1 };
+		struct net_payload pl = {.addr = region + 1,
+					 .iova = net_payload_iova(region + 1),
+					 .len = 999,
+					 .release = region_free,
+					 .release_ctx = log,
+					 .ref = region + 1};
 
 		if (log->n < 64) {
 			log->worker[log->n] = net_worker_index(w);
@@ -450,7 +463,7 @@ static void check_extbuf_reply(struct rig *r, const char *peer, unsigned q)
 static void test_udp_hook_extbuf(void)
 {
 	struct rig r;
-	struct hook_log log = { 0 };
+	struct hook_log log = {0};
 	uint8_t buf[512];
 	struct net_ipaddr src = ip("fd00::1"), target = ip("fd00::2");
 	struct net_counters c;
@@ -462,8 +475,9 @@ static void test_udp_hook_extbuf(void)
 	/* The peer resolves us first (as a kernel would), which teaches us its MAC. */
 	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
 	inject(&r, buf, (uint32_t)net_nd_ns_build(buf, sizeof(buf), peer_mac, &src, &target));
-	inject(&r, buf, (uint32_t)udp_frame(buf, "10.0.0.1", "10.0.0.2", 4000, PPSPP_PORT,
-					    r.pi->ifc.mac, "hi", 2));
+	inject(&r, buf,
+	       (uint32_t)udp_frame(buf, "10.0.0.1", "10.0.0.2", 4000, PPSPP_PORT, r.pi->ifc.mac,
+				   "hi", 2));
 	poll_all(&r);
 	CU_ASSERT_EQUAL(log.n, 1);
 	CU_ASSERT_EQUAL(log.tx_rc, 0);
@@ -471,8 +485,9 @@ static void test_udp_hook_extbuf(void)
 	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* NA */
 	check_extbuf_reply(&r, "10.0.0.1", 0);
 	CU_ASSERT_PTR_EQUAL(freed_ctx, &log);
-	inject(&r, buf, (uint32_t)udp_frame(buf, "fd00::1", "fd00::2", 4000, PPSPP_PORT,
-					    r.pi->ifc.mac, "hi", 2));
+	inject(&r, buf,
+	       (uint32_t)udp_frame(buf, "fd00::1", "fd00::2", 4000, PPSPP_PORT, r.pi->ifc.mac, "hi",
+				   2));
 	poll_all(&r);
 	CU_ASSERT_EQUAL(log.n, 2);
 	check_extbuf_reply(&r, "fd00::1", 0);
@@ -489,12 +504,16 @@ static void test_tx_resolve(void)
 	uint8_t buf[2048];
 	struct net_worker *w;
 	struct net_frame f;
-	struct net_udp_tuple t4 = { .local = ip("10.0.0.2"), .remote = ip("10.0.0.7"),
-				    .local_port = PPSPP_PORT, .remote_port = 4000 };
-	struct net_udp_tuple t6 = { .local = ip("fd00::2"), .remote = ip("fd00::7"),
-				    .local_port = PPSPP_PORT, .remote_port = 4000 };
-	struct net_payload pl = { .addr = region, .iova = net_payload_iova(region), .len = 100,
-				  .release = region_free };
+	struct net_udp_tuple t4 = {.local = ip("10.0.0.2"),
+				   .remote = ip("10.0.0.7"),
+				   .local_port = PPSPP_PORT,
+				   .remote_port = 4000};
+	struct net_udp_tuple t6 = {.local = ip("fd00::2"),
+				   .remote = ip("fd00::7"),
+				   .local_port = PPSPP_PORT,
+				   .remote_port = 4000};
+	struct net_payload pl = {
+	    .addr = region, .iova = net_payload_iova(region), .len = 100, .release = region_free};
 	struct net_counters c;
 	int len;
 
@@ -586,10 +605,10 @@ static void test_tx_resolve(void)
 static void check_dispatch(unsigned nrx)
 {
 	struct rig r;
-	struct hook_log log = { 0 };
+	struct hook_log log = {0};
 	uint8_t buf[2048];
 	struct net_counters c;
-	unsigned per_worker[2] = { 0 };
+	unsigned per_worker[2] = {0};
 
 	CU_ASSERT_EQUAL_FATAL(rig_make_q(&r, 2, nrx), 0);
 	CU_ASSERT_EQUAL(r.pi->rx_mode, NET_RX_DISPATCH);
@@ -661,7 +680,7 @@ static ssize_t poll_until_recv(struct net_worker *w, int fd, uint8_t *buf, size_
 
 static int kernel_udp_socket(int family, const char *addr, uint16_t port)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	int fd = socket(family, SOCK_DGRAM, 0);
 
@@ -701,12 +720,18 @@ static void test_dispatch_two_queues(void)
 static void test_tap_offload(void)
 {
 	struct net_dataplane_config cfg = {
-		.n_workers = 1, .ppspp_port = PPSPP_PORT, .mbufs = 1023, .mbuf_cache = 32,
-		.ext_mbufs = 255, .neigh_capacity = 64, .socket_id = SOCKET_ID_ANY,
-		.neigh = { .reachable_ns = 600ull * 1000000000, .retrans_ns = 200000000,
-			   .max_probes = 10 },
+	    .n_workers = 1,
+	    .ppspp_port = PPSPP_PORT,
+	    .mbufs = 1023,
+	    .mbuf_cache = 32,
+	    .ext_mbufs = 255,
+	    .neigh_capacity = 64,
+	    .socket_id = SOCKET_ID_ANY,
+	    .neigh = {.reachable_ns = 600ull * 1000000000,
+		      .retrans_ns = 200000000,
+		      .max_probes = 10},
 	};
-	struct net_iface ifc = { 0 };
+	struct net_iface ifc = {0};
 	struct net_dataplane *dp;
 	struct net_worker *w;
 	const struct net_port_info *pi;
@@ -729,7 +754,7 @@ static void test_tap_offload(void)
 	CU_ASSERT_EQUAL_FATAL(net_port_add(dp, port, &ifc, 1500, 256, 256), 0);
 	CU_ASSERT_EQUAL_FATAL(net_dataplane_start(dp), 0);
 	pi = net_dataplane_port(dp, 0);
-	CU_ASSERT_TRUE(pi->tx_udp_csum_offload); /* net_tap offers it: the offload path runs */
+	CU_ASSERT_TRUE(pi->tx_udp_csum_offload);  /* net_tap offers it: the offload path runs */
 	CU_ASSERT_FALSE(pi->tx_csum_multiseg_ok); /* but sums only a chain's first segment */
 	/* This process has a network namespace of its own (main), so these stay private. */
 	/* The kernel side starts with the port's own MAC: give it one of its own. */
@@ -744,12 +769,15 @@ static void test_tap_offload(void)
 	w = net_dataplane_worker(dp, 0);
 	freed = 0;
 	for (int fam = 0; fam < 2; fam++) {
-		struct net_udp_tuple t = { .local = ip(fam ? "fd00::2" : "10.0.0.2"),
-					   .remote = ip(fam ? "fd00::1" : "10.0.0.1"),
-					   .local_port = PPSPP_PORT, .remote_port = 4000 };
+		struct net_udp_tuple t = {.local = ip(fam ? "fd00::2" : "10.0.0.2"),
+					  .remote = ip(fam ? "fd00::1" : "10.0.0.1"),
+					  .local_port = PPSPP_PORT,
+					  .remote_port = 4000};
 		/* Odd header length: the payload's checksum starts at an odd offset. */
-		struct net_payload pl = { .addr = region + 3, .iova = net_payload_iova(region + 3),
-					  .len = 1001, .release = region_free };
+		struct net_payload pl = {.addr = region + 3,
+					 .iova = net_payload_iova(region + 3),
+					 .len = 1001,
+					 .release = region_free};
 
 		CU_ASSERT_EQUAL(net_tx_udp(w, port, &t, "HDRXY", 5, &pl), 0);
 		n = poll_until_recv(w, fam ? fd6 : fd4, buf, sizeof(buf));
@@ -796,18 +824,24 @@ static void count_hook(void *ctx, struct net_worker *w, const struct net_udp_dgr
 static void test_tap_two_workers(void)
 {
 	struct net_dataplane_config cfg = {
-		.n_workers = 2, .ppspp_port = PPSPP_PORT, .mbufs = 2047, .mbuf_cache = 32,
-		.ext_mbufs = 255, .neigh_capacity = 64, .socket_id = SOCKET_ID_ANY,
-		.neigh = { .reachable_ns = 600ull * 1000000000, .retrans_ns = 200000000,
-			   .max_probes = 10 },
+	    .n_workers = 2,
+	    .ppspp_port = PPSPP_PORT,
+	    .mbufs = 2047,
+	    .mbuf_cache = 32,
+	    .ext_mbufs = 255,
+	    .neigh_capacity = 64,
+	    .socket_id = SOCKET_ID_ANY,
+	    .neigh = {.reachable_ns = 600ull * 1000000000,
+		      .retrans_ns = 200000000,
+		      .max_probes = 10},
 	};
-	struct hook_log log = { 0 };
+	struct hook_log log = {0};
 	struct rte_eth_dev_info di;
-	struct net_iface ifc = { 0 };
+	struct net_iface ifc = {0};
 	struct net_dataplane *dp;
 	const struct net_port_info *pi;
 	struct net_ipaddr a;
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(PPSPP_PORT) };
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(PPSPP_PORT)};
 	char devargs[64], iface[16], cmd[256];
 	uint8_t plen;
 	uint16_t port;
@@ -819,7 +853,8 @@ static void test_tap_two_workers(void)
 	CU_ASSERT_EQUAL_FATAL(net_port_probe(devargs, &port), 0);
 	CU_ASSERT_EQUAL_FATAL(rte_eth_dev_info_get(port, &di), 0);
 	rss_udp = (di.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_UDP) &&
-		  (di.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV6_UDP) && di.max_rx_queues >= 2;
+		  (di.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV6_UDP) &&
+		  di.max_rx_queues >= 2;
 	dp = net_dataplane_create(&cfg);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
 	net_ipaddr_parse("10.0.0.2/24", &a, &plen);
@@ -886,8 +921,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 int main(int argc, char **argv)
 {
 	char prefix[64];
-	char *eal[] = { argv[0], "--no-huge", "-m", "512", "--no-pci", "-l", "0",
-			"--log-level=error", prefix, NULL };
+	char *eal[] = {argv[0], "--no-huge",	     "-m",   "512", "--no-pci", "-l",
+		       "0",	"--log-level=error", prefix, NULL};
 	CU_pSuite s;
 	unsigned fails;
 
@@ -904,8 +939,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
-	tpool = rte_pktmbuf_pool_create("peer", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					SOCKET_ID_ANY);
+	tpool =
+	    rte_pktmbuf_pool_create("peer", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (!tpool || CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	s = CU_add_suite("net_dataplane", NULL, NULL);

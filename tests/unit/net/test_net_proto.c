@@ -31,8 +31,8 @@ static uint16_t ref_csum(const uint8_t *b, size_t len, uint32_t start)
 	return (uint16_t)~sum;
 }
 
-static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x0a };
-static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x0b };
+static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 0x0a};
+static const uint8_t mac_b[6] = {0x02, 0, 0, 0, 0, 0x0b};
 
 static struct net_ipaddr ip(const char *s)
 {
@@ -46,8 +46,8 @@ static void test_csum(void)
 {
 	uint8_t buf[301];
 	/* Wikipedia's IPv4 header example: checksum 0xb861. */
-	static const uint8_t hdr[20] = { 0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0xb8, 0x61,
-					 0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7 };
+	static const uint8_t hdr[20] = {0x45, 0,    0,	  0x73, 0, 0, 0x40, 0,	  0x40, 0x11,
+					0xb8, 0x61, 0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0,	0xc7};
 
 	CU_ASSERT_EQUAL(net_ipv4_hdr_csum(hdr, 20), 0xb861);
 	CU_ASSERT_EQUAL(net_csum_fold(net_csum_add(0, hdr, 20, false)), 0);
@@ -57,7 +57,8 @@ static void test_csum(void)
 
 		for (size_t i = 0; i < len; i++)
 			buf[i] = (uint8_t)rnd();
-		CU_ASSERT_EQUAL(net_csum_fold(net_csum_add(0, buf, len, false)), ref_csum(buf, len, 0));
+		CU_ASSERT_EQUAL(net_csum_fold(net_csum_add(0, buf, len, false)),
+				ref_csum(buf, len, 0));
 		/* Split in two pieces at any offset, odd ones included. */
 		cut = len ? rnd() % (len + 1) : 0;
 		sum = net_csum_add(0, buf, cut, false);
@@ -71,7 +72,7 @@ static void test_csum(void)
 
 static void test_addr(void)
 {
-	struct net_iface ifc = { .mac = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 } };
+	struct net_iface ifc = {.mac = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55}};
 	struct net_ipaddr a, nh, src, g;
 	uint8_t plen, gmac[6];
 	char s[64];
@@ -154,15 +155,16 @@ static void test_arp(void)
 static int make_udp(uint8_t *buf, size_t cap, const char *src, const char *dst, uint16_t sport,
 		    uint16_t dport, const uint8_t *pl, uint32_t plen)
 {
-	struct net_udp_tuple t = { .local = ip(src), .remote = ip(dst), .local_port = sport,
-				   .remote_port = dport };
+	struct net_udp_tuple t = {
+	    .local = ip(src), .remote = ip(dst), .local_port = sport, .remote_port = dport};
 	int hl = net_udp_build(buf, cap, &t, mac_a, mac_b, 7, plen, 0);
 
 	if (hl < 0)
 		return hl;
 	memcpy(buf + hl, pl, plen);
-	net_udp_csum_finish(buf, &t, net_csum_add(0, buf + hl - NET_UDP_HLEN, NET_UDP_HLEN + plen,
-						  false), NET_UDP_HLEN + plen);
+	net_udp_csum_finish(buf, &t,
+			    net_csum_add(0, buf + hl - NET_UDP_HLEN, NET_UDP_HLEN + plen, false),
+			    NET_UDP_HLEN + plen);
 	return hl + (int)plen;
 }
 
@@ -218,8 +220,8 @@ static void test_echo(void)
 {
 	uint8_t buf[256];
 	struct net_frame f, r;
-	struct net_udp_tuple t4 = { .local = ip("10.0.0.1"), .remote = ip("10.0.0.2") };
-	struct net_udp_tuple t6 = { .local = ip("fd00::1"), .remote = ip("fd00::2") };
+	struct net_udp_tuple t4 = {.local = ip("10.0.0.1"), .remote = ip("10.0.0.2")};
+	struct net_udp_tuple t6 = {.local = ip("fd00::1"), .remote = ip("fd00::2")};
 	int hl, len;
 
 	/* IPv4 echo request: reuse the UDP builder for the IP header, then make it ICMP. */
@@ -256,9 +258,9 @@ static void test_echo(void)
 		buf[hl + i] = (uint8_t)(100 + i);
 	{
 		uint8_t ph[40 + 32];
-		memcpy(ph, buf + 22, 32);         /* source and destination */
+		memcpy(ph, buf + 22, 32); /* source and destination */
 		memset(ph + 32, 0, 8);
-		ph[35] = 32;                       /* upper-layer length */
+		ph[35] = 32; /* upper-layer length */
 		ph[39] = NET_IPPROTO_ICMPV6;
 		memcpy(ph + 40, buf + hl, 32);
 		pcdn_put_be16(buf + hl + 2, ref_csum(ph, sizeof(ph), 0));
@@ -313,7 +315,8 @@ static void test_nd(void)
 		uint32_t sum = net_pseudo_sum(&src, &f.dst, NET_IPPROTO_ICMPV6, 32);
 		net_ipaddr_parse("ff02::1:ff00:2", &f.dst, NULL);
 		sum = net_pseudo_sum(&src, &f.dst, NET_IPPROTO_ICMPV6, 32);
-		pcdn_put_be16(buf + 14 + 40 + 2, net_csum_fold(net_csum_add(sum, buf + 54, 32, false)));
+		pcdn_put_be16(buf + 14 + 40 + 2,
+			      net_csum_fold(net_csum_add(sum, buf + 54, 32, false)));
 	}
 	CU_ASSERT_EQUAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_ND_MALFORMED);
 
@@ -326,7 +329,8 @@ static void test_nd(void)
 		buf[54 + 2] = buf[54 + 3] = 0;
 		net_ipaddr_parse("ff02::1:ff00:2", &f.dst, NULL);
 		pcdn_put_be16(buf + 56, net_csum_fold(net_csum_add(
-			net_pseudo_sum(&unspec, &f.dst, NET_IPPROTO_ICMPV6, 24), buf + 54, 24, false)));
+					    net_pseudo_sum(&unspec, &f.dst, NET_IPPROTO_ICMPV6, 24),
+					    buf + 54, 24, false)));
 		len -= 8;
 		CU_ASSERT_EQUAL_FATAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_NONE);
 		CU_ASSERT_FALSE(f.nd_has_lladdr);
@@ -339,9 +343,9 @@ static void test_nd(void)
 
 static void test_bad_frames(void)
 {
-	uint8_t buf[256] = { 0 }, copy[256];
+	uint8_t buf[256] = {0}, copy[256];
 	struct net_frame f;
-	uint8_t pl[10] = { 0 };
+	uint8_t pl[10] = {0};
 	int len;
 
 	CU_ASSERT_EQUAL(net_frame_parse(buf, 0, 0, &f), NET_DROP_RUNT);
@@ -383,7 +387,7 @@ static void test_bad_frames(void)
 	for (int round = 0; round < 20000; round++) {
 		uint32_t n = rnd() % 120;
 		uint8_t *t = malloc(n + 1);
-		static const uint16_t types[] = { 0x0800, 0x86dd, 0x0806, 0x1234 };
+		static const uint16_t types[] = {0x0800, 0x86dd, 0x0806, 0x1234};
 		for (uint32_t i = 0; i < n; i++)
 			t[i] = (uint8_t)rnd();
 		if (n >= 14) {
@@ -399,7 +403,7 @@ static void test_bad_frames(void)
 static void test_flow_hash(void)
 {
 	uint8_t a[128], b[128];
-	uint8_t pl[4] = { 1, 2, 3, 4 };
+	uint8_t pl[4] = {1, 2, 3, 4};
 	uint32_t ha, hb, hc;
 	int la = make_udp(a, sizeof(a), "10.0.0.1", "10.0.0.2", 1000, 6778, pl, 4);
 	int lb = make_udp(b, sizeof(b), "10.0.0.1", "10.0.0.2", 1000, 6778, pl, 2);
@@ -412,8 +416,8 @@ static void test_flow_hash(void)
 	CU_ASSERT_NOT_EQUAL(ha, hc);
 	la = make_udp(a, sizeof(a), "fd00::1", "fd00::2", 1000, 6778, pl, 4);
 	CU_ASSERT_EQUAL(net_frame_flow_hash(a, (uint32_t)la, &ha), 0);
-	la = net_arp_request_build(a, sizeof(a), mac_a, &(struct net_ipaddr){ .family = 4 },
-				   &(struct net_ipaddr){ .family = 4 });
+	la = net_arp_request_build(a, sizeof(a), mac_a, &(struct net_ipaddr){.family = 4},
+				   &(struct net_ipaddr){.family = 4});
 	CU_ASSERT_EQUAL(net_frame_flow_hash(a, (uint32_t)la, &ha), -1);
 	CU_ASSERT_EQUAL(net_frame_flow_hash(a, 20, &ha), -1);
 }
@@ -426,7 +430,7 @@ static void count_release(void *pkt, void *ctx)
 
 static void test_neigh(void)
 {
-	struct net_neigh_config cfg = { .reachable_ns = 1000, .retrans_ns = 100, .max_probes = 3 };
+	struct net_neigh_config cfg = {.reachable_ns = 1000, .retrans_ns = 100, .max_probes = 3};
 	struct net_neigh_table *t = net_neigh_create(16, &cfg);
 	struct net_ipaddr a = ip("10.0.0.9"), b = ip("fd00::9");
 	struct net_ipaddr resol[4];
@@ -434,8 +438,8 @@ static void test_neigh(void)
 	int p[8], released = 0;
 	uint8_t mac[6];
 	bool solicit, learned;
-	struct net_neigh_timer_out out = { .resolicit = resol, .max_resolicit = 4,
-					   .dropped = dropped, .max_dropped = 8 };
+	struct net_neigh_timer_out out = {
+	    .resolicit = resol, .max_resolicit = 4, .dropped = dropped, .max_dropped = 8};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_EQUAL(net_neigh_lookup(t, &a, 0, mac), -ENOENT);
@@ -492,7 +496,7 @@ static void test_neigh(void)
 
 static void test_counter_names(void)
 {
-	struct net_counters c[2] = { 0 }, s;
+	struct net_counters c[2] = {0}, s;
 
 	for (unsigned i = 0; i < NET_CTR_MAX; i++) {
 		CU_ASSERT(strlen(net_counter_name(i)) > 0);

@@ -388,6 +388,7 @@ static int parse_required_kinds(struct cfg_ctx *c, const xmlNode *rk)
 
 	for (const xmlNode *b = rk->children; b; b = b->next) {
 		const xmlNode *kind = NULL;
+		struct reload_bytes sig = { NULL, 0 };
 
 		if (b->type != XML_ELEMENT_NODE)
 			continue;
@@ -402,7 +403,6 @@ static int parse_required_kinds(struct cfg_ctx *c, const xmlNode *rk)
 					return cfg_error(c, n, "kind-block", "more than one kind");
 				kind = n;
 			} else if (is_elem(n, NS_BASE, "kind-signature")) {
-				struct reload_bytes sig;
 				char *s = text_of(c, n);
 
 				if (!s)
@@ -418,6 +418,7 @@ static int parse_required_kinds(struct cfg_ctx *c, const xmlNode *rk)
 			return cfg_error(c, b, "kind-block", "has no kind element");
 		if ((rc = parse_kind(c, kind)))
 			return rc;
+		c->cfg->kinds[c->cfg->kind_count - 1].signature = sig;
 	}
 	return 0;
 }
@@ -670,6 +671,64 @@ static void find_raw_configuration(struct cfg_ctx *c, const char *xml, size_t le
 	}
 }
 
+/* The kind elements inside the raw configuration, in document order (the order of kinds[]):
+ * each from its "<" to the ">" of its end tag. Comments are skipped. */
+static void find_raw_kinds(struct reload_overlay_config *cfg)
+{
+	const char *xml = (const char *)cfg->raw_configuration.data;
+	size_t len = cfg->raw_configuration.len, i = 0, k = 0, start = 0;
+	bool open = false;
+
+	while (xml && i < len && k < cfg->kind_count) {
+		if (len - i >= 4 && !memcmp(xml + i, "<!--", 4)) {
+			const char *e = memmem(xml + i + 4, len - i - 4, "-->", 3);
+
+			if (!e)
+				return;
+			i = (size_t)(e - xml) + 3;
+			continue;
+		}
+		if (xml[i] == '<') {
+			size_t j = i + 1, name_at;
+			bool closing = false;
+			const char *nm, *colon;
+			size_t nl;
+
+			if (j < len && xml[j] == '/') {
+				closing = true;
+				j++;
+			}
+			name_at = j;
+			while (j < len && xml[j] != '>' && xml[j] != ' ' && xml[j] != '\t' &&
+			       xml[j] != '\n' && xml[j] != '\r' && xml[j] != '/')
+				j++;
+			nm = xml + name_at;
+			nl = j - name_at;
+			colon = memchr(nm, ':', nl);
+			if (colon) {
+				nl -= (size_t)(colon + 1 - nm);
+				nm = colon + 1;
+			}
+			if (nl == 4 && !memcmp(nm, "kind", 4)) {
+				if (!closing && !open) {
+					start = i;
+					open = true;
+				} else if (closing && open) {
+					const char *gt = memchr(xml + j, '>', len - j);
+
+					if (!gt)
+						return;
+					cfg->kinds[k].raw.data = (const uint8_t *)xml + start;
+					cfg->kinds[k].raw.len = (size_t)(gt - xml) + 1 - start;
+					k++;
+					open = false;
+				}
+			}
+		}
+		i++;
+	}
+}
+
 static void set_defaults(struct reload_overlay_config *cfg)
 {
 	snprintf(cfg->topology_plugin, sizeof(cfg->topology_plugin), "CHORD-RELOAD");
@@ -839,6 +898,7 @@ int reload_config_parse(const char *xml, size_t len, const char *source, const c
 		}
 	}
 	find_raw_configuration(&c, xml, len, index);
+	find_raw_kinds(c.cfg);
 	xmlFreeDoc(doc);
 	*out = c.cfg;
 	return 0;
@@ -933,36 +993,54 @@ char *reload_config_sign(const struct reload_bytes *element, const struct reload
 	return out;
 }
 
-int reload_config_verify(const struct reload_overlay_config *cfg,
-			 const struct reload_overlay_config *signers_from,
-			 const struct reload_trust *t, time_t now)
+/* A base64-decoded SecurityBlock over element, signed by one of signers. */
+static int verify_element(const struct reload_bytes *element, const struct reload_bytes *sig,
+			  const struct reload_node_id *signers, size_t signer_count,
+			  const struct reload_trust *t, time_t now)
 {
 	struct reload_arena *a;
 	struct reload_security_block sb;
 	struct reload_peer peer;
 	int rc;
 
-	if (!cfg->signature.len || !cfg->raw_configuration.len)
+	if (!sig->len || !element->len)
 		return -ENOENT;
 	a = reload_arena_new();
 	if (!a)
 		return -ENOMEM;
-	rc = reload_security_block_decode(cfg->signature.data, cfg->signature.len, a, &sb);
+	rc = reload_security_block_decode(sig->data, sig->len, a, &sb);
 	if (rc) {
 		reload_arena_free(a);
 		return -EACCES;
 	}
-	rc = reload_sig_verify_parts(&sb.signature, &cfg->raw_configuration, 1, sb.certs,
-				     sb.cert_count, t, now, &peer);
+	rc = reload_sig_verify_parts(&sb.signature, element, 1, sb.certs, sb.cert_count, t, now,
+				     &peer);
 	reload_arena_free(a);
 	if (rc)
 		return -EACCES;
 	rc = -EACCES;
-	for (size_t i = 0; i < signers_from->configuration_signer_count; i++)
-		if (reload_node_id_equal(&signers_from->configuration_signers[i], &peer.node_id))
+	for (size_t i = 0; i < signer_count; i++)
+		if (reload_node_id_equal(&signers[i], &peer.node_id))
 			rc = 0;
 	reload_peer_clear(&peer);
 	return rc;
+}
+
+int reload_config_verify(const struct reload_overlay_config *cfg,
+			 const struct reload_overlay_config *signers_from,
+			 const struct reload_trust *t, time_t now)
+{
+	return verify_element(&cfg->raw_configuration, &cfg->signature,
+			      signers_from->configuration_signers,
+			      signers_from->configuration_signer_count, t, now);
+}
+
+int reload_config_verify_kind(const struct reload_overlay_config *cfg,
+			      const struct reload_kind_def *k, const struct reload_trust *t,
+			      time_t now)
+{
+	return verify_element(&k->raw, &k->signature, cfg->kind_signers, cfg->kind_signer_count,
+			      t, now);
 }
 
 static enum reload_data_model config_kind_model(const void *ctx, uint32_t kind)

@@ -806,6 +806,10 @@ struct reload_kind_def {
 	uint32_t max_count;
 	uint32_t max_size;
 	uint32_t max_node_multiple; /* NODE-MULTIPLE only */
+	/* From a configuration document: the kind element's exact bytes and the decoded
+	 * kind-signature (empty when unsigned), for reload_config_verify_kind. */
+	struct reload_bytes raw;
+	struct reload_bytes signature;
 };
 
 /* §7.3: may signer write sd (of this Kind) at res? The signer's Node-ID is the one it signed
@@ -959,6 +963,12 @@ char *reload_config_sign(const struct reload_bytes *element, const struct reload
 int reload_config_verify(const struct reload_overlay_config *cfg,
 			 const struct reload_overlay_config *signers_from,
 			 const struct reload_trust *t, time_t now);
+/* §11.1: a kind-signature covers the kind element from its first "<" to its last ">" and must
+ * come from a kind-signer of cfg (reload_config_sign makes one over a kind element too).
+ * -ENOENT: unsigned; -EACCES: bad or unauthorised. */
+int reload_config_verify_kind(const struct reload_overlay_config *cfg,
+			      const struct reload_kind_def *k, const struct reload_trust *t,
+			      time_t now);
 
 /* Node-ID length, kind models from cfg; p stays valid while cfg lives. */
 void reload_codec_params_from_config(const struct reload_overlay_config *cfg,

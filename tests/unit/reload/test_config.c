@@ -414,6 +414,43 @@ static void test_signed_configuration(void)
 		reload_trust_free(t);
 		reload_config_free(cfg);
 	}
+	/* §11.1 kind-signature over the kind element, by a kind-signer */
+	{
+		static const char kind[] = "<kind id=\"77\">\n <data-model>SINGLE</data-model>\n"
+					   " <access-control>NODE-MATCH</access-control>\n"
+					   " <max-count>1</max-count><max-size>10</max-size>\n</kind>";
+		struct reload_bytes kb = { (const uint8_t *)kind, sizeof(kind) - 1 };
+		char *ksig = reload_config_sign(&kb, c.signer);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ksig);
+		for (int variant = 0; variant < 2; variant++) {
+			snprintf(xml, sizeof(xml),
+				 HEAD "<configuration instance-name=\"" TEST_OVERLAY "\">\n"
+				      "<root-cert>%s</root-cert>\n<kind-signer>%s</kind-signer>\n"
+				      "<required-kinds><kind-block>%s<kind-signature>%s"
+				      "</kind-signature></kind-block>\n<kind-block><kind id=\"78\">"
+				      "<data-model>ARRAY</data-model><access-control>USER-MATCH"
+				      "</access-control><max-count>2</max-count><max-size>9</max-size>"
+				      "</kind></kind-block></required-kinds>\n"
+				      "</configuration></overlay>\n",
+				 ca, variant ? "00000000000000000000000000000002" : hex, kind, ksig);
+			CU_ASSERT_EQUAL_FATAL(reload_config_parse(xml, strlen(xml), "kinds.xml",
+								  NULL, &cfg, err, sizeof(err)),
+					      0);
+			CU_ASSERT_EQUAL_FATAL(cfg->kind_count, 2);
+			CU_ASSERT_EQUAL(cfg->kinds[0].raw.len, sizeof(kind) - 1);
+			CU_ASSERT_EQUAL(cfg->kinds[1].signature.len, 0);
+			CU_ASSERT_TRUE(cfg->kinds[1].raw.len > 0);
+			t = reload_trust_from_config(cfg);
+			CU_ASSERT_EQUAL(reload_config_verify_kind(cfg, &cfg->kinds[0], t, time(NULL)),
+					variant ? -EACCES : 0);
+			CU_ASSERT_EQUAL(reload_config_verify_kind(cfg, &cfg->kinds[1], t, time(NULL)),
+					-ENOENT);
+			reload_trust_free(t);
+			reload_config_free(cfg);
+		}
+		free(ksig);
+	}
 	/* an unsigned configuration */
 	CU_ASSERT_EQUAL_FATAL(reload_config_load(RELOAD_CONF_DIR "/arch2-overlay.xml", NULL, &cfg,
 						 err, sizeof(err)),

@@ -188,10 +188,12 @@ void cache_reader_online(struct cache_reader *r);
 void cache_read_begin(struct cache_reader *r);
 void cache_read_end(struct cache_reader *r);
 
+#define CACHE_NO_SLOT UINT32_MAX
+
 struct cache_hit {
 	const void *data; /* NULL on a miss */
 	uint32_t len;
-	uint32_t slot; /* for cache_ref()/cache_unref() */
+	uint32_t slot; /* for cache_ref()/cache_unref(); CACHE_NO_SLOT on a miss */
 };
 
 /* [reader] Looks up n keys with a prefetching pipeline; fills hits[0..n-1] and returns the
@@ -204,7 +206,8 @@ int cache_lookup(struct cache_reader *r, const struct cache_key *key, struct cac
 int cache_writer_lookup(struct cache *c, const struct cache_key *key, struct cache_hit *hit);
 
 /* [any thread] Holds a hit's slot beyond the read-side section (take it before the result
- * expires). Every cache_ref() needs one cache_unref(). */
+ * expires). Every cache_ref() needs one cache_unref(). A slot number out of range is ignored
+ * (CACHE_NO_SLOT from a miss, for instance). */
 void cache_ref(struct cache *c, uint32_t slot);
 void cache_unref(struct cache *c, uint32_t slot);
 

@@ -19,7 +19,6 @@ extern int cache_log;
 #define CACHE_COMMIT_VALID 0x5ca1ab1eu
 #define CACHE_COMMIT_PINNED 0x5ca1ab1fu
 #define CACHE_FREQ_MAX 3
-#define CACHE_NO_SLOT UINT32_MAX
 #define CACHE_NO_META UINT64_MAX
 
 /* On-media header, at offset 0 of the region. */

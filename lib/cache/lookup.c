@@ -124,12 +124,14 @@ int cache_lookup(struct cache_reader *r, const struct cache_key *key, struct cac
 
 void cache_ref(struct cache *c, uint32_t slot)
 {
-	atomic_fetch_add_explicit(&c->refcnt[slot], 1, memory_order_relaxed);
+	if (slot < c->nslots)
+		atomic_fetch_add_explicit(&c->refcnt[slot], 1, memory_order_relaxed);
 }
 
 void cache_unref(struct cache *c, uint32_t slot)
 {
 	/* Release: the NIC's (or thread's) reads of the payload happen before the writer, which
 	 * loads the count with acquire, may reuse the slot. */
-	atomic_fetch_sub_explicit(&c->refcnt[slot], 1, memory_order_release);
+	if (slot < c->nslots)
+		atomic_fetch_sub_explicit(&c->refcnt[slot], 1, memory_order_release);
 }

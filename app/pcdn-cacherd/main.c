@@ -22,6 +22,7 @@
 #include "net.h"
 #include "pcdn_common.h"
 #include "stats.h"
+#include "telemetry.h"
 
 PCDN_LOG_COMPONENT(cacherd_log, "cacherd")
 
@@ -230,6 +231,8 @@ int main(int argc, char **argv)
 		}
 	}
 	log_ports(dp);
+	if (cacherd_telemetry_attach(dp) < 0)
+		PCDN_LOG(cacherd_log, WARNING, "telemetry commands not registered");
 	PCDN_LOG(cacherd_log, NOTICE,
 		 "ready: %u worker(s), %u port(s), PPSPP on UDP %u (no engine attached: datagrams "
 		 "counted as drop.ppspp_no_engine); control socket %s reserved for the CLI",
@@ -261,6 +264,7 @@ int main(int argc, char **argv)
 		cacherd_stats_print(stdout, dp, up);
 		fflush(stdout);
 	}
+	cacherd_telemetry_detach();
 	net_dataplane_destroy(dp);
 	rte_eal_cleanup();
 	PCDN_LOG(cacherd_log, NOTICE, "stopped");

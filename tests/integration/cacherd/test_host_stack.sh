@@ -116,6 +116,18 @@ done <"$tmp/expect"
 [ "$(counter net.drop.ppspp_no_engine)" -eq 48 ] || fail "ppspp_no_engine != 48"
 [ "$(counter net.udp_out)" -eq 0 ] || fail "the daemon answered PPSPP without an engine"
 
+# The same counters through DPDK telemetry (the socket of the daemon's file prefix).
+tel="/var/run/dpdk/$prefix/dpdk_telemetry.v2"
+v=$(python3 "$here/telemetry_query.py" "$tel" /pcdn/stats net/drop/ppspp_no_engine) ||
+	fail "telemetry /pcdn/stats"
+[ "$v" -eq 48 ] || fail "telemetry ppspp_no_engine = $v, expected 48"
+v=$(python3 "$here/telemetry_query.py" "$tel" /pcdn/stats,0 net/icmp6_echo_reply_out) ||
+	fail "telemetry /pcdn/stats,0"
+[ "$v" -ge 3 ] || fail "telemetry worker 0 icmp6_echo_reply_out = $v"
+python3 "$here/telemetry_query.py" "$tel" /pcdn/ports | grep -q '"address0": "10.77.0.2/24"' ||
+	fail "telemetry /pcdn/ports"
+echo "ok: telemetry /pcdn/stats and /pcdn/ports"
+
 # Still alive and answering.
 in_c ping -c 2 -i 0.2 -W 5 10.77.0.2 || fail "ping after garbage"
 in_c ping -6 -c 2 -i 0.2 -W 5 fd77::2 || fail "ping -6 after garbage"

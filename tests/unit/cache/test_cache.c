@@ -490,6 +490,10 @@ static void test_references(void)
 	CU_ASSERT_EQUAL(put(c, s, 101, 1024, 0), 0);
 	CU_ASSERT_EQUAL(probe(r, s, 100, 1024), 1);
 	CU_ASSERT_EQUAL(cache_reclaim(NULL), -EINVAL);
+	/* a miss's slot number is harmless to ref/unref */
+	cache_ref(c, CACHE_NO_SLOT);
+	cache_unref(c, CACHE_NO_SLOT);
+	CU_ASSERT_EQUAL(cache_reclaim(c), 0);
 	cache_reader_unregister(r);
 	cache_destroy(c);
 }

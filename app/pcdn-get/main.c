@@ -304,8 +304,9 @@ static void ev_error(void *ctx, int swarm, int err)
 {
 	struct get *g = ctx;
 	(void)swarm;
+	if (!g->failed)
+		g->storage_err = err; /* the first error is the cause */
 	g->failed = true;
-	g->storage_err = err;
 }
 
 static void ev_rejected(void *ctx, int swarm, uint64_t chunk, int channel)
@@ -500,6 +501,7 @@ int main(int argc, char **argv)
 					 .chunk_rejected = ev_rejected,
 					 .pex_peer = ev_pex};
 	g->start_us = pcdn_now_us();
+	g->last_state_us = g->start_us;
 	g->e = ppspp_engine_create(&cfg, &io, &ev, g->start_us);
 	if (!g->e) {
 		fprintf(stderr, "pcdn-get: engine: %s\n", strerror(errno));

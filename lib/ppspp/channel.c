@@ -339,6 +339,8 @@ static void on_ack(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b, uint6
 			f->acked = 1;
 			bytes += f->bytes;
 			rtt = e->now - f->sent_us;
+			if (f->sent_us > c->fl_acked_sent_us)
+				c->fl_acked_sent_us = f->sent_us;
 		}
 	} else {
 		for (uint32_t p = c->fl_head; p != c->fl_tail; p++) {
@@ -348,6 +350,8 @@ static void on_ack(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b, uint6
 			f->acked = 1;
 			bytes += f->bytes;
 			rtt = e->now - f->sent_us;
+			if (f->sent_us > c->fl_acked_sent_us)
+				c->fl_acked_sent_us = f->sent_us;
 		}
 	}
 	while (c->fl_head != c->fl_tail && c->fl[c->fl_head & mask].acked)
@@ -404,6 +408,17 @@ static void rq_push(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b)
 		return;
 	}
 	c->rq[(c->rq_head + c->rq_n) % PPSPP_RQ_CAP] = (struct ppspp_range){a, b};
+	c->rq_n++;
+}
+
+static void rq_push_front(struct ppspp_engine *e, int ci, uint64_t k)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+
+	if (c->rq_n == PPSPP_RQ_CAP || c->choking_peer)
+		return;
+	c->rq_head = (c->rq_head + PPSPP_RQ_CAP - 1) % PPSPP_RQ_CAP;
+	c->rq[c->rq_head] = (struct ppspp_range){k, k};
 	c->rq_n++;
 }
 
@@ -618,6 +633,8 @@ void ppspp_chan_input_data(struct ppspp_engine *e, int ci, const struct ppspp_ms
 			return;
 		}
 	}
+	if (s->failed)
+		return;
 	size_t off = 0;
 	for (uint64_t k = first; k <= last && off < m->u.data.len; k++) {
 		size_t len = PCDN_MIN((size_t)s->chunk_size, m->u.data.len - off);
@@ -646,6 +663,9 @@ void ppspp_chan_input_data(struct ppspp_engine *e, int ci, const struct ppspp_ms
 				return;
 			}
 			note_rtt(e, c, k);
+			if (s->owner[k] == (uint16_t)(ci + 1) &&
+			    (int32_t)(s->req_pos[k] - c->hi_pos) > 0)
+				c->hi_pos = s->req_pos[k];
 			ppspp_picker_on_verified(e, si, k, ci);
 			s->verified++;
 			e->ctr.chunks_verified++;
@@ -1082,11 +1102,15 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 			c->req_head++;
 			continue;
 		}
-		if (r->chunk >= s->count || s->owner[r->chunk] != (uint16_t)(ci + 1)) {
-			c->req_head++;
+		if (r->chunk >= s->count || s->owner[r->chunk] != (uint16_t)(ci + 1) ||
+		    s->req_pos[r->chunk] != c->req_head) {
+			c->req_head++; /* answered, moved to another peer, or asked again later */
 			continue;
 		}
-		if (now - r->sent_us < to)
+		/* the peer serves requests in order: four later ones answered means this one
+		 * (its REQUEST or its DATA) was lost */
+		bool overtaken = (int32_t)(c->hi_pos - c->req_head) >= 4;
+		if (!overtaken && now - r->sent_us < to)
 			break;
 		ppspp_picker_release(e, c->swarm, r->chunk);
 		e->ctr.rerequests++;
@@ -1094,26 +1118,29 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 		/* a loss halves the pipeline's rate estimate */
 		c->rate_cps /= 2;
 	}
-	/* sender side: DATA never acknowledged within the RTO, or overtaken by later ACKs */
+	/* sender side (RFC 6817 §2.4.2 loss; RACK-style detection): a DATA is lost when DATA sent
+	 * after it was acknowledged and a smoothed RTT and a quarter have passed since it went
+	 * out, or when the RTO expired. Lost chunks the peer asked for are queued again at the
+	 * front (§8.2: DATA may be resent when loss is suspected). */
 	uint32_t fmask = e->cfg.max_inflight - 1;
 	uint64_t rto = ppspp_ledbat_rto_us(&c->ledbat);
+	uint64_t srtt = c->ledbat.srtt_us;
+	uint64_t reo = srtt + srtt / 4 + 1000;
 	while (c->fl_head != c->fl_tail) {
 		struct ppspp_flight *f = &c->fl[c->fl_head & fmask];
 		if (f->acked) {
 			c->fl_head++;
 			continue;
 		}
-		bool overtaken = false;
-		for (uint32_t p = c->fl_head + 1, i = 0; p != c->fl_tail && i < 16; p++, i++) {
-			if (c->fl[p & fmask].acked && i >= 7) {
-				overtaken = true;
-				break;
-			}
-		}
-		if (!overtaken && now - f->sent_us < rto)
+		bool overtaken = srtt && f->sent_us < c->fl_acked_sent_us && now - f->sent_us > reo;
+		/* tail loss probe (RFC 8985 §7): nothing acknowledged for two smoothed RTTs (at
+		 * least 10 ms) means the oldest DATA is gone; far sooner than the 1 s RTO floor */
+		uint64_t pto = PCDN_MAX(2 * srtt, 10000);
+		bool tail = srtt && now - f->sent_us > pto && now - c->ledbat.last_ack_us > pto;
+		if (!overtaken && !tail && now - f->sent_us < rto)
 			break;
-		/* the peer re-requests it: send its hashes again then */
 		flight_lost(e, ci, f);
+		rq_push_front(e, ci, f->chunk);
 		c->fl_head++;
 	}
 	if (c->waiting && !c->ready)

@@ -70,6 +70,7 @@ struct ppspp_swarm {
 	struct ppspp_bitmap taken;  /* verified, or requested from some channel */
 	struct ppspp_bitmap retried; /* requested more than once */
 	uint16_t *owner;            /* channel index + 1 a chunk is requested from; 0 = none */
+	uint32_t *req_pos;          /* the owner's request ring position for the chunk */
 	uint64_t cursor;            /* every chunk below is taken */
 	/* Chunks verified since the last run: announced with HAVE/ACK then. */
 	struct ppspp_ivset fresh;
@@ -136,6 +137,7 @@ struct ppspp_channel {
 	struct ppspp_req *req;              /* ring, e->cfg.max_requests */
 	uint32_t req_head, req_tail;
 	uint32_t n_out;                     /* requests still owned by this channel */
+	uint32_t hi_pos;                    /* newest ring position answered */
 	uint32_t window;
 	uint64_t srtt_us, rttvar_us, min_rtt_us;
 	uint64_t rate_start_us, rate_count;
@@ -162,6 +164,7 @@ struct ppspp_channel {
 	struct ppspp_flight *fl;            /* ring, e->cfg.max_inflight */
 	uint32_t fl_head, fl_tail;
 	uint32_t *fl_index;                 /* chunk & mask -> ring position */
+	uint64_t fl_acked_sent_us;          /* send time of the newest DATA acknowledged */
 };
 
 struct ppspp_engine {

@@ -79,6 +79,7 @@ void ppspp_picker_fill(struct ppspp_engine *e, int ci)
 		}
 		ppspp_bitmap_set(&s->taken, pos);
 		s->owner[pos] = (uint16_t)(ci + 1);
+		s->req_pos[pos] = c->req_tail;
 		c->req[c->req_tail & mask].chunk = pos;
 		c->req[c->req_tail & mask].sent_us = e->now;
 		c->req[c->req_tail & mask].retry = ppspp_bitmap_get(&s->retried, pos);

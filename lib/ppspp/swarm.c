@@ -62,7 +62,8 @@ int ppspp_swarm_learn_count(struct ppspp_engine *e, int si)
 	if ((rc = ppspp_bitmap_alloc(&s->retried, n)) < 0)
 		goto fail;
 	s->owner = calloc(n ? n : 1, sizeof(*s->owner));
-	if (!s->owner) {
+	s->req_pos = calloc(n ? n : 1, sizeof(*s->req_pos));
+	if (!s->owner || !s->req_pos) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -103,6 +104,8 @@ void ppspp_swarm_free(struct ppspp_swarm *s)
 	ppspp_bitmap_free(&s->retried);
 	free(s->owner);
 	s->owner = NULL;
+	free(s->req_pos);
+	s->req_pos = NULL;
 	s->count = 0;
 	s->used = false;
 }

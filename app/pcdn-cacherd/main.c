@@ -121,7 +121,12 @@ static struct net_dataplane *setup(const struct cacherd_config *c)
 		      .max_probes = c->neigh_probes},
 	    .socket_id = (int)rte_socket_id(),
 	};
-	struct net_dataplane *dp = net_dataplane_create(&dc);
+	struct net_dataplane *dp;
+
+	for (unsigned i = 0; i < c->n_ports; i++)
+		if (c->ports[i].mtu > dc.max_mtu)
+			dc.max_mtu = c->ports[i].mtu;
+	dp = net_dataplane_create(&dc);
 
 	if (!dp) {
 		PCDN_LOG(cacherd_log, ERR, "dataplane: %s (mempool.mbufs too large for -m?)",

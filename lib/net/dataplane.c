@@ -29,10 +29,11 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 	struct net_dataplane *dp;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	unsigned seq = __atomic_fetch_add(&dp_seq, 1, __ATOMIC_RELAXED);
+	unsigned data_room;
 	uint16_t priv;
 
 	if (!cfg || cfg->n_workers == 0 || cfg->n_workers > NET_MAX_WORKERS || cfg->mbufs < 64 ||
-	    cfg->ext_mbufs < 64 || cfg->neigh_capacity == 0) {
+	    cfg->ext_mbufs < 64 || cfg->neigh_capacity == 0 || cfg->max_mtu > 9600) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -45,8 +46,13 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 	memset(dp->port_idx, -1, sizeof(dp->port_idx));
 	dp->ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
 	snprintf(name, sizeof(name), "net_pkt%u", seq);
+	/* One segment per received frame: the host stack parses contiguous frames. */
+	data_room = RTE_PKTMBUF_HEADROOM + (cfg->max_mtu ? cfg->max_mtu : RTE_ETHER_MTU) +
+		    RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
+	if (data_room < RTE_MBUF_DEFAULT_BUF_SIZE)
+		data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	dp->pool = rte_pktmbuf_pool_create(name, cfg->mbufs, cfg->mbuf_cache, 0,
-					   RTE_MBUF_DEFAULT_BUF_SIZE, cfg->socket_id);
+					   (uint16_t)data_room, cfg->socket_id);
 	/* The shared info of an external payload lives in the private area of the mbuf that
 	 * carries it: it stays valid until that mbuf is detached, whatever frees first. */
 	priv = RTE_ALIGN((uint16_t)sizeof(struct net_ext_priv), RTE_MBUF_PRIV_ALIGN);

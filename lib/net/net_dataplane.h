@@ -26,6 +26,7 @@ struct net_dataplane_config {
 	uint16_t ppspp_port;	 /* UDP port handed to the worker's UDP hook */
 	unsigned mbufs;		 /* packet mbufs (RX, replies, datagram headers) */
 	unsigned mbuf_cache;	 /* per-lcore mempool cache */
+	unsigned max_mtu;	 /* largest port MTU: sizes the packet mbufs (0: 1500) */
 	unsigned ext_mbufs;	 /* mbufs that carry external (zero-copy) payloads */
 	unsigned neigh_capacity; /* neighbour entries per worker per port */
 	struct net_neigh_config neigh;

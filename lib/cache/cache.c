@@ -471,6 +471,30 @@ void cache_recovery_counts(const struct cache *c, uint64_t *chunks, uint64_t *sw
 
 /* ---- readers ------------------------------------------------------------------------------ */
 
+/* liburcu refuses a second registration of a thread: count ours per thread and flavour so a
+ * thread may read several caches. */
+static __thread unsigned tls_regs[2];
+
+static void flavour_register(const struct cache *c)
+{
+	if (c->conf.threads_registered || tls_regs[c->conf.flavour]++ > 0)
+		return;
+	if (c->conf.flavour == CACHE_RCU_QSBR)
+		cache_qsbr_register();
+	else
+		cache_memb_register();
+}
+
+static void flavour_unregister(const struct cache *c)
+{
+	if (c->conf.threads_registered || --tls_regs[c->conf.flavour] > 0)
+		return;
+	if (c->conf.flavour == CACHE_RCU_QSBR)
+		cache_qsbr_unregister();
+	else
+		cache_memb_unregister();
+}
+
 struct cache_reader *cache_reader_register(struct cache *c)
 {
 	for (unsigned i = 0; i < c->conf.max_readers; i++) {
@@ -478,10 +502,7 @@ struct cache_reader *cache_reader_register(struct cache *c)
 		int expect = 0;
 
 		if (atomic_compare_exchange_strong(&r->in_use, &expect, 1)) {
-			if (c->conf.flavour == CACHE_RCU_QSBR)
-				cache_qsbr_register();
-			else
-				cache_memb_register();
+			flavour_register(c);
 			return r;
 		}
 	}
@@ -501,10 +522,7 @@ void cache_reader_unregister(struct cache_reader *r)
 	if (!r)
 		return;
 	reader_release(r);
-	if (r->c->conf.flavour == CACHE_RCU_QSBR)
-		cache_qsbr_unregister();
-	else
-		cache_memb_unregister();
+	flavour_unregister(r->c);
 	atomic_store_explicit(&r->in_use, 0, memory_order_release);
 }
 

@@ -22,6 +22,9 @@
  * - To keep a chunk beyond that (zero-copy DATA until the NIC frees the mbuf), take a reference
  *   with cache_ref() before the result expires; cache_unref() may be called from any thread.
  *   A slot is reused only after an RCU grace period and after its references dropped to zero.
+ * - A thread may be a reader of several caches of the same flavour (the liburcu registration
+ *   is counted per thread); set conf.threads_registered when the application registers its
+ *   threads with liburcu itself.
  * - Statistics may be read from any thread.
  *
  * Memory: everything (header, swarm table, indexes, slot descriptors, metadata heap, arena) lives
@@ -84,6 +87,9 @@ struct cache_conf {
 	void *region; /* caller memory (e.g. a DPDK memzone), cache_region_size() bytes, 64-aligned */
 	size_t region_len;
 	bool no_hugepages; /* anonymous mapping: do not try MAP_HUGETLB */
+	/* Reader threads are registered with the flavour by the application itself (it uses
+	 * liburcu for other data too): cache_reader_register() then only takes a reader slot. */
+	bool threads_registered;
 };
 
 /* Defaults: QSBR, classes 1 KiB x 65536 and 8 KiB x 8192, 1024 swarms, 16 MiB metadata,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <urcu/urcu-qsbr.h>
 
 #include "cache.h"
 #include "cache_test_util.h"
@@ -671,6 +672,65 @@ static void test_memb_flavour(void)
 	cache_destroy(c);
 }
 
+static void test_two_caches_one_thread(void)
+{
+	struct cache_conf conf;
+	struct cache *c1, *c2;
+	struct cache_reader *r1, *r2;
+	cache_swarm_t s1, s2;
+
+	small_conf(&conf, 16, 4);
+	c1 = cache_create(&conf);
+	c2 = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+	r1 = cache_reader_register(c1);
+	r2 = cache_reader_register(c2); /* same thread: liburcu registration is shared */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
+	s1 = add_swarm(c1, "one", false);
+	s2 = add_swarm(c2, "two", false);
+	for (uint64_t i = 0; i < 40; i++) { /* both evict: grace periods with this reader online */
+		CU_ASSERT_EQUAL(put(c1, s1, i, 1024, 0), 0);
+		CU_ASSERT_EQUAL(put(c2, s2, i, 1024, 0), 0);
+		CU_ASSERT_EQUAL(probe(r1, s1, i, 1024), 1);
+		CU_ASSERT_EQUAL(probe(r2, s2, i, 1024), 1);
+		cache_reader_quiescent(r1);
+	}
+	cache_reader_unregister(r1);
+	CU_ASSERT_EQUAL(probe(r2, s2, 39, 1024), 1); /* still registered for c2 */
+	CU_ASSERT_EQUAL(put(c2, s2, 100, 1024, 0), 0);
+	cache_reader_unregister(r2);
+	cache_destroy(c1);
+	cache_destroy(c2);
+}
+
+static void test_threads_registered(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	cache_swarm_t s;
+
+	/* the application owns the liburcu registration of its threads */
+	small_conf(&conf, 16, 4);
+	conf.threads_registered = true;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	urcu_qsbr_register_thread();
+	r = cache_reader_register(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	s = add_swarm(c, "app", false);
+	for (uint64_t i = 0; i < 40; i++) {
+		CU_ASSERT_EQUAL(put(c, s, i, 1024, 0), 0);
+		CU_ASSERT_EQUAL(probe(r, s, i, 1024), 1);
+		cache_reader_quiescent(r);
+	}
+	cache_reader_unregister(r);
+	urcu_qsbr_unregister_thread();
+	cache_destroy(c);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -690,6 +750,8 @@ int main(void)
 	CU_add_test(s, "reader limit", test_reader_limit);
 	CU_add_test(s, "caller region", test_caller_region);
 	CU_add_test(s, "memb flavour", test_memb_flavour);
+	CU_add_test(s, "two caches, one thread", test_two_caches_one_thread);
+	CU_add_test(s, "threads registered by the application", test_threads_registered);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Suite cacherd: pcdn-cacherd on net_af_packet over a veth, alone in a network namespace; a
-# client namespace on the other end. ARP resolves and ping / ping -6 are answered; hostile
-# frames and malformed PPSPP datagrams are counted by reason and never crash the daemon, which
-# still answers afterwards; SIGTERM stops it cleanly with its counters printed.
-# usage: test_host_stack.sh PCDN_CACHERD
+# Suite cacherd: pcdn-cacherd in a network namespace of its own, on net_af_packet over a veth
+# whose other end is in a client namespace (PMD af_packet), or on net_tap whose kernel side is
+# the client (PMD tap, checksum offload path). ARP resolves and ping / ping -6 are answered;
+# hostile frames and malformed PPSPP datagrams are counted by reason and never crash the daemon,
+# which still answers afterwards; telemetry agrees; SIGTERM stops it cleanly with its counters.
+# usage: test_host_stack.sh PCDN_CACHERD [af_packet|tap]
 set -euo pipefail
 exe=$1
+pmd=${2:-af_packet}
 here=$(cd "$(dirname "$0")" && pwd)
 id=$$
 nsc=pcdn-itc-$id
 nsd=pcdn-itd-$id
 vc=pitc$id
 vd=pitd$id
-prefix=pcdn_it_hs_$id
+prefix=pcdn_it_hs_${pmd}_$id
 tmp=$(mktemp -d)
 pid=
 
@@ -55,21 +57,26 @@ expect_ge() {
 
 in_c() { ip netns exec "$nsc" "$@"; }
 
-ip netns add "$nsc"
 ip netns add "$nsd"
-ip link add "$vc" type veth peer name "$vd"
-ip link set "$vc" netns "$nsc"
-ip link set "$vd" netns "$nsd"
-in_c ip link set lo up
-in_c ip addr add 10.77.0.1/24 dev "$vc"
-in_c ip -6 addr add fd77::1/64 dev "$vc" nodad
-in_c ip link set "$vc" up
-in_c python3 "$here/txcsum_off.py" "$vc"
-# The daemon's side belongs to the daemon: no kernel IPv6 (ND, DAD) on it.
-ip netns exec "$nsd" sysctl -qw "net.ipv6.conf.$vd.disable_ipv6=1"
-ip -n "$nsd" link set "$vd" up
-mac=$(ip -n "$nsd" -o link show "$vd" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-[ -n "$mac" ] || fail "no MAC on $vd"
+if [ "$pmd" = af_packet ]; then
+	ip netns add "$nsc"
+	ip link add "$vc" type veth peer name "$vd"
+	ip link set "$vc" netns "$nsc"
+	ip link set "$vd" netns "$nsd"
+	# The daemon's side belongs to the daemon: no kernel IPv6 (ND, DAD) on it.
+	ip netns exec "$nsd" sysctl -qw "net.ipv6.conf.$vd.disable_ipv6=1"
+	ip -n "$nsd" link set "$vd" up
+	mac=$(ip -n "$nsd" -o link show "$vd" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+	[ -n "$mac" ] || fail "no MAC on $vd"
+	device="net_af_packet_it$id,iface=$vd"
+elif [ "$pmd" = tap ]; then
+	# The tap's kernel side, in the daemon's namespace, is the client.
+	nsc=$nsd
+	vc=pitt$id
+	device="net_tap_it$id,iface=$vc"
+else
+	fail "unknown PMD '$pmd' (af_packet or tap)"
+fi
 
 cat >"$tmp/cacherd.conf" <<CONF
 log_level = "notice";
@@ -79,7 +86,7 @@ control_socket = "$tmp/ctl.sock";
 mempool = { mbufs = 2047; cache = 32; ext_mbufs = 1023; };
 ports = (
   {
-    device = "net_af_packet_it$id,iface=$vd";
+    device = "$device";
     mtu = 1500;
     rx_desc = 256;
     tx_desc = 256;
@@ -93,6 +100,18 @@ ip netns exec "$nsd" "$exe" -l 0-1 --no-huge -m 512 --no-pci --file-prefix="$pre
 	>"$tmp/out" 2>"$tmp/err" &
 pid=$!
 expect_ge uptime_ms 0
+in_c ip link set lo up
+if [ "$pmd" = tap ]; then
+	# The tap exists once the daemon is up; it starts with the port's own MAC: change it.
+	mac=$(ip -n "$nsd" -o link show "$vc" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+	[ -n "$mac" ] || fail "no tap $vc"
+	in_c ip link set "$vc" address 02:00:00:00:77:01
+else
+	in_c python3 "$here/txcsum_off.py" "$vc"
+fi
+in_c ip addr add 10.77.0.1/24 dev "$vc"
+in_c ip -6 addr add fd77::1/64 dev "$vc" nodad
+in_c ip link set "$vc" up
 
 # ARP and ICMP echo (IPv4), ND and ICMPv6 echo.
 in_c ping -c 3 -i 0.2 -W 5 10.77.0.2 || fail "ping 10.77.0.2"

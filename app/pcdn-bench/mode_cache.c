@@ -157,6 +157,20 @@ static bool hugetlbfs_ready(uint64_t need_mb)
 	return mounted && free_pages * page_kb / 1024 >= need_mb;
 }
 
+/* 1-minute load average: the machine is shared, the figures need their context. */
+static double loadavg(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double v = -1;
+
+	if (f) {
+		if (fscanf(f, "%lf", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -220,6 +234,8 @@ int bench_cache_main(int argc, char **argv)
 		return 2;
 	}
 	o.lookups = o.lookups / o.burst * o.burst;
+
+	double load_start = loadavg();
 
 	/* ---- the cache with N chunks of 1 KiB in 16 swarms ---- */
 	struct cache_conf conf;
@@ -350,9 +366,11 @@ int bench_cache_main(int argc, char **argv)
 #endif
 
 	printf("{\"bench\": \"cache\", \"chunks\": %u, \"burst\": %u, \"repeat\": %u, "
-	       "\"hugepages\": %s, \"lookups_per_sec_1t\": %.0f, \"lookups_per_sec_2t\": %.0f, "
+	       "\"hugepages\": %s, \"loadavg_start\": %.2f, \"loadavg_end\": %.2f, "
+	       "\"lookups_per_sec_1t\": %.0f, \"lookups_per_sec_2t\": %.0f, "
 	       "\"scaling_2t\": %.3f, ",
-	       o.chunks, o.burst, o.repeat, huge ? "true" : "false", r1, r2, r2 / r1);
+	       o.chunks, o.burst, o.repeat, huge ? "true" : "false", load_start, loadavg(), r1, r2,
+	       r2 / r1);
 	if (rl > 0)
 		printf("\"lfht_lookups_per_sec_1t\": %.0f, ", rl);
 	else

@@ -31,6 +31,7 @@ struct app_args {
 	const char *stats_file;
 	unsigned stats_interval_ms;
 	int check_only;
+	int help;
 };
 
 static volatile sig_atomic_t g_signal;
@@ -80,12 +81,14 @@ static int parse_app_args(int argc, char **argv, struct app_args *a)
 			i++;
 		} else if (strcmp(o, "--check") == 0) {
 			a->check_only = 1;
+		} else if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
+			a->help = 1;
 		} else {
 			fprintf(stderr, "unknown option '%s'\n", o);
 			return -EINVAL;
 		}
 	}
-	return a->config ? 0 : -EINVAL;
+	return a->config || a->help ? 0 : -EINVAL;
 }
 
 /* Lcore checks need the EAL; errors point at the 'workers' line like any config error. */
@@ -191,6 +194,10 @@ int main(int argc, char **argv)
 	if (sep < 0 || parse_app_args(argc - sep - 1, argv + sep + 1, &args) < 0) {
 		usage(stderr, argv[0]);
 		return 2;
+	}
+	if (args.help) {
+		usage(stdout, argv[0]);
+		return 0;
 	}
 	/* The configuration is checked before the EAL starts: a typo costs no hugepages. */
 	if (cacherd_config_load_file(args.config, &conf, err, sizeof(err)) < 0) {

@@ -3,7 +3,8 @@
  * and check them again before cache_unref(), and resolve swarms by ID and check their metadata
  * blob; meanwhile the writer inserts, evicts (small classes, so nearly every insert evicts),
  * pins, removes, purges ranges, swarms and everything, updates metadata and removes and re-adds
- * swarms, as fast as it can. Run length: PCDN_CACHE_STRESS_SECONDS (default 10). Also run under
+ * swarms, as fast as it can. Run length: PCDN_CACHE_STRESS_SECONDS (default 10), longer if the
+ * machine is so slow that some kind of event has not happened yet. Also run under
  * ThreadSanitizer (suite tsan) and ASan.
  *
  * usage: test_cache_concurrency qsbr|memb */
@@ -28,6 +29,7 @@ static struct cache *cache;
 static enum cache_flavour flavour;
 static atomic_bool stop;
 static atomic_ulong failures;
+static atomic_bool saw_ref, saw_find;
 
 struct reader_stats {
 	unsigned long lookups, hits, checked_bytes, refs, swarm_finds;
@@ -103,6 +105,8 @@ static void *reader_main(void *arg)
 			if (!present[t])
 				continue;
 			rs->swarm_finds++;
+			if (!atomic_load_explicit(&saw_find, memory_order_relaxed))
+				atomic_store(&saw_find, true);
 			if (info[t].meta_len < 8) {
 				fail("metadata missing", t, 0);
 				continue;
@@ -146,6 +150,8 @@ static void *reader_main(void *arg)
 				held[nheld++] = (struct held){ hits[i].slot, hits[i].data, hits[i].len,
 							       tags[i], keys[i].chunk, 0 };
 				rs->refs++;
+				if (!atomic_load_explicit(&saw_ref, memory_order_relaxed))
+					atomic_store(&saw_ref, true);
 			}
 		}
 		if (seen != n)
@@ -212,9 +218,18 @@ static void writer_run(struct writer_state *w, double seconds)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		if ((w->ops & 1023) == 0) {
+			struct cache_stats st;
+			double el;
+
 			clock_gettime(CLOCK_MONOTONIC, &now);
-			if ((double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >=
-			    seconds)
+			el = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
+			cache_stats_get(cache, &st);
+			/* At least `seconds`, and on a slow (sanitised, shared) machine until every
+			 * kind of event has happened, within 20 times that. */
+			if (el >= seconds &&
+			    ((st.hits && st.evictions && st.purged && atomic_load(&saw_ref) &&
+			      atomic_load(&saw_find)) ||
+			     el >= 20 * seconds))
 				break;
 		}
 		w->ops++;

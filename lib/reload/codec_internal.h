@@ -160,6 +160,25 @@ static inline bool rd_opaque(struct rd *r, unsigned lenbytes, struct reload_aren
 	return true;
 }
 
+/* Everything left, copied into the arena. */
+static inline bool rd_opaque_rest(struct rd *r, struct reload_arena *a, struct reload_bytes *out)
+{
+	size_t n = rd_left(r);
+
+	out->data = NULL;
+	out->len = 0;
+	if (r->bad)
+		return false;
+	out->data = reload_arena_memdup(a, r->p + r->off, n);
+	if (!out->data) {
+		r->bad = true;
+		return false;
+	}
+	out->len = n;
+	r->off += n;
+	return true;
+}
+
 /* The structure must have been read to its last byte. */
 static inline bool rd_done(const struct rd *r)
 {

@@ -1140,8 +1140,12 @@ static int config_update_encode(const struct reload_config_update_req *q, struct
 			bytes_put(b, 2, &q->kinds[i]);
 		wr_len_end(b, v);
 		break;
-	default:
+	case 0:
 		return fail_inval(b);
+	default:
+		/* a type this node does not know: its content passed on as received */
+		reload_buf_put(b, q->config_data.data, q->config_data.len);
+		break;
 	}
 	return wr_len_end(b, l);
 }
@@ -1181,8 +1185,8 @@ static bool config_update_read(struct rd *r, struct reload_arena *a,
 		body.bad = true;
 		break;
 	default:
-		/* §6.5.4.1: the length allows unknown content types; nothing to keep */
-		body.off = body.len;
+		/* §6.5.4.1: the length allows unknown content types; kept raw in config_data */
+		rd_opaque_rest(&body, a, &q->config_data);
 		break;
 	}
 	if (!rd_done(&body))

@@ -481,7 +481,8 @@ struct reload_ping_ans {
 enum reload_config_update_type { RELOAD_CONFIG_UPDATE_CONFIG = 1, RELOAD_CONFIG_UPDATE_KIND = 2 };
 struct reload_config_update_req {
 	uint8_t type;
-	struct reload_bytes config_data; /* CONFIG: the Configuration Document */
+	struct reload_bytes config_data; /* CONFIG: the Configuration Document; an unknown type:
+					  * its content as received */
 	struct reload_bytes *kinds; /* KIND: KindDescription (XML kind-block) each */
 	size_t kind_count;
 };

@@ -177,10 +177,9 @@ static bool overlay_ok(const char *overlay)
 	return true;
 }
 
-X509 *reload_cert_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key,
-			const char *overlay, const char *user, const struct reload_node_id *node_ids,
-			size_t n, unsigned node_id_len, unsigned days,
-			struct reload_node_id *node_ids_out)
+X509 *reload_cert_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key, const char *overlay,
+			const char *user, const struct reload_node_id *node_ids, size_t n,
+			unsigned node_id_len, unsigned days, struct reload_node_id *node_ids_out)
 {
 	struct reload_node_id ids[RELOAD_CERT_MAX_NODE_IDS];
 	X509 *x;
@@ -232,11 +231,12 @@ X509 *reload_cert_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key,
 	return x;
 }
 
-int reload_self_signed_node_id(EVP_PKEY *key, uint8_t digest, unsigned node_id_len,
-			       uint32_t index, struct reload_node_id *out)
+int reload_self_signed_node_id(EVP_PKEY *key, uint8_t digest, unsigned node_id_len, uint32_t index,
+			       struct reload_node_id *out)
 {
-	const EVP_MD *md = digest == RELOAD_HASH_SHA1 ? EVP_sha1() :
-			   digest == RELOAD_HASH_SHA256 ? EVP_sha256() : NULL;
+	const EVP_MD *md = digest == RELOAD_HASH_SHA1	  ? EVP_sha1()
+			   : digest == RELOAD_HASH_SHA256 ? EVP_sha256()
+							  : NULL;
 	unsigned char *spki = NULL;
 	uint8_t h[EVP_MAX_MD_SIZE], pre[4];
 	unsigned hl = 0;
@@ -263,8 +263,8 @@ int reload_self_signed_node_id(EVP_PKEY *key, uint8_t digest, unsigned node_id_l
 	return 0;
 }
 
-X509 *reload_cert_make_self_signed(EVP_PKEY *key, const char *overlay, const char *user,
-				   size_t n, unsigned node_id_len, uint8_t digest, unsigned days)
+X509 *reload_cert_make_self_signed(EVP_PKEY *key, const char *overlay, const char *user, size_t n,
+				   unsigned node_id_len, uint8_t digest, unsigned days)
 {
 	struct reload_node_id ids[RELOAD_CERT_MAX_NODE_IDS];
 	X509_NAME *name;

@@ -211,7 +211,7 @@ struct wr_len {
 static inline struct wr_len wr_len_begin(struct reload_buf *b, unsigned lenbytes)
 {
 	static const uint8_t zero[4];
-	struct wr_len l = { b->len, lenbytes };
+	struct wr_len l = {b->len, lenbytes};
 
 	reload_buf_put(b, zero, lenbytes);
 	return l;

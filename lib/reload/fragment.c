@@ -11,7 +11,7 @@
 #include "reload.h"
 
 #define MIN_FRAGMENT_BODY 256
-#define VIA_GROWTH_ROOM 32
+#define VIA_GROWTH_ROOM	  32
 
 static int header_span(const uint8_t *msg, size_t len, unsigned node_id_len, size_t *hdr_len,
 		       uint64_t *tid, uint32_t *fragment)
@@ -32,10 +32,9 @@ static int header_span(const uint8_t *msg, size_t len, unsigned node_id_len, siz
 }
 
 int reload_fragment_split(const uint8_t *msg, size_t len, unsigned node_id_len, size_t mtu,
-			  int (*emit)(void *ctx, const uint8_t *frag, size_t frag_len),
-			  void *ctx)
+			  int (*emit)(void *ctx, const uint8_t *frag, size_t frag_len), void *ctx)
 {
-	size_t hdr_len, payload, room, count, piece, off = 0;
+	size_t hdr_len, payload, room, count, base_piece, extra, off = 0;
 	uint32_t fragment, base, i;
 	uint64_t tid;
 	uint8_t *buf;
@@ -52,18 +51,20 @@ int reload_fragment_split(const uint8_t *msg, size_t len, unsigned node_id_len, 
 		return -EMSGSIZE;
 	room = mtu - VIA_GROWTH_ROOM - hdr_len;
 	count = (payload + room - 1) / room;
-	piece = (payload + count - 1) / count;
-	if (piece < MIN_FRAGMENT_BODY)
+	/* equal pieces: the first payload % count ones carry one byte more */
+	base_piece = payload / count;
+	extra = payload % count;
+	if (base_piece < MIN_FRAGMENT_BODY)
 		return -EMSGSIZE;
 	base = fragment & RELOAD_FRAG_OFFSET_MASK;
 	if ((uint64_t)base + payload > RELOAD_FRAG_OFFSET_MASK + 1ull)
 		return -EMSGSIZE;
-	buf = malloc(hdr_len + piece);
+	buf = malloc(hdr_len + base_piece + 1);
 	if (!buf)
 		return -ENOMEM;
 	memcpy(buf, msg, hdr_len);
 	for (i = 0; off < payload; i++) {
-		size_t n = PCDN_MIN(piece, payload - off);
+		size_t n = base_piece + (i < extra ? 1 : 0);
 		bool last = off + n == payload;
 		uint32_t f = RELOAD_FRAG_HIGH_BIT | (base + (uint32_t)off);
 
@@ -100,7 +101,7 @@ struct pending {
 	bool hdr_is_first;
 	uint8_t *data;
 	size_t cap;
-	size_t total; /* known once the last fragment arrived; 0 before */
+	size_t total;	      /* known once the last fragment arrived; 0 before */
 	struct range *ranges; /* sorted, disjoint, merged */
 	size_t nranges;
 	size_t held; /* bytes accounted against the limit */
@@ -207,7 +208,7 @@ static int add_range(struct pending *p, size_t from, size_t to, const uint8_t *b
 	for (i = 0; i < p->nranges && p->ranges[i].from < from; i++)
 		;
 	memmove(&p->ranges[i + 1], &p->ranges[i], (p->nranges - i) * sizeof(*nr));
-	p->ranges[i] = (struct range){ from, to };
+	p->ranges[i] = (struct range){from, to};
 	p->nranges++;
 	for (i = 0, j = 0; i < p->nranges; i++) {
 		if (j && p->ranges[i].from <= p->ranges[j - 1].to)
@@ -315,8 +316,7 @@ int reload_reassembly_add(struct reload_reassembly *r, const uint8_t *frag, size
 	}
 	if (fragment & RELOAD_FRAG_LAST)
 		p->total = end;
-	if (!p->total || p->nranges != 1 || p->ranges[0].from != 0 ||
-	    p->ranges[0].to != p->total)
+	if (!p->total || p->nranges != 1 || p->ranges[0].from != 0 || p->ranges[0].to != p->total)
 		return 0;
 	*msg_len = p->hdr_len + p->total;
 	*msg = malloc(*msg_len);

@@ -519,7 +519,8 @@ int reload_message_decode(const uint8_t *buf, size_t len, unsigned node_id_len, 
 	*out = NULL;
 	if (max_size && len > max_size) {
 		/* still tell the caller who sent it, if the fixed header is readable */
-		if (hdr_out && len >= RELOAD_FIXED_HEADER_LEN && pcdn_get_be32(buf) == RELOAD_TOKEN) {
+		if (hdr_out && len >= RELOAD_FIXED_HEADER_LEN &&
+		    pcdn_get_be32(buf) == RELOAD_TOKEN) {
 			struct hdr_layout lay;
 
 			if (hdr_fixed_read(buf, len, hdr_out, &lay) == -ENOMSG)
@@ -542,7 +543,8 @@ int reload_message_decode(const uint8_t *buf, size_t len, unsigned node_id_len, 
 	if (hdr_out)
 		*hdr_out = m->hdr;
 	if (m->hdr.fragment != RELOAD_FRAG_UNFRAGMENTED &&
-	    ((m->hdr.fragment & RELOAD_FRAG_OFFSET_MASK) || !(m->hdr.fragment & RELOAD_FRAG_LAST))) {
+	    ((m->hdr.fragment & RELOAD_FRAG_OFFSET_MASK) ||
+	     !(m->hdr.fragment & RELOAD_FRAG_LAST))) {
 		rc = -EAGAIN;
 		goto fail;
 	}
@@ -592,7 +594,8 @@ int reload_message_decode(const uint8_t *buf, size_t len, unsigned node_id_len, 
 		rc = -EBADMSG;
 		goto fail;
 	}
-	m->contents_raw.data = reload_arena_memdup(a, buf + hlen + contents_at, r.off - contents_at);
+	m->contents_raw.data =
+	    reload_arena_memdup(a, buf + hlen + contents_at, r.off - contents_at);
 	m->contents_raw.len = r.off - contents_at;
 	if ((!m->body.data && body.len) || exts.bad || !m->contents_raw.data) {
 		rc = -ENOMEM;
@@ -646,8 +649,8 @@ int reload_message_encode(const struct reload_fwd_header *h, uint16_t code,
 		goto out;
 	}
 	message_sig_prefix(h->overlay, h->transaction_id, pre);
-	parts[0] = (struct reload_bytes){ pre, sizeof(pre) };
-	parts[1] = (struct reload_bytes){ contents.data, contents.len };
+	parts[0] = (struct reload_bytes){pre, sizeof(pre)};
+	parts[1] = (struct reload_bytes){contents.data, contents.len};
 	if ((rc = reload_signer_sign(signer, parts, 2, a, &sig)))
 		goto out;
 	l = wr_len_begin(&sec, 2);
@@ -716,7 +719,7 @@ int reload_message_sig_input(const struct reload_message *m, uint8_t pre[12],
 			     struct reload_bytes parts[2])
 {
 	message_sig_prefix(m->hdr.overlay, m->hdr.transaction_id, pre);
-	parts[0] = (struct reload_bytes){ pre, 12 };
+	parts[0] = (struct reload_bytes){pre, 12};
 	parts[1] = m->contents_raw;
 	return 0;
 }

@@ -386,8 +386,8 @@ static bool candidate_read(struct rd *r, struct reload_arena *a, struct reload_i
 	return !r->bad;
 }
 
-static bool candidates_read(struct rd *r, struct reload_arena *a,
-			    struct reload_ice_candidate **out, size_t *count)
+static bool candidates_read(struct rd *r, struct reload_arena *a, struct reload_ice_candidate **out,
+			    size_t *count)
 {
 	struct rd sub, walk;
 	struct reload_ice_candidate tmp;
@@ -920,15 +920,14 @@ static int stat_ans_encode(const struct reload_stat_ans *q, const struct reload_
 		reload_buf_put_u64(b, k->generation);
 		v = wr_len_begin(b, 4);
 		for (size_t j = 0; j < k->value_count; j++)
-			stored_meta_encode(&k->values[j],
-					   model ? model : k->values[j].model, b);
+			stored_meta_encode(&k->values[j], model ? model : k->values[j].model, b);
 		wr_len_end(b, v);
 	}
 	return wr_len_end(b, l);
 }
 
-static bool stat_ans_read(struct rd *r, const struct reload_codec_params *p,
-			  struct reload_arena *a, struct reload_stat_ans *q)
+static bool stat_ans_read(struct rd *r, const struct reload_codec_params *p, struct reload_arena *a,
+			  struct reload_stat_ans *q)
 {
 	struct rd sub;
 	size_t n;
@@ -976,7 +975,8 @@ static bool stat_ans_read(struct rd *r, const struct reload_codec_params *p,
 	return true;
 }
 
-/* ---- Find (§7.4.4) ---------------------------------------------------------------------------- */
+/* ---- Find (§7.4.4) ----------------------------------------------------------------------------
+ */
 
 static int find_req_encode(const struct reload_find_req *q, struct reload_buf *b)
 {
@@ -1039,8 +1039,8 @@ static bool skip_find_kind(struct rd *r, const struct reload_codec_params *p, co
 	return rd_vec(r, 1, &v);
 }
 
-static bool find_ans_read(struct rd *r, const struct reload_codec_params *p,
-			  struct reload_arena *a, struct reload_find_ans *q)
+static bool find_ans_read(struct rd *r, const struct reload_codec_params *p, struct reload_arena *a,
+			  struct reload_find_ans *q)
 {
 	struct rd sub;
 	size_t n;
@@ -1122,7 +1122,8 @@ static bool destination_read(struct rd *r, const struct reload_codec_params *p,
 	return true;
 }
 
-/* ---- ConfigUpdate (§6.5.4) -------------------------------------------------------------------- */
+/* ---- ConfigUpdate (§6.5.4) --------------------------------------------------------------------
+ */
 
 static int config_update_encode(const struct reload_config_update_req *q, struct reload_buf *b)
 {

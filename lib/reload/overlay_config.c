@@ -22,7 +22,7 @@
 #include "codec_internal.h"
 #include "reload.h"
 
-#define NS_BASE "urn:ietf:params:xml:ns:p2p:config-base"
+#define NS_BASE	 "urn:ietf:params:xml:ns:p2p:config-base"
 #define NS_CHORD "urn:ietf:params:xml:ns:p2p:config-chord"
 
 struct cfg_ctx {
@@ -34,7 +34,7 @@ struct cfg_ctx {
 };
 
 static int cfg_error(struct cfg_ctx *c, const xmlNode *n, const char *what, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int cfg_error(struct cfg_ctx *c, const xmlNode *n, const char *what, const char *fmt, ...)
 {
@@ -268,13 +268,12 @@ static const struct {
 	uint8_t model;
 	uint8_t policy;
 } iana_kinds[] = {
-	/* §8, §9: IANA-registered Kinds; their registered model and policy win (§11.1) */
-	{ "TURN-SERVICE", RELOAD_KIND_TURN_SERVICE, RELOAD_MODEL_SINGLE,
-	  RELOAD_ACCESS_NODE_MULTIPLE },
-	{ "CERTIFICATE_BY_NODE", RELOAD_KIND_CERTIFICATE_BY_NODE, RELOAD_MODEL_ARRAY,
-	  RELOAD_ACCESS_NODE_MATCH },
-	{ "CERTIFICATE_BY_USER", RELOAD_KIND_CERTIFICATE_BY_USER, RELOAD_MODEL_ARRAY,
-	  RELOAD_ACCESS_USER_MATCH },
+    /* §8, §9: IANA-registered Kinds; their registered model and policy win (§11.1) */
+    {"TURN-SERVICE", RELOAD_KIND_TURN_SERVICE, RELOAD_MODEL_SINGLE, RELOAD_ACCESS_NODE_MULTIPLE},
+    {"CERTIFICATE_BY_NODE", RELOAD_KIND_CERTIFICATE_BY_NODE, RELOAD_MODEL_ARRAY,
+     RELOAD_ACCESS_NODE_MATCH},
+    {"CERTIFICATE_BY_USER", RELOAD_KIND_CERTIFICATE_BY_USER, RELOAD_MODEL_ARRAY,
+     RELOAD_ACCESS_USER_MATCH},
 };
 
 static int parse_kind(struct cfg_ctx *c, const xmlNode *kn)
@@ -345,10 +344,10 @@ static int parse_kind(struct cfg_ctx *c, const xmlNode *kn)
 	}
 	if (!have_count || !have_size || !have_model || !have_policy)
 		return cfg_error(c, kn, "kind", "missing %s",
-				 !have_count ? "max-count" :
-				 !have_size  ? "max-size" :
-				 !have_model ? "data-model" :
-					       "access-control");
+				 !have_count   ? "max-count"
+				 : !have_size  ? "max-size"
+				 : !have_model ? "data-model"
+					       : "access-control");
 	if (name) {
 		size_t i;
 
@@ -356,9 +355,10 @@ static int parse_kind(struct cfg_ctx *c, const xmlNode *kn)
 			if (!strcmp(iana_kinds[i].name, name))
 				break;
 		if (i == PCDN_ARRAY_SIZE(iana_kinds))
-			return cfg_error(c, kn, "kind", "unknown Kind name '%s' (registered: "
-							"TURN-SERVICE, CERTIFICATE_BY_NODE, "
-							"CERTIFICATE_BY_USER)",
+			return cfg_error(c, kn, "kind",
+					 "unknown Kind name '%s' (registered: "
+					 "TURN-SERVICE, CERTIFICATE_BY_NODE, "
+					 "CERTIFICATE_BY_USER)",
 					 name);
 		k.id = iana_kinds[i].id;
 		k.model = iana_kinds[i].model;
@@ -388,7 +388,7 @@ static int parse_required_kinds(struct cfg_ctx *c, const xmlNode *rk)
 
 	for (const xmlNode *b = rk->children; b; b = b->next) {
 		const xmlNode *kind = NULL;
-		struct reload_bytes sig = { NULL, 0 };
+		struct reload_bytes sig = {NULL, 0};
 
 		if (b->type != XML_ELEMENT_NODE)
 			continue;
@@ -537,8 +537,8 @@ static int parse_parameter(struct cfg_ctx *c, const xmlNode *n, bool *seen_link_
 		if ((rc = push_string(c, n, &cfg->enrollment_servers,
 				      &cfg->enrollment_server_count)))
 			return rc;
-		if (strncmp(cfg->enrollment_servers[cfg->enrollment_server_count - 1], "https:",
-			    6) != 0)
+		if (strncmp(cfg->enrollment_servers[cfg->enrollment_server_count - 1],
+			    "https:", 6) != 0)
 			return cfg_error(c, n, what, "the URL must be of type https:");
 	} else if (!strcmp(what, "self-signed-permitted")) {
 		char *d = attr_of(c, n, "digest");
@@ -546,7 +546,8 @@ static int parse_parameter(struct cfg_ctx *c, const xmlNode *n, bool *seen_link_
 		if ((rc = parse_bool(c, n, what, &cfg->self_signed_permitted)))
 			return rc;
 		if (!d)
-			return cfg_error(c, n, what, "missing the digest attribute (sha1 or sha256)");
+			return cfg_error(c, n, what,
+					 "missing the digest attribute (sha1 or sha256)");
 		if (!strcmp(d, "sha1"))
 			cfg->self_signed_digest = RELOAD_HASH_SHA1;
 		else if (!strcmp(d, "sha256"))
@@ -657,11 +658,12 @@ static void find_raw_configuration(struct cfg_ctx *c, const char *xml, size_t le
 
 						if (!gt)
 							return;
-						c->cfg->raw_configuration.data = reload_arena_memdup(
-							c->a, xml + start,
-							(size_t)(gt - xml) + 1 - start);
+						c->cfg->raw_configuration.data =
+						    reload_arena_memdup(c->a, xml + start,
+									(size_t)(gt - xml) + 1 -
+									    start);
 						c->cfg->raw_configuration.len =
-							(size_t)(gt - xml) + 1 - start;
+						    (size_t)(gt - xml) + 1 - start;
 						return;
 					}
 				}
@@ -804,7 +806,7 @@ void reload_config_free(struct reload_overlay_config *cfg)
 int reload_config_parse(const char *xml, size_t len, const char *source, const char *instance_name,
 			struct reload_overlay_config **out, char *err, size_t errlen)
 {
-	struct cfg_ctx c = { source ? source : "<config>", err, errlen, NULL, NULL };
+	struct cfg_ctx c = {source ? source : "<config>", err, errlen, NULL, NULL};
 	const xmlNode *root, *chosen = NULL, *sig = NULL;
 	xmlDoc *doc;
 	size_t index = 0, k = 0;
@@ -1039,8 +1041,8 @@ int reload_config_verify_kind(const struct reload_overlay_config *cfg,
 			      const struct reload_kind_def *k, const struct reload_trust *t,
 			      time_t now)
 {
-	return verify_element(&k->raw, &k->signature, cfg->kind_signers, cfg->kind_signer_count,
-			      t, now);
+	return verify_element(&k->raw, &k->signature, cfg->kind_signers, cfg->kind_signer_count, t,
+			      now);
 }
 
 static enum reload_data_model config_kind_model(const void *ctx, uint32_t kind)

@@ -33,29 +33,29 @@ extern "C" {
 
 /* ---- constants (RFC 6940 §6.3.2, §6.7, §14) ---------------------------------------------- */
 
-#define RELOAD_TOKEN            0xd2454c4fu
-#define RELOAD_VERSION          0x0a
-#define RELOAD_FRAG_HIGH_BIT    0x80000000u
-#define RELOAD_FRAG_LAST        0x40000000u
-#define RELOAD_FRAG_OFFSET_MASK 0x00ffffffu
-#define RELOAD_FRAG_UNFRAGMENTED (RELOAD_FRAG_HIGH_BIT | RELOAD_FRAG_LAST)
-#define RELOAD_DEFAULT_TTL      100
+#define RELOAD_TOKEN			0xd2454c4fu
+#define RELOAD_VERSION			0x0a
+#define RELOAD_FRAG_HIGH_BIT		0x80000000u
+#define RELOAD_FRAG_LAST		0x40000000u
+#define RELOAD_FRAG_OFFSET_MASK		0x00ffffffu
+#define RELOAD_FRAG_UNFRAGMENTED	(RELOAD_FRAG_HIGH_BIT | RELOAD_FRAG_LAST)
+#define RELOAD_DEFAULT_TTL		100
 #define RELOAD_DEFAULT_MAX_MESSAGE_SIZE 5000
-#define RELOAD_DEFAULT_PORT     6084
-#define RELOAD_FIXED_HEADER_LEN 38 /* ForwardingHeader up to and including options_length */
-#define RELOAD_CONFIG_SEQ_ANY   65535 /* accepted with ConfigUpdate regardless of sequence */
-#define RELOAD_FRAGMENT_TIMEOUT_MS 15000 /* §6.7: maximum request lifetime */
+#define RELOAD_DEFAULT_PORT		6084
+#define RELOAD_FIXED_HEADER_LEN		38 /* ForwardingHeader up to and including options_length */
+#define RELOAD_CONFIG_SEQ_ANY		65535 /* accepted with ConfigUpdate regardless of sequence */
+#define RELOAD_FRAGMENT_TIMEOUT_MS	15000 /* §6.7: maximum request lifetime */
 
-#define RELOAD_NODE_ID_MIN   16
-#define RELOAD_NODE_ID_MAX   20
+#define RELOAD_NODE_ID_MIN     16
+#define RELOAD_NODE_ID_MAX     20
 #define RELOAD_NODE_ID_DEFAULT 16
 #define RELOAD_RESOURCE_ID_MAX 255
-#define RELOAD_OPAQUE_ID_MAX 255
+#define RELOAD_OPAQUE_ID_MAX   255
 
 /* Forwarding option flags (§6.3.2.3). */
-#define RELOAD_FWDOPT_FORWARD_CRITICAL     0x01
+#define RELOAD_FWDOPT_FORWARD_CRITICAL	   0x01
 #define RELOAD_FWDOPT_DESTINATION_CRITICAL 0x02
-#define RELOAD_FWDOPT_RESPONSE_COPY        0x04
+#define RELOAD_FWDOPT_RESPONSE_COPY	   0x04
 
 /* Message codes (§14.8). Requests are odd, answers are request + 1. */
 enum reload_msg_code {
@@ -296,14 +296,14 @@ enum reload_signer_identity_type {
 #define RELOAD_CERT_TYPE_X509 0 /* RFC 6091 CertificateType */
 
 struct reload_signer_identity {
-	uint8_t type; /* enum reload_signer_identity_type */
-	uint8_t hash_alg; /* for CERT_HASH / CERT_HASH_NODE_ID */
+	uint8_t type;		  /* enum reload_signer_identity_type */
+	uint8_t hash_alg;	  /* for CERT_HASH / CERT_HASH_NODE_ID */
 	struct reload_bytes hash; /* certificate_hash / certificate_node_id_hash */
 };
 
 struct reload_signature {
 	uint8_t hash_alg; /* SignatureAndHashAlgorithm.hash */
-	uint8_t sig_alg; /* SignatureAndHashAlgorithm.signature */
+	uint8_t sig_alg;  /* SignatureAndHashAlgorithm.signature */
 	struct reload_signer_identity identity;
 	struct reload_bytes value;
 };
@@ -375,7 +375,8 @@ struct reload_probe_req {
 };
 struct reload_probe_info {
 	uint8_t type;
-	uint32_t value; /* the three defined types are uint32; unknown types are skipped on decode */
+	uint32_t
+	    value; /* the three defined types are uint32; unknown types are skipped on decode */
 };
 struct reload_probe_ans {
 	struct reload_probe_info *info;
@@ -398,7 +399,7 @@ struct reload_ice_candidate {
 	uint8_t overlay_link; /* enum reload_overlay_link_type */
 	struct reload_bytes foundation;
 	uint32_t priority;
-	uint8_t cand_type; /* enum reload_cand_type */
+	uint8_t cand_type;		     /* enum reload_cand_type */
 	struct reload_ip_port rel_addr_port; /* srflx / relay only */
 	struct reload_ice_extension *extensions;
 	size_t extension_count;
@@ -483,7 +484,7 @@ struct reload_config_update_req {
 	uint8_t type;
 	struct reload_bytes config_data; /* CONFIG: the Configuration Document; an unknown type:
 					  * its content as received */
-	struct reload_bytes *kinds; /* KIND: KindDescription (XML kind-block) each */
+	struct reload_bytes *kinds;	 /* KIND: KindDescription (XML kind-block) each */
 	size_t kind_count;
 };
 
@@ -516,8 +517,8 @@ struct reload_data_value {
 
 /* StoredDataValue: which fields matter depends on the Kind's model. */
 struct reload_stored_data_value {
-	uint8_t model; /* enum reload_data_model */
-	uint32_t index; /* ARRAY */
+	uint8_t model;		 /* enum reload_data_model */
+	uint32_t index;		 /* ARRAY */
 	struct reload_bytes key; /* DICTIONARY */
 	struct reload_data_value value;
 	struct reload_bytes raw; /* UNKNOWN model: the encoded StoredDataValue */
@@ -525,7 +526,7 @@ struct reload_stored_data_value {
 
 struct reload_stored_data {
 	uint64_t storage_time; /* ms since the epoch */
-	uint32_t lifetime; /* seconds */
+	uint32_t lifetime;     /* seconds */
 	struct reload_stored_data_value value;
 	struct reload_signature signature;
 };
@@ -598,7 +599,7 @@ struct reload_stored_meta_data {
 	uint64_t storage_time;
 	uint32_t lifetime;
 	uint8_t model;
-	uint32_t index; /* ARRAY */
+	uint32_t index;		 /* ARRAY */
 	struct reload_bytes key; /* DICTIONARY */
 	struct reload_meta_data meta;
 	struct reload_bytes raw; /* UNKNOWN model: the rest of the StoredMetaData, undivided */
@@ -679,8 +680,8 @@ int reload_body_decode(uint16_t code, const uint8_t *buf, size_t len,
 int reload_stored_data_value_encode(const struct reload_stored_data_value *v,
 				    struct reload_buf *out);
 int reload_stored_data_encode(const struct reload_stored_data *sd, struct reload_buf *out);
-int reload_stored_data_decode(const uint8_t *buf, size_t len, uint8_t model,
-			      struct reload_arena *a, struct reload_stored_data *sd, size_t *used);
+int reload_stored_data_decode(const uint8_t *buf, size_t len, uint8_t model, struct reload_arena *a,
+			      struct reload_stored_data *sd, size_t *used);
 
 /* ---- building and signing a message (§6.3.4) -------------------------------------------- */
 
@@ -696,8 +697,8 @@ struct reload_signer *reload_signer_load(const char *key_pem_path, const char *c
 void reload_signer_free(struct reload_signer *s);
 const struct reload_node_id *reload_signer_node_id(const struct reload_signer *s);
 const char *reload_signer_user(const struct reload_signer *s); /* "" if none */
-X509 *reload_signer_cert(const struct reload_signer *s); /* borrowed */
-EVP_PKEY *reload_signer_key(const struct reload_signer *s); /* borrowed */
+X509 *reload_signer_cert(const struct reload_signer *s);       /* borrowed */
+EVP_PKEY *reload_signer_key(const struct reload_signer *s);    /* borrowed */
 /* Signs data with the signer's key and identity: fills sig (arena-owned bytes). The signed
  * input is prefix || SignerIdentity, the form §6.3.4 and §7.1 share. */
 int reload_signer_sign(const struct reload_signer *s, const struct reload_bytes *parts,
@@ -766,8 +767,8 @@ void reload_peer_clear(struct reload_peer *p);
 /* Verifies a decoded message's signature (§6.3.4): finds the certificate named by the signer
  * identity in the security block, checks it with reload_trust_check_cert and the signature over
  * overlay || transaction_id || MessageContents || SignerIdentity. -EACCES on any failure. */
-int reload_message_verify(const struct reload_message *m, const struct reload_trust *t,
-			  time_t now, struct reload_peer *signer);
+int reload_message_verify(const struct reload_message *m, const struct reload_trust *t, time_t now,
+			  struct reload_peer *signer);
 
 /* §7.1: signs/verifies a StoredData over resource_id || kind || storage_time ||
  * StoredDataValue || SignerIdentity. For ARRAY the index is taken as 0 (§7.4.2.2). certs: the
@@ -795,14 +796,14 @@ enum reload_access_policy {
 };
 
 /* Kind-IDs registered by the RFC (§14.6). */
-#define RELOAD_KIND_TURN_SERVICE 0x2
+#define RELOAD_KIND_TURN_SERVICE	0x2
 #define RELOAD_KIND_CERTIFICATE_BY_NODE 0x3
 #define RELOAD_KIND_CERTIFICATE_BY_USER 0x10
 
 struct reload_kind_def {
 	uint32_t id;
-	char name[64]; /* IANA name when defined by name, "" for private ids */
-	uint8_t model; /* enum reload_data_model */
+	char name[64];	/* IANA name when defined by name, "" for private ids */
+	uint8_t model;	/* enum reload_data_model */
 	uint8_t policy; /* enum reload_access_policy */
 	uint32_t max_count;
 	uint32_t max_size;
@@ -871,8 +872,7 @@ uint64_t reload_kind_store_generation(const struct reload_kind_store *ks);
  * emitted unchanged. -EMSGSIZE when the header plus 256 bytes exceed mtu. emit is called once
  * per fragment; a negative return from it stops and is returned. Returns the fragment count. */
 int reload_fragment_split(const uint8_t *msg, size_t len, unsigned node_id_len, size_t mtu,
-			  int (*emit)(void *ctx, const uint8_t *frag, size_t frag_len),
-			  void *ctx);
+			  int (*emit)(void *ctx, const uint8_t *frag, size_t frag_len), void *ctx);
 
 /* Holding buffer keyed by transaction ID; incomplete messages time out (15 s by default) and
  * the total held is bounded (an incoming fragment that does not fit is dropped: -ENOBUFS). */
@@ -900,9 +900,9 @@ struct reload_overlay_config {
 	char instance_name[256];
 	uint32_t overlay_hash; /* reload_overlay_hash(instance_name) */
 	uint16_t sequence;
-	int64_t expiration; /* Unix seconds, 0 when absent */
-	char topology_plugin[64]; /* "CHORD-RELOAD" by default */
-	unsigned node_id_length; /* 16..20, default 16 */
+	int64_t expiration;		 /* Unix seconds, 0 when absent */
+	char topology_plugin[64];	 /* "CHORD-RELOAD" by default */
+	unsigned node_id_length;	 /* 16..20, default 16 */
 	struct reload_bytes *root_certs; /* DER */
 	size_t root_cert_count;
 	char **enrollment_servers;
@@ -911,17 +911,17 @@ struct reload_overlay_config {
 	uint8_t self_signed_digest; /* RELOAD_HASH_SHA1 / SHA256 */
 	struct reload_bootstrap_node *bootstrap;
 	size_t bootstrap_count;
-	unsigned turn_density; /* default 1 */
-	bool clients_permitted; /* default true */
-	bool no_ice; /* default false */
+	unsigned turn_density;		/* default 1 */
+	bool clients_permitted;		/* default true */
+	bool no_ice;			/* default false */
 	uint32_t chord_update_interval; /* seconds; 0 when absent (the plug-in picks) */
 	uint32_t chord_ping_interval;
-	bool chord_reactive; /* default true */
-	char *shared_secret; /* NULL when absent */
-	uint32_t max_message_size; /* default 5000 */
-	unsigned initial_ttl; /* default 100 */
+	bool chord_reactive;		    /* default true */
+	char *shared_secret;		    /* NULL when absent */
+	uint32_t max_message_size;	    /* default 5000 */
+	unsigned initial_ttl;		    /* default 100 */
 	uint32_t overlay_reliability_timer; /* ms, default 3000, >= 200 */
-	char **link_protocols; /* default one entry: "TLS" */
+	char **link_protocols;		    /* default one entry: "TLS" */
 	size_t link_protocol_count;
 	struct reload_node_id *kind_signers;
 	size_t kind_signer_count;
@@ -987,17 +987,16 @@ X509 *reload_cert_make_ca(EVP_PKEY *ca_key, const char *common_name, unsigned da
  * reload://<node dest>@overlay/ URI per Node-ID and the user as rfc822Name, nothing else.
  * node_ids NULL: n random Node-IDs of node_id_len bytes are chosen (and returned in
  * node_ids_out if not NULL). */
-X509 *reload_cert_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key,
-			const char *overlay, const char *user, const struct reload_node_id *node_ids,
-			size_t n, unsigned node_id_len, unsigned days,
-			struct reload_node_id *node_ids_out);
+X509 *reload_cert_issue(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *subject_key, const char *overlay,
+			const char *user, const struct reload_node_id *node_ids, size_t n,
+			unsigned node_id_len, unsigned days, struct reload_node_id *node_ids_out);
 /* Self-signed credentials (§11.3.1): Node-ID(s) = digest(subjectPublicKeyInfo DER) (with a
  * 4-byte index prefix when n > 1) truncated to node_id_len. */
-X509 *reload_cert_make_self_signed(EVP_PKEY *key, const char *overlay, const char *user,
-				   size_t n, unsigned node_id_len, uint8_t digest, unsigned days);
+X509 *reload_cert_make_self_signed(EVP_PKEY *key, const char *overlay, const char *user, size_t n,
+				   unsigned node_id_len, uint8_t digest, unsigned days);
 /* The Node-ID a self-signed certificate must carry (index 0: single-Node-ID form). */
-int reload_self_signed_node_id(EVP_PKEY *key, uint8_t digest, unsigned node_id_len,
-			       uint32_t index, struct reload_node_id *out);
+int reload_self_signed_node_id(EVP_PKEY *key, uint8_t digest, unsigned node_id_len, uint32_t index,
+			       struct reload_node_id *out);
 /* PEM files (key written 0600). */
 int reload_pem_write_key(const char *path, EVP_PKEY *key);
 int reload_pem_write_cert(const char *path, X509 *cert);

@@ -57,8 +57,8 @@ static const EVP_MD *md_for(uint8_t hash_alg)
 /* ---- certificate identity (§11.3) ---------------------------------------------------------- */
 
 /* "reload://" hex(destination list with one node entry) "@" overlay "/" */
-static int parse_reload_uri(const char *uri, size_t len, unsigned node_id_len,
-			    const char *overlay, struct reload_node_id *out, bool *for_overlay)
+static int parse_reload_uri(const char *uri, size_t len, unsigned node_id_len, const char *overlay,
+			    struct reload_node_id *out, bool *for_overlay)
 {
 	static const char prefix[] = "reload://";
 	const char *at, *hex, *ov, *end = uri + len;
@@ -89,8 +89,8 @@ static int parse_reload_uri(const char *uri, size_t len, unsigned node_id_len,
 		const char *slash = memchr(ov, '/', (size_t)(end - ov));
 		size_t ovlen = slash ? (size_t)(slash - ov) : (size_t)(end - ov);
 
-		*for_overlay = !overlay || (strlen(overlay) == ovlen &&
-					    strncasecmp(overlay, ov, ovlen) == 0);
+		*for_overlay =
+		    !overlay || (strlen(overlay) == ovlen && strncasecmp(overlay, ov, ovlen) == 0);
 	}
 	memset(out, 0, sizeof(*out));
 	out->len = d.len;
@@ -246,8 +246,8 @@ EVP_PKEY *reload_signer_key(const struct reload_signer *s)
 	return s->key;
 }
 
-static int digest_parts(const EVP_MD *md, const struct reload_bytes *parts, size_t n,
-			uint8_t *out, unsigned *out_len)
+static int digest_parts(const EVP_MD *md, const struct reload_bytes *parts, size_t n, uint8_t *out,
+			unsigned *out_len)
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	int ok;
@@ -275,12 +275,12 @@ static int signer_identity(const struct reload_signer *s, struct reload_arena *a
 	id->hash_alg = RELOAD_HASH_SHA256;
 	if (s->ident.node_id_count > 1) {
 		id->type = RELOAD_ID_CERT_HASH_NODE_ID;
-		parts[0] = (struct reload_bytes){ s->node_id.id, s->node_id.len };
-		parts[1] = (struct reload_bytes){ s->der, s->der_len };
+		parts[0] = (struct reload_bytes){s->node_id.id, s->node_id.len};
+		parts[1] = (struct reload_bytes){s->der, s->der_len};
 		rc = digest_parts(EVP_sha256(), parts, 2, md, &mdlen);
 	} else {
 		id->type = RELOAD_ID_CERT_HASH;
-		parts[0] = (struct reload_bytes){ s->der, s->der_len };
+		parts[0] = (struct reload_bytes){s->der, s->der_len};
 		rc = digest_parts(EVP_sha256(), parts, 1, md, &mdlen);
 	}
 	if (rc)
@@ -302,7 +302,8 @@ int reload_signer_sign(const struct reload_signer *s, const struct reload_bytes 
 	memset(sig, 0, sizeof(*sig));
 	base = EVP_PKEY_get_base_id(s->key);
 	if (base == EVP_PKEY_RSA)
-		sig->sig_alg = RELOAD_SIG_RSA; /* RSASSA-PKCS1-v1_5, the algorithm all must support */
+		sig->sig_alg =
+		    RELOAD_SIG_RSA; /* RSASSA-PKCS1-v1_5, the algorithm all must support */
 	else if (base == EVP_PKEY_EC)
 		sig->sig_alg = RELOAD_SIG_ECDSA;
 	else
@@ -467,8 +468,8 @@ int reload_trust_check_cert(const struct reload_trust *t, X509 *cert, time_t now
 	struct reload_cert_identity id;
 	bool ok = false;
 
-	if (reload_cert_identity_get(cert, t->node_id_len, t->overlay[0] ? t->overlay : NULL,
-				     &id) < 0)
+	if (reload_cert_identity_get(cert, t->node_id_len, t->overlay[0] ? t->overlay : NULL, &id) <
+	    0)
 		return -EACCES;
 	for (size_t i = 0; i < id.node_id_count; i++)
 		for (size_t k = 0; k < t->bad_count; k++)
@@ -503,7 +504,8 @@ void reload_peer_clear(struct reload_peer *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* ---- verification ----------------------------------------------------------------------------- */
+/* ---- verification -----------------------------------------------------------------------------
+ */
 
 /* Finds the certificate a SignerIdentity names; returns it (new reference) and the Node-ID. */
 static X509 *find_signer_cert(const struct reload_signer_identity *sid,
@@ -543,9 +545,8 @@ static X509 *find_signer_cert(const struct reload_signer_identity *sid,
 			return x;
 		}
 		for (size_t k = 0; k < id.node_id_count; k++) {
-			struct reload_bytes parts[2] = {
-				{ id.node_ids[k].id, id.node_ids[k].len }, gc->der
-			};
+			struct reload_bytes parts[2] = {{id.node_ids[k].id, id.node_ids[k].len},
+							gc->der};
 
 			if (!digest_parts(md, parts, 2, h, &hl) && hl == sid->hash.len &&
 			    memcmp(h, sid->hash.data, hl) == 0) {
@@ -605,8 +606,8 @@ out:
 	return rc;
 }
 
-int reload_message_verify(const struct reload_message *m, const struct reload_trust *t,
-			  time_t now, struct reload_peer *signer)
+int reload_message_verify(const struct reload_message *m, const struct reload_trust *t, time_t now,
+			  struct reload_peer *signer)
 {
 	uint8_t pre[12];
 	struct reload_bytes parts[2];

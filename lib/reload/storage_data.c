@@ -45,8 +45,8 @@ int reload_stored_data_encode(const struct reload_stored_data *sd, struct reload
 	return wr_len_end(out, l);
 }
 
-int reload_stored_data_decode(const uint8_t *buf, size_t len, uint8_t model,
-			      struct reload_arena *a, struct reload_stored_data *sd, size_t *used)
+int reload_stored_data_decode(const uint8_t *buf, size_t len, uint8_t model, struct reload_arena *a,
+			      struct reload_stored_data *sd, size_t *used)
 {
 	struct rd r, s;
 	size_t sig_used;
@@ -159,10 +159,10 @@ int reload_stored_data_verify(const struct reload_stored_data *sd,
 /* ---- access control (§7.3) ---------------------------------------------------------------- */
 
 static const char *const policy_names[] = {
-	[RELOAD_ACCESS_USER_MATCH] = "USER-MATCH",
-	[RELOAD_ACCESS_NODE_MATCH] = "NODE-MATCH",
-	[RELOAD_ACCESS_USER_NODE_MATCH] = "USER-NODE-MATCH",
-	[RELOAD_ACCESS_NODE_MULTIPLE] = "NODE-MULTIPLE",
+    [RELOAD_ACCESS_USER_MATCH] = "USER-MATCH",
+    [RELOAD_ACCESS_NODE_MATCH] = "NODE-MATCH",
+    [RELOAD_ACCESS_USER_NODE_MATCH] = "USER-NODE-MATCH",
+    [RELOAD_ACCESS_NODE_MULTIPLE] = "NODE-MULTIPLE",
 };
 
 const char *reload_access_policy_name(uint8_t policy)
@@ -430,9 +430,9 @@ static int ks_slot(struct reload_kind_store *ks, const struct reload_stored_data
 	case RELOAD_MODEL_DICTIONARY:
 		for (size_t i = 0; i < ks->n; i++)
 			if (ks->e[i].used && ks->e[i].sd.value.key.len == sd->value.key.len &&
-			    (sd->value.key.len == 0 || memcmp(ks->e[i].sd.value.key.data,
-							      sd->value.key.data,
-							      sd->value.key.len) == 0)) {
+			    (sd->value.key.len == 0 ||
+			     memcmp(ks->e[i].sd.value.key.data, sd->value.key.data,
+				    sd->value.key.len) == 0)) {
 				*out = &ks->e[i];
 				return 0;
 			}
@@ -546,8 +546,7 @@ static const struct ks_entry *dict_find(const struct reload_kind_store *ks,
 {
 	for (size_t i = 0; i < ks->n; i++)
 		if (entry_live(&ks->e[i], now_ms) && ks->e[i].sd.value.key.len == key->len &&
-		    (key->len == 0 ||
-		     memcmp(ks->e[i].sd.value.key.data, key->data, key->len) == 0))
+		    (key->len == 0 || memcmp(ks->e[i].sd.value.key.data, key->data, key->len) == 0))
 			return &ks->e[i];
 	return NULL;
 }
@@ -652,8 +651,8 @@ static int ks_select(const struct reload_kind_store *ks,
 /* Copies a value's bytes into the arena so the answer outlives changes to the store. */
 static int sd_copy_to_arena(struct reload_stored_data *sd, struct reload_arena *a)
 {
-	struct reload_bytes *f[] = { &sd->value.key, &sd->value.value.value,
-				     &sd->signature.identity.hash, &sd->signature.value };
+	struct reload_bytes *f[] = {&sd->value.key, &sd->value.value.value,
+				    &sd->signature.identity.hash, &sd->signature.value};
 
 	for (size_t i = 0; i < PCDN_ARRAY_SIZE(f); i++) {
 		if (!f[i]->len)

@@ -26,20 +26,21 @@ static enum reload_data_model kind_model(const void *ctx, uint32_t kind)
 }
 
 static const uint16_t codes[] = {
-	RELOAD_PROBE_REQ, RELOAD_PROBE_ANS, RELOAD_ATTACH_REQ, RELOAD_ATTACH_ANS,
-	RELOAD_STORE_REQ, RELOAD_STORE_ANS, RELOAD_FETCH_REQ, RELOAD_FETCH_ANS,
-	RELOAD_FIND_REQ, RELOAD_FIND_ANS, RELOAD_JOIN_REQ, RELOAD_JOIN_ANS,
-	RELOAD_LEAVE_REQ, RELOAD_LEAVE_ANS, RELOAD_UPDATE_REQ, RELOAD_UPDATE_ANS,
-	RELOAD_ROUTE_QUERY_REQ, RELOAD_ROUTE_QUERY_ANS, RELOAD_PING_REQ, RELOAD_PING_ANS,
-	RELOAD_STAT_REQ, RELOAD_STAT_ANS, RELOAD_APP_ATTACH_REQ, RELOAD_APP_ATTACH_ANS,
-	RELOAD_CONFIG_UPDATE_REQ, RELOAD_CONFIG_UPDATE_ANS, RELOAD_ERROR,
+    RELOAD_PROBE_REQ,	      RELOAD_PROBE_ANS,		RELOAD_ATTACH_REQ,
+    RELOAD_ATTACH_ANS,	      RELOAD_STORE_REQ,		RELOAD_STORE_ANS,
+    RELOAD_FETCH_REQ,	      RELOAD_FETCH_ANS,		RELOAD_FIND_REQ,
+    RELOAD_FIND_ANS,	      RELOAD_JOIN_REQ,		RELOAD_JOIN_ANS,
+    RELOAD_LEAVE_REQ,	      RELOAD_LEAVE_ANS,		RELOAD_UPDATE_REQ,
+    RELOAD_UPDATE_ANS,	      RELOAD_ROUTE_QUERY_REQ,	RELOAD_ROUTE_QUERY_ANS,
+    RELOAD_PING_REQ,	      RELOAD_PING_ANS,		RELOAD_STAT_REQ,
+    RELOAD_STAT_ANS,	      RELOAD_APP_ATTACH_REQ,	RELOAD_APP_ATTACH_ANS,
+    RELOAD_CONFIG_UPDATE_REQ, RELOAD_CONFIG_UPDATE_ANS, RELOAD_ERROR,
 };
 
 static struct reload_trust *trust;
 static struct reload_reassembly *reasm;
 
-static void reencode(uint16_t code, const union reload_body *b,
-		     const struct reload_codec_params *p)
+static void reencode(uint16_t code, const union reload_body *b, const struct reload_codec_params *p)
 {
 	struct reload_buf out;
 
@@ -53,7 +54,7 @@ static void reencode(uint16_t code, const union reload_body *b,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct reload_codec_params p = { 16, kind_model, NULL };
+	struct reload_codec_params p = {16, kind_model, NULL};
 	struct reload_arena *a = reload_arena_new();
 	struct reload_message *m = NULL;
 	struct reload_fwd_header h;
@@ -77,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		struct reload_destination via;
 		struct reload_node_id n;
-		struct reload_fwd_edit e = { .pop_first_dest = true, .decrement_ttl = true };
+		struct reload_fwd_edit e = {.pop_first_dest = true, .decrement_ttl = true};
 		struct reload_buf out;
 
 		memset(&n, 0xab, sizeof(n));

@@ -12,7 +12,7 @@
 #include "reload.h"
 
 #define TEST_OVERLAY "overlay.pcdn.test"
-#define TEST_NOW ((time_t)1800000000) /* fixed clock: certificates are made around it */
+#define TEST_NOW     ((time_t)1800000000) /* fixed clock: certificates are made around it */
 
 struct test_creds {
 	EVP_PKEY *ca_key;

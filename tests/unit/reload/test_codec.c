@@ -7,8 +7,8 @@
 #include "reload_test_util.h"
 
 #define KIND_SINGLE 0xf0000001u
-#define KIND_ARRAY 0xf0000002u
-#define KIND_DICT 0xf0000003u
+#define KIND_ARRAY  0xf0000002u
+#define KIND_DICT   0xf0000003u
 
 static enum reload_data_model kind_model(const void *ctx, uint32_t kind)
 {
@@ -50,32 +50,32 @@ static int suite_clean(void)
 
 /* A Ping request to Node-ID 00..0f, built byte by byte from §6.3.2 and §6.5.3.1. */
 static const uint8_t ping_hdr_and_contents[] = {
-	0xd2, 0x45, 0x4c, 0x4f, /* relo_token */
-	0x01, 0x02, 0x03, 0x04, /* overlay */
-	0x00, 0x07, /* configuration_sequence */
-	0x0a, /* version */
-	0x64, /* ttl = 100 */
-	0xc0, 0x00, 0x00, 0x00, /* fragment: last, offset 0 */
-	0x00, 0x00, 0x00, 0x00, /* length (patched by the test) */
-	0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, /* transaction_id */
-	0x00, 0x00, 0x10, 0x00, /* max_response_length = 4096 */
-	0x00, 0x00, /* via_list_length */
-	0x00, 0x12, /* destination_list_length = 18 */
-	0x00, 0x00, /* options_length */
-	0x01, 0x10, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c,
-	0x0d, 0x0e, 0x0f, /* destination: node, length 16, Node-ID */
-	0x00, 0x17, /* message_code = ping_req */
-	0x00, 0x00, 0x00, 0x02, /* message_body length */
-	0x00, 0x00, /* PingReq.padding<0..2^16-1>: empty */
-	0x00, 0x00, 0x00, 0x00, /* extensions: none */
+    0xd2, 0x45, 0x4c, 0x4f,			    /* relo_token */
+    0x01, 0x02, 0x03, 0x04,			    /* overlay */
+    0x00, 0x07,					    /* configuration_sequence */
+    0x0a,					    /* version */
+    0x64,					    /* ttl = 100 */
+    0xc0, 0x00, 0x00, 0x00,			    /* fragment: last, offset 0 */
+    0x00, 0x00, 0x00, 0x00,			    /* length (patched by the test) */
+    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, /* transaction_id */
+    0x00, 0x00, 0x10, 0x00,			    /* max_response_length = 4096 */
+    0x00, 0x00,					    /* via_list_length */
+    0x00, 0x12,					    /* destination_list_length = 18 */
+    0x00, 0x00,					    /* options_length */
+    0x01, 0x10, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, /* destination: node, length 16, Node-ID */
+    0x00, 0x17,					    /* message_code = ping_req */
+    0x00, 0x00, 0x00, 0x02,			    /* message_body length */
+    0x00, 0x00,					    /* PingReq.padding<0..2^16-1>: empty */
+    0x00, 0x00, 0x00, 0x00,			    /* extensions: none */
 };
 
 /* An empty certificate bucket and the anonymous signature (§6.3.4, §7.4.2.2). */
 static const uint8_t anon_security_block[] = {
-	0x00, 0x00, /* certificates<0..2^16-1> */
-	0x00, 0x00, /* SignatureAndHashAlgorithm {none, anonymous} */
-	0x03, 0x00, 0x00, /* SignerIdentity: none, length 0 */
-	0x00, 0x00, /* signature_value */
+    0x00, 0x00,	      /* certificates<0..2^16-1> */
+    0x00, 0x00,	      /* SignatureAndHashAlgorithm {none, anonymous} */
+    0x03, 0x00, 0x00, /* SignerIdentity: none, length 0 */
+    0x00, 0x00,	      /* signature_value */
 };
 
 static void fill_ping_header(struct reload_fwd_header *h, struct reload_destination *d)
@@ -112,28 +112,25 @@ static void test_kat_ping_encode(void)
 	memset(&body, 0, sizeof(body));
 	CU_ASSERT_EQUAL_FATAL(reload_body_encode(RELOAD_PING_REQ, &body, &p, &b), 0);
 	CU_ASSERT_EQUAL(reload_contents_encode(RELOAD_PING_REQ,
-					       &(struct reload_bytes){ b.data, b.len }, NULL, 0,
+					       &(struct reload_bytes){b.data, b.len}, NULL, 0,
 					       &contents),
 			0);
 	/* header alone, announcing the contents and the anonymous block as payload */
-	CU_ASSERT_EQUAL(reload_fwd_header_encode(&h, contents.len + sizeof(anon_security_block),
-						 &full),
-			0);
+	CU_ASSERT_EQUAL(
+	    reload_fwd_header_encode(&h, contents.len + sizeof(anon_security_block), &full), 0);
 	reload_buf_put(&full, contents.data, contents.len);
 	reload_buf_put(&full, anon_security_block, sizeof(anon_security_block));
 	pcdn_put_be32(want + 16, (uint32_t)(sizeof(want) + sizeof(anon_security_block)));
 	CU_ASSERT_EQUAL_FATAL(full.len, sizeof(want) + sizeof(anon_security_block));
 	CU_ASSERT_EQUAL(memcmp(full.data, want, hl), 0);
 	CU_ASSERT_EQUAL(memcmp(full.data, want, sizeof(want)), 0);
-	CU_ASSERT_EQUAL(memcmp(full.data + sizeof(want), anon_security_block,
-			       sizeof(anon_security_block)),
-			0);
+	CU_ASSERT_EQUAL(
+	    memcmp(full.data + sizeof(want), anon_security_block, sizeof(anon_security_block)), 0);
 
 	/* the signed message starts with exactly the same header and contents */
 	reload_buf_reset(&full);
-	CU_ASSERT_EQUAL_FATAL(reload_message_build(&h, RELOAD_PING_REQ, &body, &p, creds.signer,
-						   &full),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    reload_message_build(&h, RELOAD_PING_REQ, &body, &p, creds.signer, &full), 0);
 	pcdn_put_be32(want + 16, (uint32_t)full.len);
 	CU_ASSERT_EQUAL(memcmp(full.data, want, sizeof(want)), 0);
 	reload_buf_free(&b);
@@ -182,17 +179,45 @@ static void test_kat_ping_decode(void)
 static void test_kat_destination_lists(void)
 {
 	static const uint8_t lists[] = {
-		/* via: one compressed entry 0x8123 */
-		0x81, 0x23,
-		/* destination: node */
-		0x01, 0x10, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab,
-		0xac, 0xad, 0xae, 0xaf,
-		/* compressed 0xfffe */
-		0xff, 0xfe,
-		/* resource "FOO": type 2, length 4, ResourceId<0..255> = 03 46 4f 4f */
-		0x02, 0x04, 0x03, 0x46, 0x4f, 0x4f,
-		/* an opaque id of 3 bytes in TLV form */
-		0x03, 0x04, 0x03, 0x01, 0x02, 0x03,
+	    /* via: one compressed entry 0x8123 */
+	    0x81,
+	    0x23,
+	    /* destination: node */
+	    0x01,
+	    0x10,
+	    0xa0,
+	    0xa1,
+	    0xa2,
+	    0xa3,
+	    0xa4,
+	    0xa5,
+	    0xa6,
+	    0xa7,
+	    0xa8,
+	    0xa9,
+	    0xaa,
+	    0xab,
+	    0xac,
+	    0xad,
+	    0xae,
+	    0xaf,
+	    /* compressed 0xfffe */
+	    0xff,
+	    0xfe,
+	    /* resource "FOO": type 2, length 4, ResourceId<0..255> = 03 46 4f 4f */
+	    0x02,
+	    0x04,
+	    0x03,
+	    0x46,
+	    0x4f,
+	    0x4f,
+	    /* an opaque id of 3 bytes in TLV form */
+	    0x03,
+	    0x04,
+	    0x03,
+	    0x01,
+	    0x02,
+	    0x03,
 	};
 	uint8_t msg[RELOAD_FIXED_HEADER_LEN + sizeof(lists)];
 	struct reload_arena *a = reload_arena_new();
@@ -249,17 +274,17 @@ static void test_kat_destination_lists(void)
 static void test_kat_attach_no_ice(void)
 {
 	static const uint8_t want[] = {
-		0x04, 'u', 'f', 'r', 'g', /* ufrag */
-		0x02, 'p', 'w', /* password */
-		0x07, 'p', 'a', 's', 's', 'i', 'v', 'e', /* role */
-		0x00, 0x12, /* candidates<0..2^16-1>: 18 bytes */
-		0x01, 0x06, 0xc0, 0x00, 0x02, 0x01, 0x17, 0xc4, /* IpAddressPort */
-		0x04, /* overlay_link = TLS-TCP-FH-NO-ICE */
-		0x01, '1', /* foundation */
-		0x7e, 0x00, 0x00, 0xff, /* priority */
-		0x01, /* type = host */
-		0x00, 0x00, /* extensions */
-		0x01, /* send_update = true */
+	    0x04, 'u',	'f',  'r',  'g',		    /* ufrag */
+	    0x02, 'p',	'w',				    /* password */
+	    0x07, 'p',	'a',  's',  's',  'i',	'v',  'e',  /* role */
+	    0x00, 0x12,					    /* candidates<0..2^16-1>: 18 bytes */
+	    0x01, 0x06, 0xc0, 0x00, 0x02, 0x01, 0x17, 0xc4, /* IpAddressPort */
+	    0x04,					    /* overlay_link = TLS-TCP-FH-NO-ICE */
+	    0x01, '1',					    /* foundation */
+	    0x7e, 0x00, 0x00, 0xff,			    /* priority */
+	    0x01,					    /* type = host */
+	    0x00, 0x00,					    /* extensions */
+	    0x01,					    /* send_update = true */
 	};
 	struct reload_ice_candidate c;
 	union reload_body b, d;
@@ -274,12 +299,12 @@ static void test_kat_attach_no_ice(void)
 	CU_ASSERT_EQUAL_FATAL(pcdn_addr_parse("192.0.2.1:6084", &addr), 0);
 	CU_ASSERT_EQUAL(reload_ip_port_from_addr(&addr, &c.addr_port), 0);
 	c.overlay_link = RELOAD_LINK_TLS_TCP_FH_NO_ICE;
-	c.foundation = (struct reload_bytes){ (const uint8_t *)"1", 1 };
+	c.foundation = (struct reload_bytes){(const uint8_t *)"1", 1};
 	c.priority = 0x7e0000ff;
 	c.cand_type = RELOAD_CAND_HOST;
-	b.attach.ufrag = (struct reload_bytes){ (const uint8_t *)"ufrg", 4 };
-	b.attach.password = (struct reload_bytes){ (const uint8_t *)"pw", 2 };
-	b.attach.role = (struct reload_bytes){ (const uint8_t *)"passive", 7 };
+	b.attach.ufrag = (struct reload_bytes){(const uint8_t *)"ufrg", 4};
+	b.attach.password = (struct reload_bytes){(const uint8_t *)"pw", 2};
+	b.attach.role = (struct reload_bytes){(const uint8_t *)"passive", 7};
 	b.attach.candidates = &c;
 	b.attach.candidate_count = 1;
 	b.attach.send_update = true;
@@ -296,7 +321,7 @@ static void test_kat_attach_no_ice(void)
 	CU_ASSERT_TRUE(d.attach.send_update);
 	/* mixing ICE and No-ICE candidates is refused (§6.5.1.1) */
 	{
-		struct reload_ice_candidate two[2] = { c, c };
+		struct reload_ice_candidate two[2] = {c, c};
 
 		two[1].overlay_link = RELOAD_LINK_DTLS_UDP_SR;
 		CU_ASSERT_EQUAL(reload_candidates_no_ice(two, 2), -EBADMSG);
@@ -352,12 +377,12 @@ static void test_kat_chord_update(void)
 static void test_kat_stored_data(void)
 {
 	static const uint8_t want[] = {
-		0x00, 0x00, 0x00, 0x1b, /* length of the rest: 27 */
-		0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, /* storage_time */
-		0x00, 0x01, 0x51, 0x80, /* lifetime = 86400 */
-		0x01, /* exists */
-		0x00, 0x00, 0x00, 0x03, 'a', 'b', 'c', /* value */
-		0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, /* anonymous signature */
+	    0x00, 0x00, 0x00, 0x1b,			    /* length of the rest: 27 */
+	    0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, /* storage_time */
+	    0x00, 0x01, 0x51, 0x80,			    /* lifetime = 86400 */
+	    0x01,					    /* exists */
+	    0x00, 0x00, 0x00, 0x03, 'a',  'b',	'c',	    /* value */
+	    0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00,	    /* anonymous signature */
 	};
 	struct reload_stored_data sd, back;
 	struct reload_buf out;
@@ -369,33 +394,32 @@ static void test_kat_stored_data(void)
 	sd.lifetime = 86400;
 	sd.value.model = RELOAD_MODEL_SINGLE;
 	sd.value.value.exists = true;
-	sd.value.value.value = (struct reload_bytes){ (const uint8_t *)"abc", 3 };
+	sd.value.value.value = (struct reload_bytes){(const uint8_t *)"abc", 3};
 	sd.signature.identity.type = RELOAD_ID_NONE;
 	reload_buf_init(&out);
 	CU_ASSERT_EQUAL_FATAL(reload_stored_data_encode(&sd, &out), 0);
 	CU_ASSERT_EQUAL_FATAL(out.len, sizeof(want));
 	CU_ASSERT_EQUAL(memcmp(out.data, want, sizeof(want)), 0);
-	CU_ASSERT_EQUAL(reload_stored_data_decode(want, sizeof(want), RELOAD_MODEL_SINGLE, a, &back,
-						  &used),
-			0);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_decode(want, sizeof(want), RELOAD_MODEL_SINGLE, a, &back, &used), 0);
 	CU_ASSERT_EQUAL(used, sizeof(want));
 	CU_ASSERT_EQUAL(back.lifetime, 86400u);
 	CU_ASSERT_EQUAL(back.value.value.value.len, 3);
 	/* the same bytes read as an ARRAY entry do not fit */
-	CU_ASSERT_EQUAL(reload_stored_data_decode(want, sizeof(want), RELOAD_MODEL_ARRAY, a, &back,
-						  &used),
-			-EBADMSG);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_decode(want, sizeof(want), RELOAD_MODEL_ARRAY, a, &back, &used),
+	    -EBADMSG);
 	reload_buf_free(&out);
 	reload_arena_free(a);
 }
 
-/* ---- round trips of every method -------------------------------------------------------------- */
+/* ---- round trips of every method --------------------------------------------------------------
+ */
 
 static const uint8_t some[] = "some bytes";
-#define SOME ((struct reload_bytes){ some, sizeof(some) - 1 })
+#define SOME ((struct reload_bytes){some, sizeof(some) - 1})
 
-static void fill_sd(struct reload_stored_data *sd, uint8_t model, uint32_t index,
-		    const char *key)
+static void fill_sd(struct reload_stored_data *sd, uint8_t model, uint32_t index, const char *key)
 {
 	memset(sd, 0, sizeof(*sd));
 	sd->storage_time = 1700000000000ull + index;
@@ -403,7 +427,7 @@ static void fill_sd(struct reload_stored_data *sd, uint8_t model, uint32_t index
 	sd->value.model = model;
 	sd->value.index = index;
 	if (key)
-		sd->value.key = (struct reload_bytes){ (const uint8_t *)key, strlen(key) };
+		sd->value.key = (struct reload_bytes){(const uint8_t *)key, strlen(key)};
 	sd->value.value.exists = true;
 	sd->value.value.value = SOME;
 	sd->signature.hash_alg = RELOAD_HASH_SHA256;
@@ -465,22 +489,22 @@ static void test_roundtrip_every_method(void)
 {
 	union reload_body b;
 	struct reload_node_id ids[4];
-	uint8_t probe_types[] = { 1, 2, 3 };
-	struct reload_probe_info info[] = { { 1, 500000000 }, { 2, 42 }, { 3, 3600 } };
+	uint8_t probe_types[] = {1, 2, 3};
+	struct reload_probe_info info[] = {{1, 500000000}, {2, 42}, {3, 3600}};
 	struct reload_ice_candidate cand[2];
-	struct reload_ice_extension ext = { SOME, SOME };
+	struct reload_ice_extension ext = {SOME, SOME};
 	struct reload_stored_data sd_single, sd_array[2], sd_dict[2];
 	struct reload_store_kind_data kd[3];
 	struct reload_store_kind_response skr[2];
-	struct reload_array_range ranges[2] = { { 0, 3 }, { 5, 0xffffffffu } };
-	struct reload_bytes keys[2] = { { (const uint8_t *)"k1", 2 }, { (const uint8_t *)"k2", 2 } };
+	struct reload_array_range ranges[2] = {{0, 3}, {5, 0xffffffffu}};
+	struct reload_bytes keys[2] = {{(const uint8_t *)"k1", 2}, {(const uint8_t *)"k2", 2}};
 	struct reload_stored_data_specifier spec[3];
 	struct reload_fetch_kind_response fkr[3];
 	struct reload_stored_meta_data meta[3];
 	struct reload_stat_kind_response stk[3];
-	uint32_t find_kinds[] = { KIND_SINGLE, KIND_DICT };
+	uint32_t find_kinds[] = {KIND_SINGLE, KIND_DICT};
 	struct reload_find_kind_data fkd[2];
-	struct reload_bytes kind_desc[2] = { SOME, SOME };
+	struct reload_bytes kind_desc[2] = {SOME, SOME};
 	struct reload_resource_id res;
 	struct pcdn_addr addr;
 
@@ -514,7 +538,7 @@ static void test_roundtrip_every_method(void)
 	memset(&b, 0, sizeof(b));
 	b.attach.ufrag = SOME;
 	b.attach.password = SOME;
-	b.attach.role = (struct reload_bytes){ (const uint8_t *)"active", 6 };
+	b.attach.role = (struct reload_bytes){(const uint8_t *)"active", 6};
 	b.attach.candidates = cand;
 	b.attach.candidate_count = 2;
 	roundtrip(RELOAD_ATTACH_REQ, &b);
@@ -536,17 +560,17 @@ static void test_roundtrip_every_method(void)
 	fill_sd(&sd_dict[1], RELOAD_MODEL_DICTIONARY, 0, "");
 	sd_dict[1].value.value.exists = false;
 	sd_dict[1].value.value.value.len = 0;
-	kd[0] = (struct reload_store_kind_data){ KIND_SINGLE, 7, &sd_single, 1 };
-	kd[1] = (struct reload_store_kind_data){ KIND_ARRAY, 0, sd_array, 2 };
-	kd[2] = (struct reload_store_kind_data){ KIND_DICT, 99, sd_dict, 2 };
+	kd[0] = (struct reload_store_kind_data){KIND_SINGLE, 7, &sd_single, 1};
+	kd[1] = (struct reload_store_kind_data){KIND_ARRAY, 0, sd_array, 2};
+	kd[2] = (struct reload_store_kind_data){KIND_DICT, 99, sd_dict, 2};
 	memset(&b, 0, sizeof(b));
 	b.store_req.resource = res;
 	b.store_req.replica_number = 1;
 	b.store_req.kind_data = kd;
 	b.store_req.kind_count = 3;
 	roundtrip(RELOAD_STORE_REQ, &b);
-	skr[0] = (struct reload_store_kind_response){ KIND_SINGLE, 8, ids, 2 };
-	skr[1] = (struct reload_store_kind_response){ KIND_DICT, 100, NULL, 0 };
+	skr[0] = (struct reload_store_kind_response){KIND_SINGLE, 8, ids, 2};
+	skr[1] = (struct reload_store_kind_response){KIND_DICT, 100, NULL, 0};
 	memset(&b, 0, sizeof(b));
 	b.store_ans.kinds = skr;
 	b.store_ans.kind_count = 2;
@@ -570,9 +594,9 @@ static void test_roundtrip_every_method(void)
 	b.fetch_req.specifier_count = 3;
 	roundtrip(RELOAD_FETCH_REQ, &b);
 	roundtrip(RELOAD_STAT_REQ, &b);
-	fkr[0] = (struct reload_fetch_kind_response){ KIND_SINGLE, 8, &sd_single, 1 };
-	fkr[1] = (struct reload_fetch_kind_response){ KIND_ARRAY, 2, sd_array, 1 };
-	fkr[2] = (struct reload_fetch_kind_response){ KIND_DICT, 100, sd_dict, 2 };
+	fkr[0] = (struct reload_fetch_kind_response){KIND_SINGLE, 8, &sd_single, 1};
+	fkr[1] = (struct reload_fetch_kind_response){KIND_ARRAY, 2, sd_array, 1};
+	fkr[2] = (struct reload_fetch_kind_response){KIND_DICT, 100, sd_dict, 2};
 	memset(&b, 0, sizeof(b));
 	b.fetch_ans.kinds = fkr;
 	b.fetch_ans.kind_count = 3;
@@ -589,9 +613,9 @@ static void test_roundtrip_every_method(void)
 	}
 	meta[1].index = 4;
 	meta[2].key = keys[0];
-	stk[0] = (struct reload_stat_kind_response){ KIND_SINGLE, 1, &meta[0], 1 };
-	stk[1] = (struct reload_stat_kind_response){ KIND_ARRAY, 2, &meta[1], 1 };
-	stk[2] = (struct reload_stat_kind_response){ KIND_DICT, 3, &meta[2], 1 };
+	stk[0] = (struct reload_stat_kind_response){KIND_SINGLE, 1, &meta[0], 1};
+	stk[1] = (struct reload_stat_kind_response){KIND_ARRAY, 2, &meta[1], 1};
+	stk[2] = (struct reload_stat_kind_response){KIND_DICT, 3, &meta[2], 1};
 	memset(&b, 0, sizeof(b));
 	b.stat_ans.kinds = stk;
 	b.stat_ans.kind_count = 3;
@@ -678,43 +702,43 @@ static void test_body_bad_values(void)
 	struct reload_arena *a = reload_arena_new();
 	union reload_body d;
 	/* RouteQueryReq with send_update = 2: a Boolean is 0 or 1 */
-	static const uint8_t bad_bool[] = { 0x02, 0x81, 0x23, 0x00, 0x00 };
-	static const uint8_t good_bool[] = { 0x01, 0x81, 0x23, 0x00, 0x00 };
+	static const uint8_t bad_bool[] = {0x02, 0x81, 0x23, 0x00, 0x00};
+	static const uint8_t good_bool[] = {0x01, 0x81, 0x23, 0x00, 0x00};
 	/* FindReq naming the same Kind twice */
-	static const uint8_t find_dup[] = { 0x01, 0xaa, 0x08, 0xf0, 0x00, 0x00, 0x01,
-					    0xf0, 0x00, 0x00, 0x01 };
+	static const uint8_t find_dup[] = {0x01, 0xaa, 0x08, 0xf0, 0x00, 0x00,
+					   0x01, 0xf0, 0x00, 0x00, 0x01};
 	/* Fetch ArrayRange with first > last */
-	static const uint8_t fetch_range[] = { 0x01, 0xaa, 0x00, 0x18, 0xf0, 0x00, 0x00, 0x02,
-					       0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x0a, 0x00, 0x08,
-					       0, 0, 0, 5, 0, 0, 0, 1 };
+	static const uint8_t fetch_range[] = {
+	    0x01, 0xaa, 0x00, 0x18, 0xf0, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0,
+	    0,	  0,	0x00, 0x0a, 0x00, 0x08, 0,    0,    0, 5, 0, 0, 0, 1};
 	/* ChordUpdate of an unknown type */
-	static const uint8_t chord_type[] = { 0, 0, 0, 1, 9 };
+	static const uint8_t chord_type[] = {0, 0, 0, 1, 9};
 	/* IceCandidate of an unknown type (cannot be skipped) */
-	static const uint8_t cand_type[] = { 0, 0, 0, 0x00, 0x0f, 0x01, 0x06, 1, 2, 3, 4, 0, 1,
-					     0x04, 0x00, 0, 0, 0, 1, 0x09, 0x00, 0x00, 0x00 };
+	static const uint8_t cand_type[] = {0, 0, 0, 0x00, 0x0f, 0x01, 0x06, 1,
+					    2, 3, 4, 0,	   1,	 0x04, 0x00, 0,
+					    0, 0, 1, 0x09, 0x00, 0x00, 0x00};
 	/* trailing garbage after a PingAns */
-	static const uint8_t ping_long[17] = { 0 };
+	static const uint8_t ping_long[17] = {0};
 
-	CU_ASSERT_EQUAL(reload_body_decode(RELOAD_ROUTE_QUERY_REQ, bad_bool, sizeof(bad_bool), &p,
-					   a, &d),
-			-EBADMSG);
-	CU_ASSERT_EQUAL(reload_body_decode(RELOAD_ROUTE_QUERY_REQ, good_bool, sizeof(good_bool), &p,
-					   a, &d),
-			0);
+	CU_ASSERT_EQUAL(
+	    reload_body_decode(RELOAD_ROUTE_QUERY_REQ, bad_bool, sizeof(bad_bool), &p, a, &d),
+	    -EBADMSG);
+	CU_ASSERT_EQUAL(
+	    reload_body_decode(RELOAD_ROUTE_QUERY_REQ, good_bool, sizeof(good_bool), &p, a, &d), 0);
 	CU_ASSERT_TRUE(d.route_query_req.destination.compressed);
 	CU_ASSERT_EQUAL(reload_body_decode(RELOAD_FIND_REQ, find_dup, sizeof(find_dup), &p, a, &d),
 			-EBADMSG);
-	CU_ASSERT_EQUAL(reload_body_decode(RELOAD_FETCH_REQ, fetch_range, sizeof(fetch_range), &p,
-					   a, &d),
-			-EBADMSG);
-	CU_ASSERT_EQUAL(reload_body_decode(RELOAD_UPDATE_REQ, chord_type, sizeof(chord_type), &p,
-					   a, &d),
-			-EBADMSG);
-	CU_ASSERT_EQUAL(reload_body_decode(RELOAD_ATTACH_REQ, cand_type, sizeof(cand_type), &p, a,
-					   &d),
-			-EBADMSG);
-	CU_ASSERT_EQUAL(reload_body_decode(RELOAD_PING_ANS, ping_long, sizeof(ping_long), &p, a, &d),
-			-EBADMSG);
+	CU_ASSERT_EQUAL(
+	    reload_body_decode(RELOAD_FETCH_REQ, fetch_range, sizeof(fetch_range), &p, a, &d),
+	    -EBADMSG);
+	CU_ASSERT_EQUAL(
+	    reload_body_decode(RELOAD_UPDATE_REQ, chord_type, sizeof(chord_type), &p, a, &d),
+	    -EBADMSG);
+	CU_ASSERT_EQUAL(
+	    reload_body_decode(RELOAD_ATTACH_REQ, cand_type, sizeof(cand_type), &p, a, &d),
+	    -EBADMSG);
+	CU_ASSERT_EQUAL(
+	    reload_body_decode(RELOAD_PING_ANS, ping_long, sizeof(ping_long), &p, a, &d), -EBADMSG);
 	CU_ASSERT_EQUAL(reload_body_decode(RELOAD_PING_ANS, ping_long, 16, &p, a, &d), 0);
 	CU_ASSERT_EQUAL(reload_body_decode(0x23, ping_long, 0, &p, a, &d), -ENOTSUP);
 	reload_arena_free(a);
@@ -731,7 +755,7 @@ static void test_unknown_kind_kept_raw(void)
 	struct reload_arena *a = reload_arena_new();
 
 	fill_sd(&sd, RELOAD_MODEL_SINGLE, 0, NULL);
-	kd = (struct reload_store_kind_data){ 0x7777, 1, &sd, 1 };
+	kd = (struct reload_store_kind_data){0x7777, 1, &sd, 1};
 	memset(&b, 0, sizeof(b));
 	b.store_req.resource.len = 16;
 	b.store_req.kind_data = &kd;
@@ -746,13 +770,14 @@ static void test_unknown_kind_kept_raw(void)
 	reload_arena_free(a);
 }
 
-/* ---- whole messages --------------------------------------------------------------------------- */
+/* ---- whole messages ---------------------------------------------------------------------------
+ */
 
 static size_t build_signed_ping(struct reload_buf *out, uint8_t ttl)
 {
 	struct reload_fwd_header h;
 	struct reload_destination d[2], via;
-	struct reload_fwd_option opt = { 0x80, RELOAD_FWDOPT_FORWARD_CRITICAL, SOME };
+	struct reload_fwd_option opt = {0x80, RELOAD_FWDOPT_FORWARD_CRITICAL, SOME};
 	struct reload_codec_params p = test_params();
 	union reload_body b;
 	struct reload_node_id n;
@@ -931,7 +956,8 @@ static void test_error_codes_and_ids(void)
 	char hex[41];
 
 	CU_ASSERT_EQUAL(reload_error_code_from_errno(-EACCES), RELOAD_ERR_FORBIDDEN);
-	CU_ASSERT_EQUAL(reload_error_code_from_errno(-ESTALE), RELOAD_ERR_GENERATION_COUNTER_TOO_LOW);
+	CU_ASSERT_EQUAL(reload_error_code_from_errno(-ESTALE),
+			RELOAD_ERR_GENERATION_COUNTER_TOO_LOW);
 	CU_ASSERT_EQUAL(reload_error_code_from_errno(-ETIME), RELOAD_ERR_DATA_TOO_OLD);
 	CU_ASSERT_EQUAL(reload_error_code_from_errno(-EFBIG), RELOAD_ERR_DATA_TOO_LARGE);
 	CU_ASSERT_EQUAL(reload_error_code_from_errno(-ENOSYS), RELOAD_ERR_UNKNOWN_KIND);
@@ -954,7 +980,7 @@ static void test_error_codes_and_ids(void)
 
 static void test_unknown_kinds_info(void)
 {
-	uint32_t in[3] = { 7, 0xf0000009u, 0x10 }, out[2];
+	uint32_t in[3] = {7, 0xf0000009u, 0x10}, out[2];
 	struct reload_buf b;
 	size_t n;
 

@@ -80,9 +80,9 @@ static void test_examples_load(void)
 	reload_trust_free(t);
 	reload_config_free(cfg);
 
-	CU_ASSERT_EQUAL_FATAL(reload_config_load(RELOAD_CONF_DIR "/arch1-overlays.xml", NULL, &cfg,
-						 err, sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    reload_config_load(RELOAD_CONF_DIR "/arch1-overlays.xml", NULL, &cfg, err, sizeof(err)),
+	    0);
 	CU_ASSERT_STRING_EQUAL(cfg->instance_name, "tracker.pcdn.example");
 	CU_ASSERT_EQUAL(cfg->expiration, 2082758400);
 	k = reload_config_kind(cfg, RELOAD_KIND_CERTIFICATE_BY_NODE);
@@ -92,9 +92,9 @@ static void test_examples_load(void)
 	CU_ASSERT_TRUE(cfg->no_ice);
 	reload_config_free(cfg);
 
-	CU_ASSERT_EQUAL_FATAL(reload_config_load(RELOAD_CONF_DIR "/arch2-overlay.xml", NULL, &cfg,
-						 err, sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    reload_config_load(RELOAD_CONF_DIR "/arch2-overlay.xml", NULL, &cfg, err, sizeof(err)),
+	    0);
 	CU_ASSERT_TRUE(cfg->self_signed_permitted);
 	CU_ASSERT_EQUAL(cfg->self_signed_digest, RELOAD_HASH_SHA256);
 	CU_ASSERT_EQUAL(cfg->root_cert_count, 0);
@@ -126,58 +126,59 @@ static void test_rfc_shaped(void)
 	struct reload_overlay_config *cfg;
 	char err[PCDN_ERR_MAX];
 	const char *params =
-		"<topology-plugin> CHORD-RELOAD </topology-plugin>\n"
-		"<node-id-length>16</node-id-length>\n"
-		"<root-cert>\n%s\n</root-cert>\n"
-		"<enrollment-server>https://example.org</enrollment-server>\n"
-		"<enrollment-server>https://example.net</enrollment-server>\n"
-		"<self-signed-permitted digest=\"sha1\">false</self-signed-permitted>\n"
-		"<bootstrap-node address=\"192.0.0.1\" port=\"6084\" />\n"
-		"<bootstrap-node address=\"2001:DB8::1\" />\n"
-		"<turn-density> 20 </turn-density>\n"
-		"<clients-permitted> false </clients-permitted>\n"
-		"<no-ice> 0 </no-ice>\n"
-		"<chord:chord-update-interval>\n 400</chord:chord-update-interval>\n"
-		"<chord:chord-ping-interval>30</chord:chord-ping-interval>\n"
-		"<chord:chord-reactive> true </chord:chord-reactive>\n"
-		"<shared-secret> password </shared-secret>\n"
-		"<max-message-size>4000</max-message-size>\n"
-		"<initial-ttl> 30 </initial-ttl>\n"
-		"<overlay-reliability-timer> 3000 </overlay-reliability-timer>\n"
-		"<overlay-link-protocol>TLS</overlay-link-protocol>\n"
-		"<configuration-signer>47112162e84c69ba47112162e84c69ba</configuration-signer>\n"
-		"<kind-signer> 47112162e84c69ba47112162e84c69ba </kind-signer>\n"
-		"<bad-node> 6ebc45d31a900c066ebc45d31a900c06 </bad-node>\n"
-		"<ext:example-extension> foo </ext:example-extension>\n"
-		"<required-kinds>\n"
-		" <kind-block>\n"
-		"  <kind name=\"TURN-SERVICE\">\n"
-		"   <data-model>ARRAY</data-model>\n" /* the IANA registration wins */
-		"   <access-control>USER-MATCH</access-control>\n"
-		"   <max-node-multiple>3</max-node-multiple>\n"
-		"   <max-count>1</max-count>\n"
-		"   <max-size>100</max-size>\n"
-		"  </kind>\n"
-		"  <kind-signature> VGhpcyBpcyBub3QgcmlnaHQhCg== </kind-signature>\n"
-		" </kind-block>\n"
-		" <kind-block>\n"
-		"  <kind id=\"2000\">\n"
-		"   <data-model>ARRAY</data-model>\n"
-		"   <access-control>NODE-MULTIPLE</access-control>\n"
-		"   <max-node-multiple>3</max-node-multiple>\n"
-		"   <max-count>22</max-count>\n"
-		"   <max-size>4</max-size>\n"
-		"   <ext:example-kind-extension> 1 </ext:example-kind-extension>\n"
-		"  </kind>\n"
-		" </kind-block>\n"
-		"</required-kinds>\n";
+	    "<topology-plugin> CHORD-RELOAD </topology-plugin>\n"
+	    "<node-id-length>16</node-id-length>\n"
+	    "<root-cert>\n%s\n</root-cert>\n"
+	    "<enrollment-server>https://example.org</enrollment-server>\n"
+	    "<enrollment-server>https://example.net</enrollment-server>\n"
+	    "<self-signed-permitted digest=\"sha1\">false</self-signed-permitted>\n"
+	    "<bootstrap-node address=\"192.0.0.1\" port=\"6084\" />\n"
+	    "<bootstrap-node address=\"2001:DB8::1\" />\n"
+	    "<turn-density> 20 </turn-density>\n"
+	    "<clients-permitted> false </clients-permitted>\n"
+	    "<no-ice> 0 </no-ice>\n"
+	    "<chord:chord-update-interval>\n 400</chord:chord-update-interval>\n"
+	    "<chord:chord-ping-interval>30</chord:chord-ping-interval>\n"
+	    "<chord:chord-reactive> true </chord:chord-reactive>\n"
+	    "<shared-secret> password </shared-secret>\n"
+	    "<max-message-size>4000</max-message-size>\n"
+	    "<initial-ttl> 30 </initial-ttl>\n"
+	    "<overlay-reliability-timer> 3000 </overlay-reliability-timer>\n"
+	    "<overlay-link-protocol>TLS</overlay-link-protocol>\n"
+	    "<configuration-signer>47112162e84c69ba47112162e84c69ba</configuration-signer>\n"
+	    "<kind-signer> 47112162e84c69ba47112162e84c69ba </kind-signer>\n"
+	    "<bad-node> 6ebc45d31a900c066ebc45d31a900c06 </bad-node>\n"
+	    "<ext:example-extension> foo </ext:example-extension>\n"
+	    "<required-kinds>\n"
+	    " <kind-block>\n"
+	    "  <kind name=\"TURN-SERVICE\">\n"
+	    "   <data-model>ARRAY</data-model>\n" /* the IANA registration wins */
+	    "   <access-control>USER-MATCH</access-control>\n"
+	    "   <max-node-multiple>3</max-node-multiple>\n"
+	    "   <max-count>1</max-count>\n"
+	    "   <max-size>100</max-size>\n"
+	    "  </kind>\n"
+	    "  <kind-signature> VGhpcyBpcyBub3QgcmlnaHQhCg== </kind-signature>\n"
+	    " </kind-block>\n"
+	    " <kind-block>\n"
+	    "  <kind id=\"2000\">\n"
+	    "   <data-model>ARRAY</data-model>\n"
+	    "   <access-control>NODE-MULTIPLE</access-control>\n"
+	    "   <max-node-multiple>3</max-node-multiple>\n"
+	    "   <max-count>22</max-count>\n"
+	    "   <max-size>4</max-size>\n"
+	    "   <ext:example-kind-extension> 1 </ext:example-kind-extension>\n"
+	    "  </kind>\n"
+	    " </kind-block>\n"
+	    "</required-kinds>\n";
 	const struct reload_kind_def *k;
 
-	CU_ASSERT_EQUAL_FATAL(parse(doc("instance-name=\"overlay.example.org\" sequence=\"22\" "
-					"expiration=\"2002-10-10T07:00:00Z\" ext:ext-example=\"stuff\"",
-					params),
-				    &cfg, err, sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    parse(doc("instance-name=\"overlay.example.org\" sequence=\"22\" "
+		      "expiration=\"2002-10-10T07:00:00Z\" ext:ext-example=\"stuff\"",
+		      params),
+		  &cfg, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(cfg->sequence, 22);
 	CU_ASSERT_EQUAL(cfg->expiration, 1034233200);
 	CU_ASSERT_EQUAL(cfg->enrollment_server_count, 2);
@@ -206,10 +207,10 @@ static void test_rfc_shaped(void)
 
 	/* defaults when nothing is said (self-signed only, to have a trust anchor) */
 	CU_ASSERT_EQUAL_FATAL(
-		parse(doc("instance-name=\"x.example\"",
-			  "<self-signed-permitted digest=\"sha256\">1</self-signed-permitted>\n"),
-		      &cfg, err, sizeof(err)),
-		0);
+	    parse(doc("instance-name=\"x.example\"",
+		      "<self-signed-permitted digest=\"sha256\">1</self-signed-permitted>\n"),
+		  &cfg, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(cfg->node_id_length, 16);
 	CU_ASSERT_STRING_EQUAL(cfg->topology_plugin, "CHORD-RELOAD");
 	CU_ASSERT_EQUAL(cfg->max_message_size, 5000);
@@ -232,33 +233,34 @@ struct bad_case {
 
 static void test_rejected(void)
 {
-	static const char *ss = "<self-signed-permitted digest=\"sha256\">true</self-signed-permitted>\n";
+	static const char *ss =
+	    "<self-signed-permitted digest=\"sha256\">true</self-signed-permitted>\n";
 	char p[8][512];
 	const struct bad_case cases[] = {
-		{ "", ss, "missing the instance-name" },
-		{ "instance-name=\"bad name!\"", ss, "not a valid DNS name" },
-		{ "instance-name=\"a.example\" sequence=\"65535\"", ss, "out of range" },
-		{ "instance-name=\"a.example\" expiration=\"tomorrow\"", ss, "RFC 3339" },
-		{ "instance-name=\"a.example\"", "<node-id-length>12</node-id-length>\n",
-		  "node-id-length: 12 is out of range 16..20" },
-		{ "instance-name=\"a.example\"", "<root-cert>YmFkIGNlcnQK</root-cert>\n",
-		  "root-cert: not a DER X.509 certificate" },
-		{ "instance-name=\"a.example\"", "<root-cert>!!!</root-cert>\n",
-		  "root-cert: invalid base64" },
-		{ "instance-name=\"a.example\"", "<no-ice>true</no-ice>\n", "no root-cert" },
-		{ "instance-name=\"a.example\"",
-		  "<self-signed-permitted>true</self-signed-permitted>\n", "digest attribute" },
-		{ "instance-name=\"a.example\"",
-		  "<self-signed-permitted digest=\"md5\">true</self-signed-permitted>\n",
-		  "unsupported digest" },
-		{ "instance-name=\"a.example\"", p[0], "unknown configuration element" },
-		{ "instance-name=\"a.example\"", p[1], "not an IPv4 or IPv6 address" },
-		{ "instance-name=\"a.example\"", p[2], "100 is out of range 200.." },
-		{ "instance-name=\"a.example\"", p[3], "unsupported extension" },
-		{ "instance-name=\"a.example\"", p[4], "expected a 16-byte Node-ID" },
-		{ "instance-name=\"a.example\"", p[5], "unsupported topology plug-in" },
-		{ "instance-name=\"a.example\"", p[6], "must be of type https:" },
-		{ "instance-name=\"a.example\"", p[7], "expected true, false" },
+	    {"", ss, "missing the instance-name"},
+	    {"instance-name=\"bad name!\"", ss, "not a valid DNS name"},
+	    {"instance-name=\"a.example\" sequence=\"65535\"", ss, "out of range"},
+	    {"instance-name=\"a.example\" expiration=\"tomorrow\"", ss, "RFC 3339"},
+	    {"instance-name=\"a.example\"", "<node-id-length>12</node-id-length>\n",
+	     "node-id-length: 12 is out of range 16..20"},
+	    {"instance-name=\"a.example\"", "<root-cert>YmFkIGNlcnQK</root-cert>\n",
+	     "root-cert: not a DER X.509 certificate"},
+	    {"instance-name=\"a.example\"", "<root-cert>!!!</root-cert>\n",
+	     "root-cert: invalid base64"},
+	    {"instance-name=\"a.example\"", "<no-ice>true</no-ice>\n", "no root-cert"},
+	    {"instance-name=\"a.example\"", "<self-signed-permitted>true</self-signed-permitted>\n",
+	     "digest attribute"},
+	    {"instance-name=\"a.example\"",
+	     "<self-signed-permitted digest=\"md5\">true</self-signed-permitted>\n",
+	     "unsupported digest"},
+	    {"instance-name=\"a.example\"", p[0], "unknown configuration element"},
+	    {"instance-name=\"a.example\"", p[1], "not an IPv4 or IPv6 address"},
+	    {"instance-name=\"a.example\"", p[2], "100 is out of range 200.."},
+	    {"instance-name=\"a.example\"", p[3], "unsupported extension"},
+	    {"instance-name=\"a.example\"", p[4], "expected a 16-byte Node-ID"},
+	    {"instance-name=\"a.example\"", p[5], "unsupported topology plug-in"},
+	    {"instance-name=\"a.example\"", p[6], "must be of type https:"},
+	    {"instance-name=\"a.example\"", p[7], "expected true, false"},
 	};
 
 	snprintf(p[0], sizeof(p[0]), "%s<max-mesage-size>10</max-mesage-size>\n", ss);
@@ -282,8 +284,7 @@ static void test_rejected(void)
 		CU_ASSERT_EQUAL(rc, -EINVAL);
 		CU_ASSERT_PTR_NULL(cfg);
 		if (!strstr(err, cases[i].expect) || strncmp(err, "test.xml:", 9) != 0) {
-			fprintf(stderr, "case %zu: got '%s', want '%s'\n", i, err,
-				cases[i].expect);
+			fprintf(stderr, "case %zu: got '%s', want '%s'\n", i, err, cases[i].expect);
 			CU_FAIL("error text");
 		}
 		reload_config_free(cfg);
@@ -293,43 +294,43 @@ static void test_rejected(void)
 static void test_rejected_kinds(void)
 {
 	static const char *kinds[][2] = {
-		{ "<kind id=\"5\"><data-model>SET</data-model><access-control>USER-MATCH"
-		  "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
-		  "unknown data model 'SET'" },
-		{ "<kind id=\"5\"><data-model>SINGLE</data-model><access-control>ANYONE"
-		  "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
-		  "unknown access control policy 'ANYONE'" },
-		{ "<kind id=\"5\"><data-model>SINGLE</data-model><access-control>NODE-MULTIPLE"
-		  "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
-		  "needs max-node-multiple" },
-		{ "<kind id=\"5\"><data-model>ARRAY</data-model><access-control>USER-NODE-MATCH"
-		  "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
-		  "only be used with DICTIONARY" },
-		{ "<kind id=\"5\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
-		  "</access-control><max-size>1</max-size></kind>",
-		  "missing max-count" },
-		{ "<kind><data-model>SINGLE</data-model><access-control>USER-MATCH"
-		  "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
-		  "exactly one of the attributes id and name" },
-		{ "<kind name=\"NO-SUCH-KIND\"><data-model>SINGLE</data-model><access-control>"
-		  "USER-MATCH</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
-		  "unknown Kind name" },
-		{ "<kind id=\"0\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
-		  "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
-		  "kind id: 0 is out of range" },
-		{ "<kind id=\"5\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
-		  "</access-control><max-count>0</max-count><max-size>1</max-size></kind>",
-		  "max-count: 0 is out of range" },
-		{ "<kind id=\"5\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
-		  "</access-control><max-count>1</max-count><max-size>1</max-size><colour>red"
-		  "</colour></kind>",
-		  "colour: unknown element in a kind" },
-		{ "<kind id=\"5\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
-		  "</access-control><max-count>1</max-count><max-size>1</max-size></kind>"
-		  "</kind-block><kind-block><kind id=\"5\"><data-model>SINGLE</data-model>"
-		  "<access-control>USER-MATCH</access-control><max-count>1</max-count><max-size>1"
-		  "</max-size></kind>",
-		  "Kind-ID 5 defined twice" },
+	    {"<kind id=\"5\"><data-model>SET</data-model><access-control>USER-MATCH"
+	     "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
+	     "unknown data model 'SET'"},
+	    {"<kind id=\"5\"><data-model>SINGLE</data-model><access-control>ANYONE"
+	     "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
+	     "unknown access control policy 'ANYONE'"},
+	    {"<kind id=\"5\"><data-model>SINGLE</data-model><access-control>NODE-MULTIPLE"
+	     "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
+	     "needs max-node-multiple"},
+	    {"<kind id=\"5\"><data-model>ARRAY</data-model><access-control>USER-NODE-MATCH"
+	     "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
+	     "only be used with DICTIONARY"},
+	    {"<kind id=\"5\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
+	     "</access-control><max-size>1</max-size></kind>",
+	     "missing max-count"},
+	    {"<kind><data-model>SINGLE</data-model><access-control>USER-MATCH"
+	     "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
+	     "exactly one of the attributes id and name"},
+	    {"<kind name=\"NO-SUCH-KIND\"><data-model>SINGLE</data-model><access-control>"
+	     "USER-MATCH</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
+	     "unknown Kind name"},
+	    {"<kind id=\"0\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
+	     "</access-control><max-count>1</max-count><max-size>1</max-size></kind>",
+	     "kind id: 0 is out of range"},
+	    {"<kind id=\"5\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
+	     "</access-control><max-count>0</max-count><max-size>1</max-size></kind>",
+	     "max-count: 0 is out of range"},
+	    {"<kind id=\"5\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
+	     "</access-control><max-count>1</max-count><max-size>1</max-size><colour>red"
+	     "</colour></kind>",
+	     "colour: unknown element in a kind"},
+	    {"<kind id=\"5\"><data-model>SINGLE</data-model><access-control>USER-MATCH"
+	     "</access-control><max-count>1</max-count><max-size>1</max-size></kind>"
+	     "</kind-block><kind-block><kind id=\"5\"><data-model>SINGLE</data-model>"
+	     "<access-control>USER-MATCH</access-control><max-count>1</max-count><max-size>1"
+	     "</max-size></kind>",
+	     "Kind-ID 5 defined twice"},
 	};
 
 	for (size_t i = 0; i < PCDN_ARRAY_SIZE(kinds); i++) {
@@ -340,9 +341,9 @@ static void test_rejected_kinds(void)
 			 "<self-signed-permitted digest=\"sha1\">true</self-signed-permitted>\n"
 			 "<required-kinds>\n<kind-block>\n%s\n</kind-block>\n</required-kinds>\n",
 			 kinds[i][0]);
-		CU_ASSERT_EQUAL(parse(doc("instance-name=\"k.example\"", params), &cfg, err,
-				      sizeof(err)),
-				-EINVAL);
+		CU_ASSERT_EQUAL(
+		    parse(doc("instance-name=\"k.example\"", params), &cfg, err, sizeof(err)),
+		    -EINVAL);
 		if (!strstr(err, kinds[i][1])) {
 			fprintf(stderr, "kind case %zu: got '%s', want '%s'\n", i, err,
 				kinds[i][1]);
@@ -358,12 +359,13 @@ static void test_not_xml(void)
 	char err[PCDN_ERR_MAX];
 	static const char broken[] = "<?xml version=\"1.0\"?>\n<overlay>\n<configuration\n";
 	static const char wrong_root[] =
-		"<?xml version=\"1.0\"?>\n<overlay><configuration instance-name=\"a.b\"/></overlay>";
+	    "<?xml version=\"1.0\"?>\n<overlay><configuration instance-name=\"a.b\"/></overlay>";
 	static const char no_conf[] = HEAD "</overlay>";
-	static const char line[] = HEAD "<configuration instance-name=\"a.example\">\n"
-				      "<self-signed-permitted digest=\"sha1\">true"
-				      "</self-signed-permitted>\n\n\n<initial-ttl>0</initial-ttl>\n"
-				      "</configuration></overlay>";
+	static const char line[] =
+	    HEAD "<configuration instance-name=\"a.example\">\n"
+		 "<self-signed-permitted digest=\"sha1\">true"
+		 "</self-signed-permitted>\n\n\n<initial-ttl>0</initial-ttl>\n"
+		 "</configuration></overlay>";
 
 	CU_ASSERT_EQUAL(parse(broken, &cfg, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not well-formed XML"));
@@ -395,7 +397,7 @@ static void test_signed_configuration(void)
 			 "<root-cert>%s</root-cert>\n"
 			 "<configuration-signer>%s</configuration-signer>\n</configuration>",
 			 ca, variant == 2 ? "00000000000000000000000000000001" : hex);
-		el = (struct reload_bytes){ (const uint8_t *)element, strlen(element) };
+		el = (struct reload_bytes){(const uint8_t *)element, strlen(element)};
 		sig = reload_config_sign(&el, c.signer);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(sig);
 		if (variant == 1) /* one byte of whitespace changed after signing */
@@ -403,8 +405,8 @@ static void test_signed_configuration(void)
 		snprintf(xml, sizeof(xml), HEAD "%s\n<signature>%s</signature>\n</overlay>\n",
 			 element, sig);
 		free(sig);
-		CU_ASSERT_EQUAL_FATAL(reload_config_parse(xml, strlen(xml), "signed.xml", NULL, &cfg,
-							  err, sizeof(err)),
+		CU_ASSERT_EQUAL_FATAL(reload_config_parse(xml, strlen(xml), "signed.xml", NULL,
+							  &cfg, err, sizeof(err)),
 				      0);
 		CU_ASSERT_EQUAL(cfg->raw_configuration.len, strlen(element));
 		t = reload_trust_from_config(cfg);
@@ -416,24 +418,26 @@ static void test_signed_configuration(void)
 	}
 	/* §11.1 kind-signature over the kind element, by a kind-signer */
 	{
-		static const char kind[] = "<kind id=\"77\">\n <data-model>SINGLE</data-model>\n"
-					   " <access-control>NODE-MATCH</access-control>\n"
-					   " <max-count>1</max-count><max-size>10</max-size>\n</kind>";
-		struct reload_bytes kb = { (const uint8_t *)kind, sizeof(kind) - 1 };
+		static const char kind[] =
+		    "<kind id=\"77\">\n <data-model>SINGLE</data-model>\n"
+		    " <access-control>NODE-MATCH</access-control>\n"
+		    " <max-count>1</max-count><max-size>10</max-size>\n</kind>";
+		struct reload_bytes kb = {(const uint8_t *)kind, sizeof(kind) - 1};
 		char *ksig = reload_config_sign(&kb, c.signer);
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(ksig);
 		for (int variant = 0; variant < 2; variant++) {
-			snprintf(xml, sizeof(xml),
-				 HEAD "<configuration instance-name=\"" TEST_OVERLAY "\">\n"
-				      "<root-cert>%s</root-cert>\n<kind-signer>%s</kind-signer>\n"
-				      "<required-kinds><kind-block>%s<kind-signature>%s"
-				      "</kind-signature></kind-block>\n<kind-block><kind id=\"78\">"
-				      "<data-model>ARRAY</data-model><access-control>USER-MATCH"
-				      "</access-control><max-count>2</max-count><max-size>9</max-size>"
-				      "</kind></kind-block></required-kinds>\n"
-				      "</configuration></overlay>\n",
-				 ca, variant ? "00000000000000000000000000000002" : hex, kind, ksig);
+			snprintf(
+			    xml, sizeof(xml),
+			    HEAD "<configuration instance-name=\"" TEST_OVERLAY "\">\n"
+				 "<root-cert>%s</root-cert>\n<kind-signer>%s</kind-signer>\n"
+				 "<required-kinds><kind-block>%s<kind-signature>%s"
+				 "</kind-signature></kind-block>\n<kind-block><kind id=\"78\">"
+				 "<data-model>ARRAY</data-model><access-control>USER-MATCH"
+				 "</access-control><max-count>2</max-count><max-size>9</max-size>"
+				 "</kind></kind-block></required-kinds>\n"
+				 "</configuration></overlay>\n",
+			    ca, variant ? "00000000000000000000000000000002" : hex, kind, ksig);
 			CU_ASSERT_EQUAL_FATAL(reload_config_parse(xml, strlen(xml), "kinds.xml",
 								  NULL, &cfg, err, sizeof(err)),
 					      0);
@@ -442,19 +446,20 @@ static void test_signed_configuration(void)
 			CU_ASSERT_EQUAL(cfg->kinds[1].signature.len, 0);
 			CU_ASSERT_TRUE(cfg->kinds[1].raw.len > 0);
 			t = reload_trust_from_config(cfg);
-			CU_ASSERT_EQUAL(reload_config_verify_kind(cfg, &cfg->kinds[0], t, time(NULL)),
-					variant ? -EACCES : 0);
-			CU_ASSERT_EQUAL(reload_config_verify_kind(cfg, &cfg->kinds[1], t, time(NULL)),
-					-ENOENT);
+			CU_ASSERT_EQUAL(
+			    reload_config_verify_kind(cfg, &cfg->kinds[0], t, time(NULL)),
+			    variant ? -EACCES : 0);
+			CU_ASSERT_EQUAL(
+			    reload_config_verify_kind(cfg, &cfg->kinds[1], t, time(NULL)), -ENOENT);
 			reload_trust_free(t);
 			reload_config_free(cfg);
 		}
 		free(ksig);
 	}
 	/* an unsigned configuration */
-	CU_ASSERT_EQUAL_FATAL(reload_config_load(RELOAD_CONF_DIR "/arch2-overlay.xml", NULL, &cfg,
-						 err, sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    reload_config_load(RELOAD_CONF_DIR "/arch2-overlay.xml", NULL, &cfg, err, sizeof(err)),
+	    0);
 	CU_ASSERT_EQUAL(reload_config_verify(cfg, cfg, c.trust, time(NULL)), -ENOENT);
 	reload_config_free(cfg);
 	free(ca);

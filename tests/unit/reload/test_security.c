@@ -41,7 +41,7 @@ static void ping(struct reload_buf *out, const struct reload_signer *s)
 	h.dest = &d;
 	h.dest_count = 1;
 	memset(&b, 0, sizeof(b));
-	b.ping_req.padding = (struct reload_bytes){ (const uint8_t *)"pad", 3 };
+	b.ping_req.padding = (struct reload_bytes){(const uint8_t *)"pad", 3};
 	reload_buf_init(out);
 	CU_ASSERT_EQUAL(reload_message_build(&h, RELOAD_PING_REQ, &b, &p, s, out), 0);
 }
@@ -315,7 +315,8 @@ static void test_self_signed(void)
 	EVP_PKEY_free(key);
 }
 
-/* ---- stored values (§7.1) and access control (§7.3) -------------------------------------------- */
+/* ---- stored values (§7.1) and access control (§7.3) --------------------------------------------
+ */
 
 static void make_value(struct reload_stored_data *sd, uint8_t model, const void *key,
 		       size_t key_len)
@@ -324,17 +325,16 @@ static void make_value(struct reload_stored_data *sd, uint8_t model, const void 
 	sd->storage_time = 1700000000000ull;
 	sd->lifetime = 60;
 	sd->value.model = model;
-	sd->value.key = (struct reload_bytes){ key, key_len };
+	sd->value.key = (struct reload_bytes){key, key_len};
 	sd->value.value.exists = true;
-	sd->value.value.value = (struct reload_bytes){ (const uint8_t *)"value", 5 };
+	sd->value.value.value = (struct reload_bytes){(const uint8_t *)"value", 5};
 }
 
 static struct reload_generic_cert cert_of(struct test_creds *c, uint8_t **der)
 {
 	int n = i2d_X509(c->cert, der);
 
-	return (struct reload_generic_cert){ RELOAD_CERT_TYPE_X509,
-					     { *der, n > 0 ? (size_t)n : 0 } };
+	return (struct reload_generic_cert){RELOAD_CERT_TYPE_X509, {*der, n > 0 ? (size_t)n : 0}};
 }
 
 static void test_stored_value_signature(void)
@@ -350,44 +350,42 @@ static void test_stored_value_signature(void)
 	make_value(&sd, RELOAD_MODEL_ARRAY, NULL, 0);
 	sd.value.index = RELOAD_ARRAY_APPEND;
 	CU_ASSERT_EQUAL_FATAL(reload_stored_data_sign(creds.signer, &res, 0x10, &sd, a), 0);
-	CU_ASSERT_EQUAL(reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL),
-						  &peer),
-			0);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL), &peer), 0);
 	reload_peer_clear(&peer);
 	/* the storing peer assigns the index: signatures cover index 0 (§7.4.2.2) */
 	sd.value.index = 17;
-	CU_ASSERT_EQUAL(reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL),
-						  NULL),
-			0);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL), NULL), 0);
 	/* another Kind, another Resource-ID, another storage_time or value: refused */
-	CU_ASSERT_EQUAL(reload_stored_data_verify(&sd, &res, 0x11, &gc, 1, creds.trust, time(NULL),
-						  NULL),
-			-EACCES);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_verify(&sd, &res, 0x11, &gc, 1, creds.trust, time(NULL), NULL),
+	    -EACCES);
 	res2 = res;
 	res2.id[0] ^= 1;
-	CU_ASSERT_EQUAL(reload_stored_data_verify(&sd, &res2, 0x10, &gc, 1, creds.trust,
-						  time(NULL), NULL),
-			-EACCES);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_verify(&sd, &res2, 0x10, &gc, 1, creds.trust, time(NULL), NULL),
+	    -EACCES);
 	sd.storage_time++;
-	CU_ASSERT_EQUAL(reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL),
-						  NULL),
-			-EACCES);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL), NULL),
+	    -EACCES);
 	sd.storage_time--;
 	sd.value.value.exists = false;
-	CU_ASSERT_EQUAL(reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL),
-						  NULL),
-			-EACCES);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL), NULL),
+	    -EACCES);
 	sd.value.value.exists = true;
 	/* without the certificate it cannot be checked */
-	CU_ASSERT_EQUAL(reload_stored_data_verify(&sd, &res, 0x10, NULL, 0, creds.trust, time(NULL),
-						  NULL),
-			-EACCES);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_verify(&sd, &res, 0x10, NULL, 0, creds.trust, time(NULL), NULL),
+	    -EACCES);
 	/* the anonymous signature is only for synthesised values */
 	memset(&sd.signature, 0, sizeof(sd.signature));
 	sd.signature.identity.type = RELOAD_ID_NONE;
-	CU_ASSERT_EQUAL(reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL),
-						  NULL),
-			-EACCES);
+	CU_ASSERT_EQUAL(
+	    reload_stored_data_verify(&sd, &res, 0x10, &gc, 1, creds.trust, time(NULL), NULL),
+	    -EACCES);
 	OPENSSL_free(der);
 	reload_arena_free(a);
 }
@@ -401,8 +399,8 @@ static void peer_of(struct test_creds *c, struct reload_peer *p)
 
 static void test_access_policies(void)
 {
-	struct reload_kind_def k = { .id = 0xf0000010, .model = RELOAD_MODEL_DICTIONARY,
-				     .max_count = 10, .max_size = 100 };
+	struct reload_kind_def k = {
+	    .id = 0xf0000010, .model = RELOAD_MODEL_DICTIONARY, .max_count = 10, .max_size = 100};
 	struct reload_stored_data sd;
 	struct reload_resource_id user_res, node_res, multi_res, other_res;
 	struct reload_peer alice, mallory;
@@ -439,9 +437,9 @@ static void test_access_policies(void)
 
 	k.policy = RELOAD_ACCESS_USER_NODE_MATCH;
 	CU_ASSERT_EQUAL(reload_access_check(&k, &user_res, &sd.value, &alice), 0);
-	sd.value.key = (struct reload_bytes){ other.node_id.id, 16 };
+	sd.value.key = (struct reload_bytes){other.node_id.id, 16};
 	CU_ASSERT_EQUAL(reload_access_check(&k, &user_res, &sd.value, &alice), -EACCES);
-	sd.value.key = (struct reload_bytes){ creds.node_id.id, 16 };
+	sd.value.key = (struct reload_bytes){creds.node_id.id, 16};
 	CU_ASSERT_EQUAL(reload_access_check(&k, &user_res, &sd.value, &mallory), -EACCES);
 	k.model = RELOAD_MODEL_ARRAY;
 	CU_ASSERT_EQUAL(reload_access_check(&k, &user_res, &sd.value, &alice), -EACCES);

@@ -10,8 +10,8 @@
 
 #define T0 1700000000000ull
 
-static struct reload_stored_data val(uint8_t model, uint32_t index, const char *key,
-				     const char *v, uint64_t storage_time, uint32_t lifetime)
+static struct reload_stored_data val(uint8_t model, uint32_t index, const char *key, const char *v,
+				     uint64_t storage_time, uint32_t lifetime)
 {
 	struct reload_stored_data sd;
 
@@ -21,37 +21,37 @@ static struct reload_stored_data val(uint8_t model, uint32_t index, const char *
 	sd.value.model = model;
 	sd.value.index = index;
 	if (key)
-		sd.value.key = (struct reload_bytes){ (const uint8_t *)key, strlen(key) };
+		sd.value.key = (struct reload_bytes){(const uint8_t *)key, strlen(key)};
 	sd.value.value.exists = v != NULL;
 	if (v)
-		sd.value.value.value = (struct reload_bytes){ (const uint8_t *)v, strlen(v) };
+		sd.value.value.value = (struct reload_bytes){(const uint8_t *)v, strlen(v)};
 	/* a non-anonymous signature (its bytes are checked by the caller, not here) */
 	sd.signature.hash_alg = RELOAD_HASH_SHA256;
 	sd.signature.sig_alg = RELOAD_SIG_ECDSA;
 	sd.signature.identity.type = RELOAD_ID_CERT_HASH;
 	sd.signature.identity.hash_alg = RELOAD_HASH_SHA256;
-	sd.signature.identity.hash = (struct reload_bytes){ (const uint8_t *)"h", 1 };
-	sd.signature.value = (struct reload_bytes){ (const uint8_t *)"s", 1 };
+	sd.signature.identity.hash = (struct reload_bytes){(const uint8_t *)"h", 1};
+	sd.signature.value = (struct reload_bytes){(const uint8_t *)"s", 1};
 	return sd;
 }
 
 static struct reload_store_kind_data kd1(uint32_t kind, uint64_t gen, struct reload_stored_data *v,
 					 size_t n)
 {
-	return (struct reload_store_kind_data){ kind, gen, v, n };
+	return (struct reload_store_kind_data){kind, gen, v, n};
 }
 
 static void test_single(void)
 {
-	struct reload_kind_def k = { .id = 1, .model = RELOAD_MODEL_SINGLE, .policy = 1,
-				     .max_count = 1, .max_size = 8 };
+	struct reload_kind_def k = {
+	    .id = 1, .model = RELOAD_MODEL_SINGLE, .policy = 1, .max_count = 1, .max_size = 8};
 	struct reload_kind_store *ks = reload_kind_store_new(&k);
 	struct reload_stored_data a = val(RELOAD_MODEL_SINGLE, 0, NULL, "abc", T0, 60);
 	struct reload_stored_data b = val(RELOAD_MODEL_SINGLE, 0, NULL, "def", T0 + 1, 60);
 	struct reload_stored_data old = val(RELOAD_MODEL_SINGLE, 0, NULL, "zzz", T0 - 1, 60);
 	struct reload_stored_data big = val(RELOAD_MODEL_SINGLE, 0, NULL, "123456789", T0 + 5, 60);
 	struct reload_store_kind_data kd;
-	struct reload_stored_data_specifier spec = { .kind = 1, .model = RELOAD_MODEL_SINGLE };
+	struct reload_stored_data_specifier spec = {.kind = 1, .model = RELOAD_MODEL_SINGLE};
 	struct reload_fetch_kind_response fr;
 	struct reload_arena *ar = reload_arena_new();
 	uint64_t gen = 0;
@@ -113,19 +113,19 @@ static void test_single(void)
 
 static void test_array(void)
 {
-	struct reload_kind_def k = { .id = 2, .model = RELOAD_MODEL_ARRAY, .policy = 1,
-				     .max_count = 5, .max_size = 16 };
+	struct reload_kind_def k = {
+	    .id = 2, .model = RELOAD_MODEL_ARRAY, .policy = 1, .max_count = 5, .max_size = 16};
 	struct reload_kind_store *ks = reload_kind_store_new(&k);
 	struct reload_stored_data v[3] = {
-		val(RELOAD_MODEL_ARRAY, 2, NULL, "two", T0, 60),
-		val(RELOAD_MODEL_ARRAY, RELOAD_ARRAY_APPEND, NULL, "three", T0, 60),
-		val(RELOAD_MODEL_ARRAY, 0, NULL, "zero", T0, 30),
+	    val(RELOAD_MODEL_ARRAY, 2, NULL, "two", T0, 60),
+	    val(RELOAD_MODEL_ARRAY, RELOAD_ARRAY_APPEND, NULL, "three", T0, 60),
+	    val(RELOAD_MODEL_ARRAY, 0, NULL, "zero", T0, 30),
 	};
 	struct reload_stored_data far = val(RELOAD_MODEL_ARRAY, 5, NULL, "five", T0, 60);
 	struct reload_store_kind_data kd = kd1(2, 0, v, 3);
-	struct reload_array_range r[2] = { { 1, 2 }, { 3, 0xffffffffu } };
-	struct reload_stored_data_specifier spec = { .kind = 2, .model = RELOAD_MODEL_ARRAY,
-						     .indices = r, .index_count = 2 };
+	struct reload_array_range r[2] = {{1, 2}, {3, 0xffffffffu}};
+	struct reload_stored_data_specifier spec = {
+	    .kind = 2, .model = RELOAD_MODEL_ARRAY, .indices = r, .index_count = 2};
 	struct reload_fetch_kind_response fr;
 	struct reload_store_kind_data ex;
 	struct reload_arena *ar = reload_arena_new();
@@ -157,21 +157,22 @@ static void test_array(void)
 
 static void test_dictionary_and_stat(void)
 {
-	struct reload_kind_def k = { .id = 3, .model = RELOAD_MODEL_DICTIONARY, .policy = 1,
-				     .max_count = 2, .max_size = 16 };
+	struct reload_kind_def k = {
+	    .id = 3, .model = RELOAD_MODEL_DICTIONARY, .policy = 1, .max_count = 2, .max_size = 16};
 	struct reload_kind_store *ks = reload_kind_store_new(&k);
 	struct reload_stored_data v[2] = {
-		val(RELOAD_MODEL_DICTIONARY, 0, "peer-a", "addr-a", T0, 60),
-		val(RELOAD_MODEL_DICTIONARY, 0, "peer-b", "addr-b", T0, 60),
+	    val(RELOAD_MODEL_DICTIONARY, 0, "peer-a", "addr-a", T0, 60),
+	    val(RELOAD_MODEL_DICTIONARY, 0, "peer-b", "addr-b", T0, 60),
 	};
 	struct reload_stored_data c = val(RELOAD_MODEL_DICTIONARY, 0, "peer-c", "addr-c", T0, 60);
-	struct reload_stored_data a2 = val(RELOAD_MODEL_DICTIONARY, 0, "peer-a", "new-a", T0 + 1,
-					   60);
-	struct reload_stored_data gone = val(RELOAD_MODEL_DICTIONARY, 0, "peer-b", NULL, T0 + 2, 60);
+	struct reload_stored_data a2 =
+	    val(RELOAD_MODEL_DICTIONARY, 0, "peer-a", "new-a", T0 + 1, 60);
+	struct reload_stored_data gone =
+	    val(RELOAD_MODEL_DICTIONARY, 0, "peer-b", NULL, T0 + 2, 60);
 	struct reload_store_kind_data kd = kd1(3, 0, v, 2);
-	struct reload_bytes keys[2] = { { (const uint8_t *)"peer-a", 6 },
-					{ (const uint8_t *)"nobody", 6 } };
-	struct reload_stored_data_specifier spec = { .kind = 3, .model = RELOAD_MODEL_DICTIONARY };
+	struct reload_bytes keys[2] = {{(const uint8_t *)"peer-a", 6},
+				       {(const uint8_t *)"nobody", 6}};
+	struct reload_stored_data_specifier spec = {.kind = 3, .model = RELOAD_MODEL_DICTIONARY};
 	struct reload_fetch_kind_response fr;
 	struct reload_stat_kind_response st;
 	struct reload_arena *ar = reload_arena_new();

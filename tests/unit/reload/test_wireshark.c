@@ -12,16 +12,16 @@
 #include "reload_test_util.h"
 
 #define K_SINGLE 0xf0000001u
-#define K_ARRAY 0xf0000002u
-#define K_DICT 0xf0000003u
+#define K_ARRAY	 0xf0000002u
+#define K_DICT	 0xf0000003u
 
 static enum reload_data_model kind_model(const void *ctx, uint32_t kind)
 {
 	(void)ctx;
-	return kind == K_SINGLE ? RELOAD_MODEL_SINGLE :
-	       kind == K_ARRAY	? RELOAD_MODEL_ARRAY :
-	       kind == K_DICT	? RELOAD_MODEL_DICTIONARY :
-				  RELOAD_MODEL_UNKNOWN;
+	return kind == K_SINGLE	 ? RELOAD_MODEL_SINGLE
+	       : kind == K_ARRAY ? RELOAD_MODEL_ARRAY
+	       : kind == K_DICT	 ? RELOAD_MODEL_DICTIONARY
+				 : RELOAD_MODEL_UNKNOWN;
 }
 
 static struct test_creds creds;
@@ -53,8 +53,8 @@ static void put32le(uint8_t *p, uint32_t v)
  * LINKTYPE_RAW record (IPv4 header, UDP header without checksum). */
 static void write_frame(const uint8_t *msg, size_t len)
 {
-	uint8_t rec[16], ip[20] = { 0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 1, 1, 1,
-				    10, 2, 2, 2 };
+	uint8_t rec[16],
+	    ip[20] = {0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 1, 1, 1, 10, 2, 2, 2};
 	uint8_t udp[8], fh[8];
 	size_t total = sizeof(ip) + sizeof(udp) + sizeof(fh) + len;
 	uint32_t sum = 0;
@@ -88,7 +88,7 @@ static void write_frame(const uint8_t *msg, size_t len)
 
 static void emit(uint16_t code, const union reload_body *b)
 {
-	struct reload_codec_params p = { 16, kind_model, NULL };
+	struct reload_codec_params p = {16, kind_model, NULL};
 	struct reload_fwd_header h;
 	struct reload_destination d[2], via;
 	struct reload_node_id n;
@@ -117,8 +117,8 @@ static void emit(uint16_t code, const union reload_body *b)
 static void test_every_method_through_tshark(void)
 {
 	static const uint8_t bytes[] = "pcdn";
-	const struct reload_bytes B = { bytes, 4 };
-	uint8_t hdr[24] = { 0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0 };
+	const struct reload_bytes B = {bytes, 4};
+	uint8_t hdr[24] = {0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0};
 	union reload_body b;
 	struct reload_node_id ids[3];
 	struct reload_resource_id res;
@@ -128,15 +128,15 @@ static void test_every_method_through_tshark(void)
 	struct reload_arena *a = reload_arena_new();
 	struct reload_store_kind_data kd[3];
 	struct reload_store_kind_response skr;
-	struct reload_array_range range = { 0, 0xffffffffu };
+	struct reload_array_range range = {0, 0xffffffffu};
 	struct reload_stored_data_specifier spec[3];
 	struct reload_fetch_kind_response fkr[3];
 	struct reload_stored_meta_data meta[3];
 	struct reload_stat_kind_response stk[3];
-	struct reload_probe_info info[2] = { { RELOAD_PROBE_UPTIME, 60 },
-					     { RELOAD_PROBE_NUM_RESOURCES, 2 } };
-	uint8_t probe_types[] = { RELOAD_PROBE_UPTIME, RELOAD_PROBE_NUM_RESOURCES };
-	uint32_t find_kinds[] = { K_SINGLE, K_DICT };
+	struct reload_probe_info info[2] = {{RELOAD_PROBE_UPTIME, 60},
+					    {RELOAD_PROBE_NUM_RESOURCES, 2}};
+	uint8_t probe_types[] = {RELOAD_PROBE_UPTIME, RELOAD_PROBE_NUM_RESOURCES};
+	uint32_t find_kinds[] = {K_SINGLE, K_DICT};
 	struct reload_find_kind_data fkd;
 	char cmd[512], line[512];
 	FILE *tp;
@@ -178,12 +178,12 @@ static void test_every_method_through_tshark(void)
 	memset(&b, 0, sizeof(b));
 	b.attach.ufrag = B;
 	b.attach.password = B;
-	b.attach.role = (struct reload_bytes){ (const uint8_t *)"passive", 7 };
+	b.attach.role = (struct reload_bytes){(const uint8_t *)"passive", 7};
 	b.attach.candidates = cand;
 	b.attach.candidate_count = 2;
 	b.attach.send_update = true;
 	emit(RELOAD_ATTACH_REQ, &b);
-	b.attach.role = (struct reload_bytes){ (const uint8_t *)"active", 6 };
+	b.attach.role = (struct reload_bytes){(const uint8_t *)"active", 6};
 	emit(RELOAD_ATTACH_ANS, &b);
 	memset(&b, 0, sizeof(b));
 	b.app_attach.ufrag = B;
@@ -204,11 +204,11 @@ static void test_every_method_through_tshark(void)
 		sd[i].value.key = B;
 		sd[i].value.value.exists = true;
 		sd[i].value.value.value = B;
-		CU_ASSERT_EQUAL(reload_stored_data_sign(creds.signer, &res, K_SINGLE + (uint32_t)i,
-							&sd[i], a),
-				0);
-		kd[i] = (struct reload_store_kind_data){ K_SINGLE + (uint32_t)i, 0, &sd[i], 1 };
-		fkr[i] = (struct reload_fetch_kind_response){ K_SINGLE + (uint32_t)i, 7, &sd[i], 1 };
+		CU_ASSERT_EQUAL(
+		    reload_stored_data_sign(creds.signer, &res, K_SINGLE + (uint32_t)i, &sd[i], a),
+		    0);
+		kd[i] = (struct reload_store_kind_data){K_SINGLE + (uint32_t)i, 0, &sd[i], 1};
+		fkr[i] = (struct reload_fetch_kind_response){K_SINGLE + (uint32_t)i, 7, &sd[i], 1};
 		memset(&meta[i], 0, sizeof(meta[i]));
 		meta[i].storage_time = sd[i].storage_time;
 		meta[i].lifetime = 3600;
@@ -218,28 +218,27 @@ static void test_every_method_through_tshark(void)
 		meta[i].meta.value_length = 4;
 		meta[i].meta.hash_alg = RELOAD_HASH_SHA256;
 		meta[i].meta.hash_value = B;
-		stk[i] = (struct reload_stat_kind_response){ K_SINGLE + (uint32_t)i, 7, &meta[i], 1 };
+		stk[i] = (struct reload_stat_kind_response){K_SINGLE + (uint32_t)i, 7, &meta[i], 1};
 	}
 	memset(&b, 0, sizeof(b));
 	b.store_req.resource = res;
 	b.store_req.kind_data = kd;
 	b.store_req.kind_count = 3;
 	emit(RELOAD_STORE_REQ, &b);
-	skr = (struct reload_store_kind_response){ K_DICT, 8, ids, 2 };
+	skr = (struct reload_store_kind_response){K_DICT, 8, ids, 2};
 	memset(&b, 0, sizeof(b));
 	b.store_ans.kinds = &skr;
 	b.store_ans.kind_count = 1;
 	emit(RELOAD_STORE_ANS, &b);
 	memset(spec, 0, sizeof(spec));
-	spec[0] = (struct reload_stored_data_specifier){ .kind = K_SINGLE,
-							 .model = RELOAD_MODEL_SINGLE };
+	spec[0] =
+	    (struct reload_stored_data_specifier){.kind = K_SINGLE, .model = RELOAD_MODEL_SINGLE};
 	spec[1] = (struct reload_stored_data_specifier){
-		.kind = K_ARRAY, .model = RELOAD_MODEL_ARRAY, .indices = &range, .index_count = 1
-	};
-	spec[2] = (struct reload_stored_data_specifier){ .kind = K_DICT,
-							 .model = RELOAD_MODEL_DICTIONARY,
-							 .keys = (struct reload_bytes *)&B,
-							 .key_count = 1 };
+	    .kind = K_ARRAY, .model = RELOAD_MODEL_ARRAY, .indices = &range, .index_count = 1};
+	spec[2] = (struct reload_stored_data_specifier){.kind = K_DICT,
+							.model = RELOAD_MODEL_DICTIONARY,
+							.keys = (struct reload_bytes *)&B,
+							.key_count = 1};
 	memset(&b, 0, sizeof(b));
 	b.fetch_req.resource = res;
 	b.fetch_req.specifiers = spec;
@@ -301,22 +300,22 @@ static void test_every_method_through_tshark(void)
 	emit(RELOAD_PING_ANS, &b);
 	memset(&b, 0, sizeof(b));
 	b.config_update_req.type = RELOAD_CONFIG_UPDATE_CONFIG;
-	b.config_update_req.config_data =
-		(struct reload_bytes){ (const uint8_t *)"<overlay/>", 10 };
+	b.config_update_req.config_data = (struct reload_bytes){(const uint8_t *)"<overlay/>", 10};
 	emit(RELOAD_CONFIG_UPDATE_REQ, &b);
 	memset(&b, 0, sizeof(b));
 	emit(RELOAD_CONFIG_UPDATE_ANS, &b);
 	b.error.error_code = RELOAD_ERR_FORBIDDEN;
-	b.error.error_info = (struct reload_bytes){ (const uint8_t *)"no", 2 };
+	b.error.error_info = (struct reload_bytes){(const uint8_t *)"no", 2};
 	emit(RELOAD_ERROR, &b);
 	fclose(pcap);
 	reload_arena_free(a);
 
 	/* one line per frame: its RELOAD message code, nothing else */
-	snprintf(cmd, sizeof(cmd),
-		 "tshark -n -r %s -d udp.port==6084,reload-framing -T fields -e reload.message.code "
-		 "2>&1",
-		 pcap_path);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "tshark -n -r %s -d udp.port==6084,reload-framing -T fields -e reload.message.code "
+	    "2>&1",
+	    pcap_path);
 	tp = popen(cmd, "r");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tp);
 	while (fgets(line, sizeof(line), tp)) {
@@ -332,7 +331,8 @@ static void test_every_method_through_tshark(void)
 	CU_ASSERT_EQUAL(seen, frames);
 	/* the expert summary must be empty: no errors, warnings or malformed packets */
 	snprintf(cmd, sizeof(cmd),
-		 "tshark -n -r %s -d udp.port==6084,reload-framing -q -z expert,note 2>&1", pcap_path);
+		 "tshark -n -r %s -d udp.port==6084,reload-framing -q -z expert,note 2>&1",
+		 pcap_path);
 	tp = popen(cmd, "r");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tp);
 	while (fgets(line, sizeof(line), tp))

@@ -209,6 +209,10 @@ static int parse(int argc, char **argv, struct get *g)
 static int save_state(struct get *g)
 {
 	char tmp[4200];
+	/* the state may only count chunks that are in the file */
+	int frc = ppspp_file_store_flush(g->fs);
+	if (frc < 0)
+		return frc;
 	ssize_t need = ppspp_merkle_export(g->tree, NULL, 0);
 
 	if (need <= 0)

@@ -132,15 +132,17 @@ uint64_t ppspp_bitmap_run_end(const struct ppspp_bitmap *b, uint64_t i)
 	return ppspp_bitmap_next_clear(b, i) - 1;
 }
 
-uint64_t ppspp_bitmap_run_start(const struct ppspp_bitmap *b, uint64_t i)
+uint64_t ppspp_bitmap_run_start(const struct ppspp_bitmap *b, uint64_t i, uint64_t floor)
 {
+	if (i <= floor)
+		return 0;
 	uint64_t wi = i >> 6;
 	/* bits at and below i in the word, inverted: a clear bit stops the run */
 	uint64_t mask = (i & 63) == 63 ? ~0ull : ((1ull << ((i & 63) + 1)) - 1);
 	uint64_t w = ~b->w[wi] & mask;
 
 	while (!w) {
-		if (wi == 0)
+		if (wi == 0 || wi * 64 <= floor)
 			return 0;
 		wi--;
 		w = ~b->w[wi];

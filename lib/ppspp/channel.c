@@ -84,6 +84,8 @@ int ppspp_chan_alloc(struct ppspp_engine *e, int swarm, const struct ppspp_peer_
 			break;
 	if (ci == e->cfg.max_channels)
 		return -ENOSPC;
+	if (ci + 1 > e->ch_hwm)
+		e->ch_hwm = ci + 1;
 	struct ppspp_channel *c = &e->ch[ci];
 	struct ppspp_req *req = c->req;
 	struct ppspp_flight *fl = c->fl;
@@ -121,6 +123,8 @@ void ppspp_chan_free(struct ppspp_engine *e, int ci)
 {
 	id_remove(e, ci);
 	e->ch[ci].state = CH_FREE;
+	while (e->ch_hwm > 0 && e->ch[e->ch_hwm - 1].state == CH_FREE)
+		e->ch_hwm--;
 }
 
 /* ---- output helpers ------------------------------------------------------------------------ */
@@ -189,7 +193,7 @@ static void put_have_runs(struct ppspp_engine *e, int ci, struct ppspp_writer *w
 			pos++;
 			continue;
 		}
-		uint64_t ra = ppspp_bitmap_run_start(&s->have, pos);
+		uint64_t ra = ppspp_bitmap_run_start(&s->have, pos, s->prefix);
 		uint64_t rb = ppspp_bitmap_run_end(&s->have, pos);
 		int n = ppspp_spec_from_chunks(c->ctx.cam, s->chunk_size, ra, rb, specs,
 					       (int)PCDN_ARRAY_SIZE(specs));
@@ -947,7 +951,7 @@ static void put_pex(struct ctl_writer *cw)
 	struct ppspp_msg m;
 	int sent = 0;
 
-	for (uint32_t j = 0; j < e->cfg.max_channels && sent < 32; j++) {
+	for (uint32_t j = 0; j < e->ch_hwm && sent < 32; j++) {
 		struct ppspp_channel *o = &e->ch[j];
 		if ((int)j == cw->ci || o->state != CH_ESTABLISHED || o->swarm != c->swarm)
 			continue;
@@ -987,7 +991,7 @@ void ppspp_chan_flush_control(struct ppspp_engine *e, int ci)
 	/* §4.3.2 ACK / §4.3.1 HAVE: the biggest verified interval covering what arrived */
 	uint64_t last_a = UINT64_MAX, last_b = 0;
 	for (uint32_t i = 0; i < c->ack_new.n && s->have.w; i++) {
-		uint64_t a = ppspp_bitmap_run_start(&s->have, c->ack_new.iv[i].a);
+		uint64_t a = ppspp_bitmap_run_start(&s->have, c->ack_new.iv[i].a, s->prefix);
 		uint64_t b = ppspp_bitmap_run_end(&s->have, c->ack_new.iv[i].b);
 		if (a == last_a && b == last_b)
 			continue;
@@ -996,7 +1000,7 @@ void ppspp_chan_flush_control(struct ppspp_engine *e, int ci)
 		last_b = b;
 	}
 	for (uint32_t i = 0; i < s->fresh.n; i++) {
-		uint64_t a = ppspp_bitmap_run_start(&s->have, s->fresh.iv[i].a);
+		uint64_t a = ppspp_bitmap_run_start(&s->have, s->fresh.iv[i].a, s->prefix);
 		uint64_t b = ppspp_bitmap_run_end(&s->have, s->fresh.iv[i].b);
 		if ((a == last_a && b == last_b) ||
 		    (ppspp_ivset_contains(&c->ack_new, s->fresh.iv[i].a) &&

@@ -3,6 +3,7 @@
  * owner's controls. Pure: no sockets, no threads, the caller passes the time. */
 #include "engine_internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,9 @@ const char *ppspp_peer_addr_format(const struct ppspp_peer_addr *a, char *out, s
 		snprintf(out, size, "%u.%u.%u.%u:%u", p[0], p[1], p[2], p[3], a->port);
 		return out;
 	}
-	char h[48];
-	int n = 0;
-	for (int i = 0; i < 16; i += 2)
-		n += snprintf(h + n, sizeof(h) - (size_t)n, "%s%x", i ? ":" : "",
-			      (unsigned)(p[i] << 8 | p[i + 1]));
+	char h[INET6_ADDRSTRLEN];
+	if (!inet_ntop(AF_INET6, p, h, sizeof(h)))
+		snprintf(h, sizeof(h), "?");
 	snprintf(out, size, "[%s]:%u", h, a->port);
 	return out;
 }
@@ -298,7 +297,7 @@ static void new_handshake(struct ppspp_engine *e, const struct ppspp_peer_addr *
 	}
 	uint32_t src = m.u.handshake.src_channel;
 	/* a resent first datagram (our reply was lost): answer again on the same channel */
-	for (uint32_t i = 0; i < e->cfg.max_channels; i++) {
+	for (uint32_t i = 0; i < e->ch_hwm; i++) {
 		struct ppspp_channel *c = &e->ch[i];
 		if (c->state != CH_FREE && !c->initiator && c->remote_id == src &&
 		    ppspp_peer_addr_equal(&c->peer, from)) {
@@ -445,7 +444,7 @@ int ppspp_engine_input(struct ppspp_engine *e, const struct ppspp_peer_addr *fro
 
 uint64_t ppspp_engine_run(struct ppspp_engine *e, uint64_t now_us)
 {
-	uint32_t n = e->cfg.max_channels;
+	uint32_t n = e->ch_hwm;
 	bool active = false;
 	uint64_t next = now_us + 200000;
 
@@ -535,7 +534,7 @@ int ppspp_engine_choke(struct ppspp_engine *e, int channel, bool choke, uint64_t
 
 void ppspp_engine_chunk_ready(struct ppspp_engine *e, int swarm, uint64_t chunk, bool available)
 {
-	for (uint32_t i = 0; i < e->cfg.max_channels; i++) {
+	for (uint32_t i = 0; i < e->ch_hwm; i++) {
 		struct ppspp_channel *c = &e->ch[i];
 		if (c->state == CH_ESTABLISHED && c->swarm == swarm && c->waiting &&
 		    c->wait_chunk == chunk) {

@@ -46,7 +46,8 @@ static inline void ppspp_bitmap_clr(struct ppspp_bitmap *b, uint64_t i)
 /* First clear bit >= i, or nbits. */
 uint64_t ppspp_bitmap_next_clear(const struct ppspp_bitmap *b, uint64_t i);
 /* Extent of the run of set bits containing i (i must be set). */
-uint64_t ppspp_bitmap_run_start(const struct ppspp_bitmap *b, uint64_t i);
+/* floor: every bit below it is known set (stops the backward scan early). */
+uint64_t ppspp_bitmap_run_start(const struct ppspp_bitmap *b, uint64_t i, uint64_t floor);
 uint64_t ppspp_bitmap_run_end(const struct ppspp_bitmap *b, uint64_t i);
 
 /* ---- swarms (swarm.c) ----------------------------------------------------------------------- */
@@ -72,6 +73,7 @@ struct ppspp_swarm {
 	uint16_t *owner;            /* channel index + 1 a chunk is requested from; 0 = none */
 	uint32_t *req_pos;          /* the owner's request ring position for the chunk */
 	uint64_t cursor;            /* every chunk below is taken */
+	uint64_t prefix;            /* every chunk below is verified */
 	/* Chunks verified since the last run: announced with HAVE/ACK then. */
 	struct ppspp_ivset fresh;
 };
@@ -169,6 +171,7 @@ struct ppspp_channel {
 
 struct ppspp_engine {
 	struct ppspp_engine_config cfg;
+	uint32_t ch_hwm;        /* channel slots at or above are free */
 	struct ppspp_io io;
 	struct ppspp_engine_events ev;
 	struct ppspp_engine_counters ctr;

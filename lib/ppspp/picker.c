@@ -130,4 +130,6 @@ void ppspp_picker_on_verified(struct ppspp_engine *e, int si, uint64_t chunk, in
 	}
 	ppspp_bitmap_set(&s->have, chunk);
 	ppspp_bitmap_set(&s->taken, chunk);
+	if (chunk == s->prefix)
+		s->prefix = ppspp_bitmap_next_clear(&s->have, chunk);
 }

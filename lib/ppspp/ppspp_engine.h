@@ -207,10 +207,10 @@ uint32_t ppspp_engine_max_channels(const struct ppspp_engine *e);
 int ppspp_engine_counters_format(const struct ppspp_engine_counters *c, char *out, size_t size);
 
 /* ---- file-backed storage (storage.c) ------------------------------------------------------- *
- * For the kernel-socket programs: the content as a memory-mapped file, so a DATA payload is a
- * pointer into the page cache (sendmsg's second iovec) and a verified chunk is one memcpy.
- * System calls happen at open, prepare (posix_fallocate reserves the whole file up front, so a
- * full disk is reported there as -ENOSPC instead of a SIGBUS later) and finish, never per chunk. */
+ * For the kernel-socket programs. A seeder's file is memory-mapped, so a DATA payload is a
+ * pointer into the page cache (sendmsg's second iovec). A download reserves the whole file at
+ * prepare (posix_fallocate: a full disk is reported there as -ENOSPC) and gathers contiguous
+ * verified chunks into one pwrite of up to 256 KiB: no system call per chunk. */
 struct ppspp_file_store;
 /* A seeder's file, read-only. NULL and errno on failure. */
 struct ppspp_file_store *ppspp_file_store_open_read(const char *path, uint32_t chunk_size);
@@ -220,7 +220,9 @@ uint64_t ppspp_file_store_size(const struct ppspp_file_store *fs);
 int ppspp_file_store_fd(const struct ppspp_file_store *fs);
 /* The storage callbacks for ppspp_engine_swarm_add. */
 void ppspp_file_store_storage(struct ppspp_file_store *fs, struct ppspp_storage *out);
-/* Download complete: unmaps, cuts the file to the exact content size and fsyncs it. */
+/* Writes the gathered chunks out (before saving resume state that counts them). */
+int ppspp_file_store_flush(struct ppspp_file_store *fs);
+/* Download complete: flushes, cuts the file to the exact content size and fsyncs it. */
 int ppspp_file_store_finish(struct ppspp_file_store *fs, uint64_t content_size);
 void ppspp_file_store_close(struct ppspp_file_store *fs);
 

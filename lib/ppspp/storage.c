@@ -1,6 +1,6 @@
-/* File-backed chunk storage for the kernel-socket programs (pcdn-source, pcdn-get): a memory
- * mapping of the content file, so serving a chunk hands out a pointer (zero copy into sendmsg)
- * and storing a verified chunk is one memcpy into the page cache. */
+/* File-backed chunk storage for the kernel-socket programs (pcdn-source, pcdn-get): a seeder
+ * maps its file, so serving a chunk hands out a pointer (zero copy into sendmsg); a download
+ * gathers contiguous verified chunks and writes them with one pwrite per 256 KiB. */
 #include "engine_internal.h"
 
 #include <errno.h>
@@ -11,12 +11,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define WRITE_BATCH (256 * 1024)
+
 struct ppspp_file_store {
 	int fd;
 	bool writable;
 	uint32_t chunk_size;
-	uint64_t size;  /* bytes mapped (a download: chunk count * chunk size until finished) */
-	uint8_t *map;
+	uint64_t size;  /* a seeder: bytes mapped; a download: chunk count * chunk size */
+	uint8_t *map;   /* a seeder's mapping */
+	/* a download: contiguous verified chunks gathered into one pwrite (fresh page-cache pages
+	 * are then filled by a copy, not zeroed by a page fault first as a writable mapping would) */
+	uint8_t *batch;
+	uint64_t batch_off;
+	size_t batch_len;
 };
 
 static struct ppspp_file_store *open_store(const char *path, uint32_t chunk_size, bool write)
@@ -98,14 +105,46 @@ static int fs_get(void *ctx, uint64_t chunk, const void **data, size_t *len, voi
 	return 0;
 }
 
+int ppspp_file_store_flush(struct ppspp_file_store *fs)
+{
+	size_t done = 0;
+
+	while (done < fs->batch_len) {
+		ssize_t w = pwrite(fs->fd, fs->batch + done, fs->batch_len - done,
+				   (off_t)(fs->batch_off + done));
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)w;
+	}
+	fs->batch_len = 0;
+	return 0;
+}
+
 static int fs_put(void *ctx, uint64_t chunk, const void *data, size_t len)
 {
 	struct ppspp_file_store *fs = ctx;
 	uint64_t off = chunk * fs->chunk_size;
+	int rc;
 
-	if (!fs->map || off + len > fs->size)
+	if (!fs->batch || off + len > fs->size)
 		return -ERANGE;
-	memcpy(fs->map + off, data, len);
+	if (fs->batch_len &&
+	    (fs->batch_off + fs->batch_len != off || fs->batch_len + len > WRITE_BATCH)) {
+		if ((rc = ppspp_file_store_flush(fs)) < 0)
+			return rc;
+	}
+	if (len > WRITE_BATCH) {
+		/* a chunk larger than the batch goes straight out */
+		ssize_t w = pwrite(fs->fd, data, len, (off_t)off);
+		return w == (ssize_t)len ? 0 : (w < 0 ? -errno : -EIO);
+	}
+	if (fs->batch_len == 0)
+		fs->batch_off = off;
+	memcpy(fs->batch + fs->batch_len, data, len);
+	fs->batch_len += len;
 	return 0;
 }
 
@@ -118,7 +157,7 @@ static int fs_prepare(void *ctx, uint64_t chunk_count, uint32_t chunk_size)
 
 	if (!fs->writable || chunk_size != fs->chunk_size)
 		return -EINVAL;
-	if (fs->map || size == 0)
+	if (fs->batch || size == 0)
 		return 0;
 	if (fstat(fs->fd, &st) < 0)
 		return -errno;
@@ -128,13 +167,10 @@ static int fs_prepare(void *ctx, uint64_t chunk_count, uint32_t chunk_size)
 		if (rc != 0)
 			return -rc;
 	}
-	fs->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fs->fd, 0);
-	if (fs->map == MAP_FAILED) {
-		fs->map = NULL;
-		return -errno;
-	}
+	fs->batch = malloc(WRITE_BATCH);
+	if (!fs->batch)
+		return -ENOMEM;
 	fs->size = size;
-	madvise(fs->map, size, MADV_SEQUENTIAL);
 	return 0;
 }
 
@@ -152,12 +188,10 @@ void ppspp_file_store_storage(struct ppspp_file_store *fs, struct ppspp_storage 
 
 int ppspp_file_store_finish(struct ppspp_file_store *fs, uint64_t content_size)
 {
-	if (fs->map) {
-		if (msync(fs->map, fs->size, MS_SYNC) < 0)
-			return -errno;
-		munmap(fs->map, fs->size);
-		fs->map = NULL;
-	}
+	int rc = ppspp_file_store_flush(fs);
+
+	if (rc < 0)
+		return rc;
 	if (ftruncate(fs->fd, (off_t)content_size) < 0)
 		return -errno;
 	if (fsync(fs->fd) < 0)
@@ -172,6 +206,7 @@ void ppspp_file_store_close(struct ppspp_file_store *fs)
 		return;
 	if (fs->map)
 		munmap(fs->map, fs->size);
+	free(fs->batch);
 	close(fs->fd);
 	free(fs);
 }

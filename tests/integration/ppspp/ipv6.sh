@@ -9,6 +9,6 @@ src=$LAST_PID
 "$GET" --peer "[::1]:47700" --swarm "$swarm" -o "$TMP/out" 2>"$TMP/get.log" ||
 	{ cat "$TMP/get.log" >&2; fail "download over IPv6"; }
 cmp "$f" "$TMP/out" || fail "file differs"
-grep -q "peer \[0:0:0:0:0:0:0:1\]:47700: 3073 chunks" "$TMP/get.log" || { cat "$TMP/get.log"; fail "peer line"; }
+grep -q "peer \[::1\]:47700: 3073 chunks" "$TMP/get.log" || { cat "$TMP/get.log"; fail "peer line"; }
 stop "$src"
 echo "ok: IPv6"

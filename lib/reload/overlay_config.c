@@ -1045,6 +1045,49 @@ int reload_config_verify_kind(const struct reload_overlay_config *cfg,
 			      now);
 }
 
+int reload_kind_description_parse(const struct reload_bytes *desc, struct reload_arena *a,
+				  struct reload_kind_def *out, char *err, size_t errlen)
+{
+	static const char head[] = "<overlay xmlns=\"" NS_BASE "\"><configuration "
+				   "instance-name=\"kind.invalid\"><self-signed-permitted "
+				   "digest=\"sha1\">true</self-signed-permitted><required-kinds>";
+	static const char tail[] = "</required-kinds></configuration></overlay>";
+	struct reload_overlay_config *cfg = NULL;
+	struct reload_buf doc;
+	int rc;
+
+	/* the description is a kind-block that assumes the config-base default namespace: parse
+	 * it inside a minimal document so the configuration rules apply unchanged */
+	reload_buf_init(&doc);
+	reload_buf_put(&doc, head, sizeof(head) - 1);
+	reload_buf_put(&doc, desc->data, desc->len);
+	reload_buf_put(&doc, tail, sizeof(tail) - 1);
+	if ((rc = reload_buf_error(&doc))) {
+		reload_buf_free(&doc);
+		return rc;
+	}
+	rc = reload_config_parse((const char *)doc.data, doc.len, "KindDescription", NULL, &cfg,
+				 err, errlen);
+	reload_buf_free(&doc);
+	if (rc)
+		return rc == -ENOENT ? -EINVAL : rc;
+	if (cfg->kind_count != 1) {
+		if (err && errlen)
+			snprintf(err, errlen, "KindDescription: %zu kind-blocks, expected one",
+				 cfg->kind_count);
+		reload_config_free(cfg);
+		return -EINVAL;
+	}
+	*out = cfg->kinds[0];
+	out->raw.data = reload_arena_memdup(a, cfg->kinds[0].raw.data, cfg->kinds[0].raw.len);
+	out->signature.data =
+	    reload_arena_memdup(a, cfg->kinds[0].signature.data, cfg->kinds[0].signature.len);
+	reload_config_free(cfg);
+	if ((out->raw.len && !out->raw.data) || (out->signature.len && !out->signature.data))
+		return -ENOMEM;
+	return 0;
+}
+
 static enum reload_data_model config_kind_model(const void *ctx, uint32_t kind)
 {
 	const struct reload_kind_def *k = reload_config_kind(ctx, kind);

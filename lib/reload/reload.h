@@ -971,6 +971,13 @@ int reload_config_verify_kind(const struct reload_overlay_config *cfg,
 			      const struct reload_kind_def *k, const struct reload_trust *t,
 			      time_t now);
 
+/* §6.5.4.1: one KindDescription of a ConfigUpdate of type kind (an XML kind-block in the
+ * config-base namespace) into *out; its raw kind element and signature live in a. Verify it
+ * with reload_config_verify_kind against the current configuration before using it. -EINVAL
+ * with err on anything but exactly one valid kind-block. */
+int reload_kind_description_parse(const struct reload_bytes *desc, struct reload_arena *a,
+				  struct reload_kind_def *out, char *err, size_t errlen);
+
 /* Node-ID length, kind models from cfg; p stays valid while cfg lives. */
 void reload_codec_params_from_config(const struct reload_overlay_config *cfg,
 				     struct reload_codec_params *p);

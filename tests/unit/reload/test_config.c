@@ -454,6 +454,45 @@ static void test_signed_configuration(void)
 			reload_trust_free(t);
 			reload_config_free(cfg);
 		}
+		/* the same kind as a ConfigUpdate KindDescription (§6.5.4.1) */
+		{
+			char desc[4096];
+			struct reload_arena *ar = reload_arena_new();
+			struct reload_kind_def kd;
+			struct reload_bytes db;
+
+			snprintf(desc, sizeof(desc),
+				 "<kind-block>%s<kind-signature>%s</kind-signature></kind-block>",
+				 kind, ksig);
+			db = (struct reload_bytes){(const uint8_t *)desc, strlen(desc)};
+			CU_ASSERT_EQUAL_FATAL(
+			    reload_kind_description_parse(&db, ar, &kd, err, sizeof(err)), 0);
+			CU_ASSERT_EQUAL(kd.id, 77);
+			CU_ASSERT_EQUAL(kd.model, RELOAD_MODEL_SINGLE);
+			CU_ASSERT_EQUAL(kd.raw.len, sizeof(kind) - 1);
+			snprintf(xml, sizeof(xml),
+				 HEAD "<configuration instance-name=\"" TEST_OVERLAY "\">\n"
+				      "<root-cert>%s</root-cert>\n<kind-signer>%s</kind-signer>\n"
+				      "</configuration></overlay>\n",
+				 ca, hex);
+			CU_ASSERT_EQUAL_FATAL(reload_config_parse(xml, strlen(xml), "cur.xml", NULL,
+								  &cfg, err, sizeof(err)),
+					      0);
+			t = reload_trust_from_config(cfg);
+			CU_ASSERT_EQUAL(reload_config_verify_kind(cfg, &kd, t, time(NULL)), 0);
+			kd.raw.len--; /* one byte less is another element */
+			CU_ASSERT_EQUAL(reload_config_verify_kind(cfg, &kd, t, time(NULL)),
+					-EACCES);
+			reload_trust_free(t);
+			reload_config_free(cfg);
+			db.len = 5;
+			CU_ASSERT_EQUAL(
+			    reload_kind_description_parse(&db, ar, &kd, err, sizeof(err)), -EINVAL);
+			db = (struct reload_bytes){(const uint8_t *)"", 0};
+			CU_ASSERT_EQUAL(
+			    reload_kind_description_parse(&db, ar, &kd, err, sizeof(err)), -EINVAL);
+			reload_arena_free(ar);
+		}
 		free(ksig);
 	}
 	/* an unsigned configuration */

@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const root_keys[] = {"log_level", "ppspp_port", "workers", "control_socket",
-					"mempool",   "neighbour",  "ports",   NULL};
+static const char *const root_keys[] = {"log_level",	   "ppspp_port",
+					"workers",	   "control_socket",
+					"control_readonly_group", "log_target",
+					"metrics_listen", "mempool",
+					"neighbour",	   "ports",
+					NULL};
 static const char *const mempool_keys[] = {"mbufs", "cache", "ext_mbufs", NULL};
 static const char *const neigh_keys[] = {"entries", "reachable_ms", "retrans_ms", "probes", NULL};
 static const char *const port_keys[] = {"device",    "mtu",	 "rx_desc",  "tx_desc",
@@ -224,6 +228,33 @@ static int parse(const config_t *cfg, struct cacherd_config *c, char *err, size_
 		return -EINVAL;
 	}
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s", s);
+	TRY(pcdn_conf_string(root, "control_readonly_group", false, "", &s, err, errlen));
+	if (strlen(s) >= sizeof(c->control_readonly_group)) {
+		pcdn_conf_error(config_setting_get_member(root, "control_readonly_group"),
+				"control_readonly_group", err, errlen, "group name too long");
+		return -EINVAL;
+	}
+	snprintf(c->control_readonly_group, sizeof(c->control_readonly_group), "%s", s);
+	if (config_setting_get_member(root, "control_readonly_group"))
+		c->control_readonly_group_line = (unsigned)config_setting_source_line(
+		    config_setting_get_member(root, "control_readonly_group"));
+	TRY(pcdn_conf_string(root, "log_target", false, "stderr", &s, err, errlen));
+	if (strcmp(s, "stderr") != 0 && strcmp(s, "syslog") != 0) {
+		pcdn_conf_error(config_setting_get_member(root, "log_target"), "log_target", err,
+				errlen, "'%s' is not \"stderr\" or \"syslog\"", s);
+		return -EINVAL;
+	}
+	c->log_syslog = strcmp(s, "syslog") == 0;
+	TRY(pcdn_conf_string(root, "metrics_listen", false, "", &s, err, errlen));
+	if (s[0] && (strlen(s) >= sizeof(c->metrics_listen) || !strrchr(s, ':'))) {
+		pcdn_conf_error(config_setting_get_member(root, "metrics_listen"), "metrics_listen",
+				err, errlen, "expected \"address:port\" (\"[::1]:9101\" for IPv6)");
+		return -EINVAL;
+	}
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", s);
+	if (config_setting_get_member(root, "metrics_listen"))
+		c->metrics_listen_line = (unsigned)config_setting_source_line(
+		    config_setting_get_member(root, "metrics_listen"));
 
 	TRY(get_group(root, "mempool", mempool_keys, &g, err, errlen));
 	TRY(get_uint(g, "mbufs", 1023, 16777215, 16383, &c->mbufs, err, errlen));

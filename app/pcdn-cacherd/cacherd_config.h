@@ -4,6 +4,7 @@
 #ifndef CACHERD_CONFIG_H
 #define CACHERD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,14 @@ struct cacherd_config {
 	unsigned workers[CACHERD_MAX_WORKERS]; /* lcore ids */
 	unsigned workers_line;
 	char control_socket[108];
+	/* Operator surface (issue 6): members of this group get read-only control connections
+	 * ("" = none; resolved when the control socket starts or reloads); log output; optional
+	 * Prometheus HTTP listener "addr:port" ("" = off). */
+	char control_readonly_group[64];
+	unsigned control_readonly_group_line;
+	bool log_syslog;
+	char metrics_listen[64];
+	unsigned metrics_listen_line;
 	unsigned mbufs, mbuf_cache, ext_mbufs;
 	unsigned neigh_entries, neigh_probes;
 	unsigned neigh_reachable_ms, neigh_retrans_ms;

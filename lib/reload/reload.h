@@ -867,9 +867,11 @@ uint64_t reload_kind_store_generation(const struct reload_kind_store *ks);
 
 /* ---- fragmentation and reassembly (§6.7) ------------------------------------------------- */
 
-/* Splits a message into fragments of at most mtu bytes each (header copied into every
- * fragment, at least 256 bytes of payload each, equal-sized pieces); a message that fits is
- * emitted unchanged. -EMSGSIZE when the header plus 256 bytes exceed mtu. emit is called once
+/* Splits a message that does not fit in mtu (the next link's PMTU) into fragments of at most
+ * mtu - 32 bytes (room for the via list to grow), the header copied into every fragment, pieces
+ * of equal size within one byte and at least 256 bytes; a message that fits is emitted
+ * unchanged. A fragment given in is split again keeping its offsets. -EMSGSIZE when header +
+ * 32 + 256 bytes exceed mtu (then IP fragmentation is left to do the work). emit is called once
  * per fragment; a negative return from it stops and is returned. Returns the fragment count. */
 int reload_fragment_split(const uint8_t *msg, size_t len, unsigned node_id_len, size_t mtu,
 			  int (*emit)(void *ctx, const uint8_t *frag, size_t frag_len), void *ctx);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+
 void cacherd_peer_to_net(const struct ppspp_peer_addr *p, struct net_ipaddr *ip)
 {
 	memset(ip, 0, sizeof(*ip));
@@ -39,6 +41,7 @@ static int glue_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t 
 	}
 	if (!payload)
 		return net_tx_udp(g->w, port_id, &t, hdr, (uint16_t)hdr_len, NULL);
+	cacherd_latency_data(&g->latency, to->family, to->addr, to->port, rte_rdtsc());
 	if (g->ref_take)
 		g->ref_take(g->ref_ctx, payload_ref);
 	pl = (struct net_payload){
@@ -67,11 +70,18 @@ static void udp_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram
 	struct cacherd_ppspp *g = ctx;
 	uint64_t now_us = net_worker_now_ns(w) / 1000;
 
+	const struct ppspp_engine_counters *ctr = ppspp_engine_counters(g->engine);
+
 	for (unsigned i = 0; i < n; i++) {
 		struct ppspp_peer_addr from;
+		uint64_t requests = ctr->msgs_in[PPSPP_REQUEST];
 
 		cacherd_net_to_peer(&d[i].tuple.remote, d[i].tuple.remote_port, &from);
 		ppspp_engine_input(g->engine, &from, d[i].payload, d[i].payload_len, now_us);
+		/* The engine counted a REQUEST in this datagram: the latency clock starts. */
+		if (ctr->msgs_in[PPSPP_REQUEST] != requests)
+			cacherd_latency_request(&g->latency, from.family, from.addr, from.port,
+						rte_rdtsc());
 	}
 	/* The engine answers after each batch of input. */
 	g->next_run_us = ppspp_engine_run(g->engine, now_us);
@@ -91,6 +101,7 @@ static void loop_hook(void *ctx, struct net_worker *w, uint64_t now_ns)
 
 void cacherd_ppspp_attach(struct cacherd_ppspp *g)
 {
+	cacherd_latency_init(&g->latency, rte_get_tsc_hz());
 	net_worker_set_udp_hook(g->w, udp_hook, g);
 	net_worker_set_loop_hook(g->w, loop_hook, g);
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "ctl_latency.h"
 #include "net.h"
 #include "ppspp.h"
 
@@ -29,6 +30,9 @@ struct cacherd_ppspp {
 	void (*on_loop)(void *ref_ctx);
 	uint64_t next_run_us;
 	uint64_t send_errors;
+	/* Request->DATA latency histogram of this worker (ctl_latency.h), filled by the glue;
+	 * set up by cacherd_ppspp_attach. */
+	struct cacherd_latency latency;
 };
 
 /* The ppspp_io for ppspp_engine_create: io->ctx = g. */

@@ -434,6 +434,13 @@ static void summary(struct get *g, uint64_t now)
 	}
 	if (pcdn_log_enabled(get_log, PCDN_LOG_INFO)) {
 		char buf[4096];
+		fprintf(stderr,
+			"udp: sendmmsg_calls %llu recvmmsg_calls %llu send_errors %llu gso_buffers %llu "
+			"gro_buffers %llu (gso %s, gro %s)\n",
+			(unsigned long long)g->u->sendmmsg_calls, (unsigned long long)g->u->recvmmsg_calls,
+			(unsigned long long)g->u->send_errors, (unsigned long long)g->u->gso_buffers,
+			(unsigned long long)g->u->gro_buffers, g->u->gso ? "on" : "off",
+			g->u->gro ? "on" : "off");
 		ppspp_engine_counters_format(c, buf, sizeof(buf));
 		fprintf(stderr, "pcdn-get: counters\n%s", buf);
 	}
@@ -493,6 +500,7 @@ int main(int argc, char **argv)
 	struct ppspp_engine_config cfg;
 	ppspp_engine_config_defaults(&cfg);
 	cfg.max_datagram = 1452;
+	cfg.max_requests = 4096; /* a deep pipeline per peer: 4 MiB of 1 KiB chunks */
 	cfg.dead_us = (uint64_t)(g->timeout_s * 1e6);
 	cfg.handshake_retry_us = PCDN_MIN(250000, cfg.dead_us / 6);
 	cfg.timestamp_offset_us = (int64_t)(pcdn_wall_us() - pcdn_now_us());

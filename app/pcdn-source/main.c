@@ -178,8 +178,10 @@ static int serve(const struct opts *o)
 	ppspp_engine_config_defaults(&cfg);
 	cfg.max_channels = 256;
 	cfg.max_datagram = 1452; /* fits an IPv6 packet on a 1500-byte MTU */
+	cfg.max_inflight = 8192;
 	cfg.timestamp_offset_us = (int64_t)(pcdn_wall_us() - pcdn_now_us());
 	cfg.pex = false;
+	cfg.integrity_apart = u->gso; /* same-size DATA datagrams for segmentation offload */
 	struct ppspp_io io = {.ctx = u, .send = udp_io_send};
 	struct ppspp_engine_events ev = {.peer_up = peer_up, .peer_end = peer_end};
 	struct ppspp_engine *e = ppspp_engine_create(&cfg, &io, &ev, pcdn_now_us());
@@ -214,9 +216,12 @@ static int serve(const struct opts *o)
 	char buf[4096];
 	ppspp_engine_counters_format(ppspp_engine_counters(e), buf, sizeof(buf));
 	fprintf(stderr, "pcdn-source: counters\n%s", buf);
-	fprintf(stderr, "udp: sendmmsg_calls %llu recvmmsg_calls %llu send_errors %llu\n",
+	fprintf(stderr,
+		"udp: sendmmsg_calls %llu recvmmsg_calls %llu send_errors %llu gso_buffers %llu "
+		"gro_buffers %llu\n",
 		(unsigned long long)u->sendmmsg_calls, (unsigned long long)u->recvmmsg_calls,
-		(unsigned long long)u->send_errors);
+		(unsigned long long)u->send_errors, (unsigned long long)u->gso_buffers,
+		(unsigned long long)u->gro_buffers);
 	ppspp_engine_destroy(e);
 	udp_io_close(u);
 	free(u);

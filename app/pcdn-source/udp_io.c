@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,11 @@ int udp_io_open(struct udp_io *u, const struct pcdn_addr *bind_addr, bool want_v
 		if (bind(u->fd, (const struct sockaddr *)&any, len) < 0)
 			goto fail;
 	}
+	if (!getenv("PCDN_NO_UDP_OFFLOAD")) {
+		int one = 1;
+		u->gso = true; /* probed on first use: a refusal turns it off */
+		u->gro = setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	}
 	u->in_buf = malloc((size_t)UDP_IO_BATCH * UDP_IO_DGRAM_MAX);
 	if (!u->in_buf) {
 		errno = ENOMEM;
@@ -132,12 +138,26 @@ void udp_io_close(struct udp_io *u)
 	u->in_buf = NULL;
 }
 
-int udp_io_flush(struct udp_io *u)
+static size_t out_len(const struct udp_io *u, int i)
+{
+	return u->out_iov[i][0].iov_len + (u->out[i].msg_hdr.msg_iovlen > 1 ? u->out_iov[i][1].iov_len : 0);
+}
+
+static bool same_peer(const struct udp_io *u, int i, int j)
+{
+	return u->out[i].msg_hdr.msg_namelen == u->out[j].msg_hdr.msg_namelen &&
+	       memcmp(&u->out_addr[i], &u->out_addr[j], u->out[i].msg_hdr.msg_namelen) == 0;
+}
+
+/* Sends msgs[0..n) with sendmmsg, waiting for room when the socket buffer is full. Returns 0, or
+ * -EINVAL/-EIO when the first message was refused as a whole (a GSO buffer the kernel does not
+ * take). */
+static int send_all(struct udp_io *u, struct mmsghdr *msgs, int n)
 {
 	int done = 0;
 
-	while (done < u->n_out) {
-		int rc = sendmmsg(u->fd, u->out + done, (unsigned)(u->n_out - done), 0);
+	while (done < n) {
+		int rc = sendmmsg(u->fd, msgs + done, (unsigned)(n - done), 0);
 		u->sendmmsg_calls++;
 		if (rc < 0) {
 			if (errno == EINTR)
@@ -148,14 +168,69 @@ int udp_io_flush(struct udp_io *u)
 				poll(&p, 1, 10);
 				continue;
 			}
-			/* e.g. ECONNREFUSED from an earlier ICMP, or an unreachable address:
-			 * that datagram is lost, the rest goes on */
+			if ((errno == EINVAL || errno == EIO) && u->gso)
+				return -errno;
+			/* e.g. an unreachable address: that datagram is lost, the rest goes on */
 			u->send_errors++;
 			done++;
 			continue;
 		}
 		done += rc;
 	}
+	return 0;
+}
+
+int udp_io_flush(struct udp_io *u)
+{
+	if (u->n_out == 0)
+		return 0;
+	if (u->gso) {
+		/* runs of datagrams to one peer with one size (the last may be shorter) become
+		 * one buffer the kernel cuts into datagrams (UDP_SEGMENT) */
+		int g = 0, iv = 0;
+		for (int i = 0; i < u->n_out;) {
+			size_t size = out_len(u, i), total = size;
+			int j = i + 1;
+			while (j < u->n_out && same_peer(u, i, j) && out_len(u, j) <= size &&
+			       total + out_len(u, j) <= 65000 && j - i < 64) {
+				total += out_len(u, j);
+				j++;
+				if (out_len(u, j - 1) < size)
+					break;
+			}
+			struct msghdr *m = &u->gmsg[g].msg_hdr;
+			memset(&u->gmsg[g], 0, sizeof(u->gmsg[g]));
+			m->msg_name = &u->out_addr[i];
+			m->msg_namelen = u->out[i].msg_hdr.msg_namelen;
+			m->msg_iov = &u->giov[iv];
+			for (int k = i; k < j; k++) {
+				for (size_t x = 0; x < u->out[k].msg_hdr.msg_iovlen; x++)
+					u->giov[iv++] = u->out_iov[k][x];
+			}
+			m->msg_iovlen = (size_t)(&u->giov[iv] - (struct iovec *)m->msg_iov);
+			if (j - i > 1) {
+				m->msg_control = u->gctl[g];
+				m->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+				struct cmsghdr *cm = CMSG_FIRSTHDR(m);
+				cm->cmsg_level = SOL_UDP;
+				cm->cmsg_type = UDP_SEGMENT;
+				cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+				uint16_t seg = (uint16_t)size;
+				memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+				u->gso_buffers++;
+			}
+			g++;
+			i = j;
+		}
+		if (send_all(u, u->gmsg, g) == 0) {
+			u->n_out = 0;
+			return 0;
+		}
+		/* the kernel refused segmentation offload: plain datagrams from now on */
+		PCDN_LOG(udp_log, NOTICE, "UDP segmentation offload refused: %s", strerror(errno));
+		u->gso = false;
+	}
+	send_all(u, u->out, u->n_out);
 	u->n_out = 0;
 	return 0;
 }
@@ -191,18 +266,38 @@ int udp_io_receive(struct udp_io *u)
 	for (int i = 0; i < UDP_IO_BATCH; i++) {
 		u->in[i].msg_hdr.msg_namelen = sizeof(u->in_addr[i]);
 		u->in[i].msg_hdr.msg_flags = 0;
+		u->in[i].msg_hdr.msg_control = u->gro ? u->in_ctl[i] : NULL;
+		u->in[i].msg_hdr.msg_controllen = u->gro ? sizeof(u->in_ctl[i]) : 0;
 	}
 	int n = recvmmsg(u->fd, u->in, UDP_IO_BATCH, MSG_DONTWAIT, NULL);
 	u->recvmmsg_calls++;
 	if (n <= 0)
 		return 0;
 	uint64_t now = pcdn_now_us();
+	int count = 0;
 	for (int i = 0; i < n; i++) {
 		struct ppspp_peer_addr from;
+		const uint8_t *b = u->in_iov[i].iov_base;
+		size_t len = u->in[i].msg_len, seg = len;
 		udp_io_to_peer(&u->in_addr[i], &from);
-		ppspp_engine_input(u->engine, &from, u->in_iov[i].iov_base, u->in[i].msg_len, now);
+		if (u->gro) {
+			struct msghdr *m = &u->in[i].msg_hdr;
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
+				if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+					int v;
+					memcpy(&v, CMSG_DATA(cm), sizeof(v));
+					if (v > 0)
+						seg = (size_t)v;
+				}
+			}
+			if (seg < len)
+				u->gro_buffers++;
+		}
+		/* a coalesced buffer holds datagrams of seg bytes, the last possibly shorter */
+		for (size_t off = 0; off < len; off += seg, count++)
+			ppspp_engine_input(u->engine, &from, b + off, PCDN_MIN(seg, len - off), now);
 	}
-	return n;
+	return count;
 }
 
 int udp_io_loop(struct udp_io *u, volatile sig_atomic_t *stop, int (*tick)(void *ctx, uint64_t now),

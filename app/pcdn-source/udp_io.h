@@ -30,10 +30,18 @@ struct udp_io {
 	struct iovec in_iov[UDP_IO_BATCH];
 	struct sockaddr_storage in_addr[UDP_IO_BATCH];
 	uint8_t *in_buf; /* UDP_IO_BATCH * UDP_IO_DGRAM_MAX */
-	uint64_t send_errors, sendmmsg_calls, recvmmsg_calls;
+	char in_ctl[UDP_IO_BATCH][64];
+	/* segmentation offload: runs of same-size datagrams to one peer leave as one buffer
+	 * (UDP_SEGMENT), and coalesced ones arrive as one (UDP_GRO) */
+	bool gso, gro;
+	struct mmsghdr gmsg[UDP_IO_BATCH];
+	struct iovec giov[UDP_IO_BATCH * 2];
+	char gctl[UDP_IO_BATCH][64];
+	uint64_t send_errors, sendmmsg_calls, recvmmsg_calls, gso_buffers, gro_buffers;
 };
 
-/* Binds a socket (bind_addr NULL: an ephemeral port; dual-stack when want_v6). */
+/* Binds a socket (bind_addr NULL: an ephemeral port; dual-stack when want_v6). UDP GSO and GRO
+ * are used when the kernel has them, unless PCDN_NO_UDP_OFFLOAD is set in the environment. */
 int udp_io_open(struct udp_io *u, const struct pcdn_addr *bind_addr, bool want_v6);
 void udp_io_close(struct udp_io *u);
 /* The engine's send callback (ctx = struct udp_io). */

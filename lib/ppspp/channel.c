@@ -523,7 +523,7 @@ void ppspp_chan_handle_msg(struct ppspp_engine *e, int ci, const struct ppspp_ms
 		break;
 	}
 	case PPSPP_INTEGRITY:
-		if (*n_hashes < PPSPP_MAX_HASHES) {
+		if (*n_hashes < 2 * PPSPP_MAX_HASHES) {
 			hashes[*n_hashes].bin = UINT64_MAX;
 			/* a node's chunk range (§5.4) back to its bin */
 			if (spec_chunks(e, ci, &m->u.integrity.spec, &a, &b) == 0) {
@@ -746,29 +746,28 @@ static int split_if_needed(struct ppspp_engine *e, int ci, struct ppspp_writer *
 	return rc;
 }
 
-static int send_chunk(struct ppspp_engine *e, int ci, uint64_t k, const void *data, size_t len,
-		      void *ref)
+/* INTEGRITY messages chunk k needs (§5.3, §5.6.2), appended to w; `reserve` bytes are kept free
+ * for what must follow in the same datagram (the DATA), splitting into INTEGRITY-only datagrams
+ * first when they do not fit. */
+static int put_hashes(struct ppspp_engine *e, int ci, uint64_t k, bool retransmit,
+		      struct ppspp_writer *w, size_t reserve)
 {
 	struct ppspp_channel *c = &e->ch[ci];
 	struct ppspp_swarm *s = &e->swarms[c->swarm];
 	struct ppspp_hash_node *nodes = e->scratch_nodes;
-	struct ppspp_writer w;
-	bool retransmit = ppspp_ivset_contains(&c->sent, k);
 	size_t hash_msg = 1 + ppspp_spec_size(c->ctx.cam) + s->hash_len;
-	size_t data_hdr = 1 + ppspp_spec_size(c->ctx.cam) + 8;
 	int rc;
 
-	uint32_t fmask = e->cfg.max_inflight - 1;
-	ppspp_writer_init(&w, e->buf, e->buf_cap, c->remote_id, &c->ctx);
 	/* §5.6.2: peak hashes first, until the peer shows it has them */
 	bool knows_peaks = retransmit ? c->peer_have.n > 0 : c->peer_knows_peaks;
 	if (!knows_peaks) {
 		int np = ppspp_merkle_peaks(s->tree, nodes, 64);
 		for (int i = 0; i < np; i++) {
-			split_if_needed(e, ci, &w, hash_msg + data_hdr + len);
-			if ((rc = put_integrity(e, &w, &nodes[i], c, s->chunk_size)) < 0)
+			split_if_needed(e, ci, w, hash_msg + reserve);
+			if ((rc = put_integrity(e, w, &nodes[i], c, s->chunk_size)) < 0)
 				return rc;
 		}
+		c->peer_knows_peaks = true;
 	}
 	/* §5.3: uncles the peer lacks, highest first. A node is known to the peer once it holds
 	 * any chunk below it (it verified that path); chunks already sent count too (the MAY
@@ -786,12 +785,24 @@ static int send_chunk(struct ppspp_engine *e, int ci, uint64_t k, const void *da
 		need = l + 1;
 	}
 	for (int l = need - 1; l >= 0; l--) {
-		split_if_needed(e, ci, &w, hash_msg + data_hdr + len);
-		if ((rc = put_integrity(e, &w, &unc[l], c, s->chunk_size)) < 0)
+		split_if_needed(e, ci, w, hash_msg + reserve);
+		if ((rc = put_integrity(e, w, &unc[l], c, s->chunk_size)) < 0)
 			return rc;
 	}
-	split_if_needed(e, ci, &w, data_hdr + len);
+	return 0;
+}
+
+/* The DATA datagram (§8.6) after whatever w holds, and the sender's bookkeeping. */
+static int emit_data(struct ppspp_engine *e, int ci, struct ppspp_writer *w, uint64_t k,
+		     const void *data, size_t len, void *ref, bool retransmit)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	size_t data_hdr = 1 + ppspp_spec_size(c->ctx.cam) + 8;
 	struct ppspp_spec sp[1];
+	int rc;
+
+	split_if_needed(e, ci, w, data_hdr + len);
 	if (c->ctx.cam == PPSPP_CAM_BYTE64) {
 		sp[0].a = k * (uint64_t)s->chunk_size;
 		sp[0].b = sp[0].a + len - 1;
@@ -799,13 +810,13 @@ static int send_chunk(struct ppspp_engine *e, int ci, uint64_t k, const void *da
 		return -EINVAL;
 	}
 	uint64_t ts = (uint64_t)((int64_t)e->now + e->cfg.timestamp_offset_us);
-	if ((rc = ppspp_writer_put_data_header(&w, &sp[0], ts)) < 0)
+	if ((rc = ppspp_writer_put_data_header(w, &sp[0], ts)) < 0)
 		return rc;
-	rc = ppspp_chan_emit(e, ci, w.buf, w.len, data, len, ref);
+	rc = ppspp_chan_emit(e, ci, w->buf, w->len, data, len, ref);
 	/* a failed send is a lost datagram: the peer re-requests */
-	c->peer_knows_peaks = true;
 	ppspp_ivset_add(&c->sent, k, k);
 	ppspp_ledbat_on_send(&c->ledbat, (uint32_t)len);
+	uint32_t fmask = e->cfg.max_inflight - 1;
 	if (c->fl_tail - c->fl_head == e->cfg.max_inflight) {
 		/* ring full: the oldest is presumed lost */
 		ppspp_ledbat_on_loss(&c->ledbat, e->now, c->fl[c->fl_head & fmask].bytes);
@@ -821,14 +832,59 @@ static int send_chunk(struct ppspp_engine *e, int ci, uint64_t k, const void *da
 	return rc;
 }
 
+/* One chunk in one datagram: its INTEGRITY then its DATA (§5.3 atomic datagram). */
+static int send_chunk(struct ppspp_engine *e, int ci, uint64_t k, const void *data, size_t len,
+		      void *ref)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_writer w;
+	bool retransmit = ppspp_ivset_contains(&c->sent, k);
+	size_t data_hdr = 1 + ppspp_spec_size(c->ctx.cam) + 8;
+	int rc;
+
+	ppspp_writer_init(&w, e->buf, e->buf_cap, c->remote_id, &c->ctx);
+	if ((rc = put_hashes(e, ci, k, retransmit, &w, data_hdr + len)) < 0)
+		return rc;
+	return emit_data(e, ci, &w, k, data, len, ref, retransmit);
+}
+
+/* A burst with its hashes apart (cfg.integrity_apart): the INTEGRITY messages of every chunk in
+ * the burst go first, in datagrams of their own (§5.4 allows this when they do not share the
+ * DATA's datagram), then DATA datagrams that all have the same size, which a kernel sender
+ * hands to UDP segmentation offload as one buffer. The hashes were written by the caller into
+ * w as it collected the burst; a burst carries at most half of what a receiver keeps. */
+static void send_burst_apart(struct ppspp_engine *e, int ci, struct ppspp_pending *p, int n,
+			     struct ppspp_writer *w)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+
+	if (w->len > 4)
+		ppspp_chan_emit(e, ci, w->buf, w->len, NULL, 0, NULL);
+	for (int i = 0; i < n; i++) {
+		struct ppspp_writer dw;
+		ppspp_writer_init(&dw, e->buf, e->buf_cap, c->remote_id, &c->ctx);
+		emit_data(e, ci, &dw, p[i].chunk, p[i].data, p[i].len, p[i].ref, p[i].retransmit);
+		if (s->st.release)
+			s->st.release(s->st.ctx, p[i].ref);
+	}
+}
+
 void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 {
 	struct ppspp_channel *c = &e->ch[ci];
 	struct ppspp_swarm *s = &e->swarms[c->swarm];
 	uint32_t burst = e->cfg.send_burst;
+	bool apart = e->cfg.integrity_apart;
+	struct ppspp_pending *p = e->pending;
+	int np = 0;
+	uint64_t pending_bytes = 0, hashes_before = e->ctr.msgs_out[PPSPP_INTEGRITY];
+	struct ppspp_writer hw;
 
 	if (c->state != CH_ESTABLISHED || !s->st.get_chunk || !s->have.w)
 		return;
+	if (apart)
+		ppspp_writer_init(&hw, e->buf, e->buf_cap, c->remote_id, &c->ctx);
 	while (c->rq_n > 0) {
 		struct ppspp_range *r = &c->rq[c->rq_head];
 		if (r->a > r->b) {
@@ -839,7 +895,7 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 		uint64_t k = r->a;
 		if (c->waiting) {
 			if (!c->ready)
-				return;
+				break;
 			c->waiting = false;
 			if (c->gone) {
 				r->a++;
@@ -848,14 +904,18 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 		}
 		if (burst == 0) {
 			e->busy = true;
-			return;
+			break;
 		}
 		if (k >= s->count || !ppspp_bitmap_get(&s->have, k)) {
 			r->a++;
 			continue;
 		}
-		if (!ppspp_ledbat_can_send(&c->ledbat, s->chunk_size))
-			return;
+		bool room = pending_bytes == 0
+				    ? ppspp_ledbat_can_send(&c->ledbat, s->chunk_size)
+				    : (double)(c->ledbat.flightsize + pending_bytes + s->chunk_size) <=
+					      c->ledbat.cwnd;
+		if (!room)
+			break;
 		const void *data;
 		size_t len;
 		void *ref = NULL;
@@ -867,19 +927,35 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 			c->gone = false;
 			c->wait_chunk = k;
 			e->ctr.requests_deferred++;
-			return;
+			break;
 		}
 		if (rc < 0) {
 			e->ctr.storage_errors++;
 			r->a++;
 			continue;
 		}
+		r->a++;
+		burst--;
+		if (apart) {
+			bool retransmit = ppspp_ivset_contains(&c->sent, k);
+			put_hashes(e, ci, k, retransmit, &hw, 0);
+			/* the next chunk's hashes may count on this one (optimistic, §5.3) */
+			if (!retransmit)
+				ppspp_ivset_add(&c->sent, k, k);
+			p[np++] = (struct ppspp_pending){k, data, len, ref, retransmit};
+			pending_bytes += len;
+			if (e->ctr.msgs_out[PPSPP_INTEGRITY] - hashes_before >= PPSPP_MAX_HASHES / 2) {
+				e->busy = true; /* the receiver keeps PPSPP_MAX_HASHES sent apart */
+				break;
+			}
+			continue;
+		}
 		send_chunk(e, ci, k, data, len, ref);
 		if (s->st.release)
 			s->st.release(s->st.ctx, ref);
-		r->a++;
-		burst--;
 	}
+	if (np)
+		send_burst_apart(e, ci, p, np, &hw);
 }
 
 /* ---- control messages: one datagram per run with everything pending ------------------------ */
@@ -1138,11 +1214,14 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 		}
 		bool overtaken = srtt && f->sent_us < c->fl_acked_sent_us && now - f->sent_us > reo;
 		/* tail loss probe (RFC 8985 §7): nothing acknowledged for two smoothed RTTs (at
-		 * least 10 ms) means the oldest DATA is gone; far sooner than the 1 s RTO floor */
-		uint64_t pto = PCDN_MAX(2 * srtt, 10000);
+		 * least 50 ms: a busy receiver is not a lossy path) means the oldest DATA is gone;
+		 * far sooner than the 1 s RTO floor */
+		uint64_t pto = PCDN_MAX(2 * srtt, 50000);
 		bool tail = srtt && now - f->sent_us > pto && now - c->ledbat.last_ack_us > pto;
 		if (!overtaken && !tail && now - f->sent_us < rto)
 			break;
+		if (!overtaken && !tail)
+			ppspp_ledbat_on_timeout(&c->ledbat, now); /* RFC 6298 §5: the CTO fired */
 		flight_lost(e, ci, f);
 		rq_push_front(e, ci, f->chunk);
 		c->fl_head++;

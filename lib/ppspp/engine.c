@@ -120,7 +120,9 @@ struct ppspp_engine *ppspp_engine_create(const struct ppspp_engine_config *cfg,
 	e->buf = malloc(e->buf_cap);
 	e->scratch_nodes = calloc(2 * PPSPP_MAX_HASHES, sizeof(*e->scratch_nodes));
 	e->in_nodes = calloc(2 * PPSPP_MAX_HASHES, sizeof(*e->in_nodes));
-	if (!e->id_table || !e->swarms || !e->ch || !e->buf || !e->scratch_nodes || !e->in_nodes)
+	e->pending = calloc(e->cfg.send_burst, sizeof(*e->pending));
+	if (!e->id_table || !e->swarms || !e->ch || !e->buf || !e->scratch_nodes || !e->in_nodes ||
+	    !e->pending)
 		goto fail;
 	for (uint32_t i = 0; i < e->cfg.max_channels; i++) {
 		struct ppspp_channel *c = &e->ch[i];
@@ -159,6 +161,7 @@ void ppspp_engine_destroy(struct ppspp_engine *e)
 	free(e->buf);
 	free(e->scratch_nodes);
 	free(e->in_nodes);
+	free(e->pending);
 	free(e);
 }
 
@@ -431,10 +434,8 @@ int ppspp_engine_input(struct ppspp_engine *e, const struct ppspp_peer_addr *fro
 		e->ctr.malformed[-rc < PPSPP_ERR_DECODE_MAX ? -rc : 0]++;
 		e->ctr.malformed_total++;
 	}
-	if (data_seen) {
-		c->n_hashes = 0;
-	} else if (nh > (int)c->n_hashes) {
-		/* keep the newest hashes for the DATA that follows */
+	if (!data_seen && nh > (int)c->n_hashes) {
+		/* hashes sent apart (§5.3, §5.4): keep the newest for the DATA that follows */
 		int keep = PCDN_MIN(nh, PPSPP_MAX_HASHES);
 		memcpy(c->hashes, e->in_nodes + (nh - keep), (size_t)keep * sizeof(*c->hashes));
 		c->n_hashes = (uint32_t)keep;

@@ -104,6 +104,13 @@ struct ppspp_flight { /* a DATA we sent */
 struct ppspp_range {
 	uint64_t a, b;
 };
+struct ppspp_pending { /* a chunk of a burst being sent with its hashes apart */
+	uint64_t chunk;
+	const void *data;
+	size_t len;
+	void *ref;
+	bool retransmit;
+};
 
 #define PPSPP_RQ_CAP 64         /* queued peer REQUEST ranges (sender side) */
 #define PPSPP_MAX_HASHES 128    /* INTEGRITY hashes kept for the next DATA */
@@ -185,6 +192,7 @@ struct ppspp_engine {
 	uint32_t buf_cap;
 	struct ppspp_hash_node *scratch_nodes; /* 2 * PPSPP_MAX_HASHES, for sending */
 	struct ppspp_hash_node *in_nodes;      /* 2 * PPSPP_MAX_HASHES, for receiving */
+	struct ppspp_pending *pending;         /* cfg.send_burst */
 };
 
 /* channel.c */

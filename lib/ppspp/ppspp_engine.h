@@ -105,6 +105,10 @@ struct ppspp_engine_config {
 	uint64_t min_request_timeout_us; /* floor of the re-request timer (default 50 ms) */
 	uint32_t poison_limit;       /* rejected chunks before a peer is dropped (default 3) */
 	bool pex;                    /* send PEX_REQ to every new peer */
+	/* Send a burst's INTEGRITY in datagrams of their own ahead of its DATA (§5.4), so every
+	 * DATA datagram has the same size and a kernel sender can use UDP segmentation offload.
+	 * Off: each DATA datagram carries its own hashes (§5.3 atomic datagrams). */
+	bool integrity_apart;
 	/* Added to now_us in DATA timestamps: a wall-clock offset makes one-way delay samples
 	 * comparable between hosts. */
 	int64_t timestamp_offset_us;

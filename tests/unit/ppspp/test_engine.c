@@ -256,9 +256,17 @@ static struct net *net_new(void)
 	return n;
 }
 
+static bool g_apart; /* engines send INTEGRITY apart from DATA (cfg.integrity_apart) */
+
 static struct node *node_new(struct net *n, bool seeder, uint8_t cam,
 			     const struct ppspp_engine_config *cfg)
 {
+	struct ppspp_engine_config apart_cfg;
+	if (!cfg && g_apart) {
+		ppspp_engine_config_defaults(&apart_cfg);
+		apart_cfg.integrity_apart = true;
+		cfg = &apart_cfg;
+	}
 	struct node *nd = calloc(1, sizeof(*nd));
 	nd->net = n;
 	nd->id = n->n_nodes;
@@ -535,6 +543,16 @@ static void test_loss_recovery(void)
 	transfer(64 * CHUNK, PPSPP_CAM_CHUNK32, 30, 0, 0);
 }
 
+static void test_integrity_apart(void)
+{
+	/* hashes in datagrams of their own ahead of same-size DATA datagrams (§5.4) */
+	g_apart = true;
+	transfer(300 * CHUNK + 123, PPSPP_CAM_CHUNK32, 0, 0, 0);
+	transfer(77 * CHUNK + 5, PPSPP_CAM_BIN32, 0, 0, 0);
+	transfer(200 * CHUNK + 7, PPSPP_CAM_CHUNK32, 10, 5, 10);
+	g_apart = false;
+}
+
 static void test_empty_content(void)
 {
 	fill_content(0, 3);
@@ -799,6 +817,7 @@ int main(void)
 	CU_add_test(s, "transfer byte-identical", test_transfer);
 	CU_add_test(s, "transfer with bins, byte ranges, 64-bit", test_transfer_other_cams);
 	CU_add_test(s, "loss, duplication, reordering", test_loss_recovery);
+	CU_add_test(s, "INTEGRITY apart from DATA", test_integrity_apart);
 	CU_add_test(s, "empty content", test_empty_content);
 	CU_add_test(s, "two seeders; poisoned seeder", test_two_seeders_and_poison);
 	CU_add_test(s, "garbage datagrams", test_garbage);

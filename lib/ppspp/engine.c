@@ -119,7 +119,7 @@ struct ppspp_engine *ppspp_engine_create(const struct ppspp_engine_config *cfg,
 	e->buf_cap = ENGINE_BUF;
 	e->buf = malloc(e->buf_cap);
 	e->scratch_nodes = calloc(2 * PPSPP_MAX_HASHES, sizeof(*e->scratch_nodes));
-	e->in_nodes = calloc(2 * PPSPP_MAX_HASHES, sizeof(*e->in_nodes));
+	e->in_nodes = calloc(3 * PPSPP_MAX_HASHES, sizeof(*e->in_nodes));
 	e->pending = calloc(e->cfg.send_burst, sizeof(*e->pending));
 	if (!e->id_table || !e->swarms || !e->ch || !e->buf || !e->scratch_nodes || !e->in_nodes ||
 	    !e->pending)
@@ -408,10 +408,10 @@ int ppspp_engine_input(struct ppspp_engine *e, const struct ppspp_peer_addr *fro
 			return 0;
 	}
 	ppspp_reader_init(&r, buf, len, &c->ctx);
-	/* hashes carried by earlier INTEGRITY-only datagrams come first (§5.3) */
-	int nh = (int)c->n_hashes;
-	memcpy(e->in_nodes, c->hashes, (size_t)nh * sizeof(*e->in_nodes));
-	bool data_seen = false;
+	/* hashes sent apart, in INTEGRITY-only datagrams ahead of their DATA (§5.3, §5.4), are
+	 * kept per channel; the datagram's own INTEGRITY messages collect in in_nodes */
+	int nh = 0;
+	bool data_seen = false, combined = false;
 	while ((rc = ppspp_reader_next(&r, &m)) == 1) {
 		if (m.type <= PPSPP_MSG_TYPE_MAX)
 			e->ctr.msgs_in[m.type]++;
@@ -422,8 +422,23 @@ int ppspp_engine_input(struct ppspp_engine *e, const struct ppspp_peer_addr *fro
 			continue;
 		}
 		if (m.type == PPSPP_DATA) {
+			struct ppspp_hash_node *h = e->in_nodes;
+			int n = nh;
+			if (nh == 0) {
+				h = c->hashes;
+				n = (int)c->n_hashes;
+			} else if (c->n_hashes && !combined) {
+				/* both: earlier ones first */
+				memmove(e->in_nodes + c->n_hashes, e->in_nodes,
+					(size_t)nh * sizeof(*e->in_nodes));
+				memcpy(e->in_nodes, c->hashes, c->n_hashes * sizeof(*e->in_nodes));
+				nh += (int)c->n_hashes;
+				n = nh;
+				combined = true;
+			}
 			data_seen = true;
-			ppspp_chan_input_data(e, ci, &m, e->in_nodes, nh, now_us);
+			c->hashes_used = true;
+			ppspp_chan_input_data(e, ci, &m, h, n, now_us);
 		} else {
 			ppspp_chan_handle_msg(e, ci, &m, e->in_nodes, &nh);
 		}
@@ -434,11 +449,21 @@ int ppspp_engine_input(struct ppspp_engine *e, const struct ppspp_peer_addr *fro
 		e->ctr.malformed[-rc < PPSPP_ERR_DECODE_MAX ? -rc : 0]++;
 		e->ctr.malformed_total++;
 	}
-	if (!data_seen && nh > (int)c->n_hashes) {
-		/* hashes sent apart (§5.3, §5.4): keep the newest for the DATA that follows */
-		int keep = PCDN_MIN(nh, PPSPP_MAX_HASHES);
-		memcpy(c->hashes, e->in_nodes + (nh - keep), (size_t)keep * sizeof(*c->hashes));
-		c->n_hashes = (uint32_t)keep;
+	if (!data_seen && nh > 0) {
+		/* the first INTEGRITY-only datagram after DATA starts a new burst's set */
+		if (c->hashes_used) {
+			c->n_hashes = 0;
+			c->hashes_used = false;
+		}
+		uint32_t add = (uint32_t)PCDN_MIN(nh, PPSPP_MAX_HASHES);
+		const struct ppspp_hash_node *src = e->in_nodes + (nh - (int)add);
+		if (c->n_hashes + add > PPSPP_MAX_HASHES) {
+			uint32_t drop = c->n_hashes + add - PPSPP_MAX_HASHES;
+			memmove(c->hashes, c->hashes + drop, (c->n_hashes - drop) * sizeof(*c->hashes));
+			c->n_hashes -= drop;
+		}
+		memcpy(c->hashes + c->n_hashes, src, add * sizeof(*c->hashes));
+		c->n_hashes += add;
 	}
 	return 0;
 }

@@ -159,6 +159,7 @@ struct ppspp_channel {
 	uint64_t ack_delay_us;
 	struct ppspp_hash_node *hashes;     /* INTEGRITY seen in earlier datagrams (atomic split) */
 	uint32_t n_hashes;
+	bool hashes_used;                   /* a DATA used them: the next INTEGRITY-only datagram replaces them */
 
 	/* uploading to this peer */
 	struct ppspp_ivset sent;            /* chunks sent (optimistic uncle skipping, §5.3) */
@@ -191,7 +192,7 @@ struct ppspp_engine {
 	uint8_t *buf;           /* scratch datagram */
 	uint32_t buf_cap;
 	struct ppspp_hash_node *scratch_nodes; /* 2 * PPSPP_MAX_HASHES, for sending */
-	struct ppspp_hash_node *in_nodes;      /* 2 * PPSPP_MAX_HASHES, for receiving */
+	struct ppspp_hash_node *in_nodes;      /* 3 * PPSPP_MAX_HASHES, for receiving */
 	struct ppspp_pending *pending;         /* cfg.send_burst */
 };
 

@@ -35,12 +35,26 @@ wait_for() {
 	fail "timed out waiting for '$2' in $1"
 }
 
-# serve FILE LISTEN LOG: starts a seeder, returns when it listens; its pid is in $LAST_PID
+# serve FILE LISTEN LOG [OPTIONS...]: starts a seeder, returns when it listens; its pid is in
+# $LAST_PID. The fixed test ports lie in the kernel's ephemeral range, so another program's
+# client socket may hold one for a moment: a bind failure is retried.
 serve() {
-	"$SRC" serve "$1" --listen "$2" 2>"$3" &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-	wait_for "$3" "serving"
+	local f=$1 l=$2 log=$3 try i
+	shift 3
+	for try in $(seq 1 20); do
+		"$SRC" serve "$f" --listen "$l" "$@" 2>"$log" &
+		LAST_PID=$!
+		for i in $(seq 1 400); do
+			grep -q serving "$log" 2>/dev/null && { PIDS+=("$LAST_PID"); return 0; }
+			kill -0 "$LAST_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		wait "$LAST_PID" 2>/dev/null || true
+		grep -q "Address already in use" "$log" || break
+		sleep 0.5
+	done
+	cat "$log" >&2
+	fail "seeder on $l did not start"
 }
 
 # relay LISTEN UPSTREAM LOG OPTIONS...: starts the lossy relay

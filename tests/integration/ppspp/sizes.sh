@@ -25,9 +25,7 @@ done
 f=$TMP/in.10485760
 swarm=$("$SRC" hash "$f" --hash sha256 --chunk-size 4096)
 [ ${#swarm} -eq 64 ] || fail "sha256 swarm ID '$swarm'"
-"$SRC" serve "$f" --listen "127.0.0.1:$port" --hash sha256 --chunk-size 4096 2>"$TMP/src.256.log" &
-PIDS+=($!)
-wait_for "$TMP/src.256.log" serving
+serve "$f" "127.0.0.1:$port" "$TMP/src.256.log" --hash sha256 --chunk-size 4096
 "$GET" --peer "127.0.0.1:$port" --swarm "$swarm" --hash sha256 --chunk-size 4096 \
 	-o "$TMP/out.256" 2>"$TMP/get.256.log" || { cat "$TMP/get.256.log" >&2; fail "sha256"; }
 cmp "$f" "$TMP/out.256" || fail "sha256 download differs"

@@ -5,10 +5,17 @@
 #include <string.h>
 
 #include "bench.h"
+#ifdef PCDN_BENCH_HAVE_DPDK
+#include "dp_bench.h"
+#endif
 
 static const struct bench_mode modes[] = {
 	{ "cache", "chunk cache: lookup rate (vs cds_lfht, rte_hash) and miss ratios (vs LRU)",
 	  bench_cache_main },
+#ifdef PCDN_BENCH_HAVE_DPDK
+	{ "dp", "cacher data plane: emulated CSCs over net_ring / net_memif (DPDK)", bench_dp_main },
+	{ "dp-kernel", "the same CSC load on a kernel UDP socket (recvmmsg/sendmmsg)", bench_dp_kernel_main },
+#endif
 };
 
 static void usage(FILE *f)

@@ -1,10 +1,13 @@
 /* Kernel UDP ceiling on this machine: one thread blasts fixed-size datagrams over loopback with
  * sendmmsg, another receives them with recvmmsg, both in batches of 64. Prints the receiver's
- * goodput, the figure a PPSPP download over the same loopback is compared with. */
+ * goodput, the figure a PPSPP download over the same loopback is compared with. With -g the
+ * same datagrams go through segmentation offload (UDP_SEGMENT: 64 datagrams per send buffer,
+ * UDP_GRO on the receiver), as pcdn-source and pcdn-get use it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +31,7 @@ static double now_s(void)
 
 struct ctx {
 	int port;
+	bool gso;
 	size_t size;
 	double seconds;
 	atomic_bool sender_done;
@@ -42,13 +46,18 @@ static void *receiver(void *arg)
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	int big = 32 << 20;
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
-	static char bufs[BATCH][2048];
+	static char bufs[BATCH][65536];
+	static char ctl[BATCH][64];
 	struct mmsghdr m[BATCH];
 	struct iovec iov[BATCH];
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (c->gso) {
+		int one = 1;
+		setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	}
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		perror("udp_blast: bind");
 		exit(1);
@@ -67,6 +76,10 @@ static void *receiver(void *arg)
 			break;
 		if (r <= 0)
 			continue;
+		for (int i = 0; i < BATCH; i++) {
+			m[i].msg_hdr.msg_control = ctl[i];
+			m[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
+		}
 		int n = recvmmsg(fd, m, BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			continue;
@@ -74,9 +87,11 @@ static void *receiver(void *arg)
 		if (c->received == 0)
 			c->first_rx = t;
 		c->last_rx = t;
-		c->received += (uint64_t)n;
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
+			/* a coalesced (GRO) buffer holds msg_len / size datagrams */
+			c->received += (m[i].msg_len + c->size - 1) / c->size;
 			c->rx_bytes += m[i].msg_len;
+		}
 	}
 	close(fd);
 	return NULL;
@@ -87,8 +102,11 @@ int main(int argc, char **argv)
 	struct ctx c = {.port = 47990, .size = 1024, .seconds = 2.0};
 	int ch;
 
-	while ((ch = getopt(argc, argv, "p:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "gp:s:t:")) != -1) {
 		switch (ch) {
+		case 'g':
+			c.gso = true;
+			break;
 		case 'p':
 			c.port = atoi(optarg);
 			break;
@@ -99,7 +117,7 @@ int main(int argc, char **argv)
 			c.seconds = atof(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: udp_blast [-p PORT] [-s BYTES] [-t SECONDS]\n");
+			fprintf(stderr, "usage: udp_blast [-g] [-p PORT] [-s BYTES] [-t SECONDS]\n");
 			return 2;
 		}
 	}
@@ -122,20 +140,35 @@ int main(int argc, char **argv)
 	memset(payload, 0xab, sizeof(payload));
 	struct mmsghdr m[BATCH];
 	struct iovec iov[BATCH];
+	/* -g: each message is one buffer of `per` datagrams that the kernel segments */
+	static char gbuf[65536];
+	size_t per = c.gso ? 60000 / c.size : 1;
+	char gctl[BATCH][CMSG_SPACE(sizeof(uint16_t))];
+	memset(gbuf, 0xab, sizeof(gbuf));
 	for (int i = 0; i < BATCH; i++) {
-		iov[i].iov_base = payload;
-		iov[i].iov_len = c.size;
+		iov[i].iov_base = c.gso ? gbuf : payload;
+		iov[i].iov_len = c.size * per;
 		memset(&m[i], 0, sizeof(m[i]));
 		m[i].msg_hdr.msg_iov = &iov[i];
 		m[i].msg_hdr.msg_iovlen = 1;
 		m[i].msg_hdr.msg_name = &a;
 		m[i].msg_hdr.msg_namelen = sizeof(a);
+		if (c.gso) {
+			m[i].msg_hdr.msg_control = gctl[i];
+			m[i].msg_hdr.msg_controllen = sizeof(gctl[i]);
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&m[i].msg_hdr);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			uint16_t seg = (uint16_t)c.size;
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		}
 	}
 	double start = now_s();
 	while (now_s() - start < c.seconds) {
-		int n = sendmmsg(fd, m, BATCH, 0);
+		int n = sendmmsg(fd, m, c.gso ? 4 : BATCH, 0);
 		if (n > 0)
-			c.sent += (uint64_t)n;
+			c.sent += (uint64_t)n * per;
 		else if (n < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
 			perror("udp_blast: sendmmsg");
 			return 1;
@@ -152,6 +185,6 @@ int main(int argc, char **argv)
 	printf("received %llu datagrams (%.1f%%) in %.3f s: %.3f Mpps, %.1f MB/s\n",
 	       (unsigned long long)c.received, c.sent ? 100.0 * (double)c.received / (double)c.sent : 0,
 	       rx_s, rx_s > 0 ? (double)c.received / rx_s / 1e6 : 0, mbps);
-	printf("kernel_udp_mb_per_s %.1f\n", mbps);
+	printf("%s %.1f\n", c.gso ? "kernel_udp_gso_mb_per_s" : "kernel_udp_mb_per_s", mbps);
 	return 0;
 }

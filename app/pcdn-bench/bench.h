@@ -28,12 +28,20 @@ struct bench_keyset {
 	unsigned burst;
 };
 
-/* cache_lfht.c: liburcu cds_lfht (QSBR), one thread. */
-double bench_lfht_lookups(const struct bench_keyset *ks);
+/* Lookups per second of wall-clock time, and per second of the measuring thread's own CPU
+ * time (what a core delivers; robust when the machine is shared). */
+struct bench_rate {
+	double wall;
+	double cpu;
+};
+
+/* cache_lfht.c: liburcu cds_lfht (QSBR), one thread; negative rates on failure. */
+struct bench_rate bench_lfht_lookups(const struct bench_keyset *ks);
 /* cache_rte_hash.c (built with DPDK only): rte_hash in lock-free mode, bulk lookups, one
  * thread; the median of `repeat` measurements (EAL starts once per process). Returns a
  * negative errno when DPDK cannot start. */
-double bench_rte_hash_lookups(const struct bench_keyset *ks, bool hugepages, unsigned repeat);
+struct bench_rate bench_rte_hash_lookups(const struct bench_keyset *ks, bool hugepages,
+					 unsigned repeat);
 
 /* cache_trace.c: miss ratios on generated traces. */
 struct bench_trace {
@@ -51,6 +59,9 @@ double bench_miss_cache(const struct bench_trace *t, uint32_t capacity);
 
 /* time */
 double bench_now(void);
+double bench_cpu_now(void); /* CPU time of the calling thread */
+/* median of n values (sorts v) */
+double bench_median(double *v, unsigned n);
 /* Pins the calling thread to one CPU (ignored when that fails). */
 void bench_pin_cpu(unsigned cpu);
 

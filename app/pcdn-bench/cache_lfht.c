@@ -33,13 +33,14 @@ static int match(struct cds_lfht_node *node, const void *key)
 	return n->key.swarm == k->swarm && n->key.chunk == k->chunk;
 }
 
-double bench_lfht_lookups(const struct bench_keyset *ks)
+struct bench_rate bench_lfht_lookups(const struct bench_keyset *ks)
 {
 	unsigned long size = 1;
 	struct cds_lfht *ht;
 	struct lfht_node *nodes;
 	uint64_t found = 0, done = 0, pos = 0;
-	double t0, t1;
+	double t0, t1, c0, c1;
+	struct bench_rate fail = { -1, -1 };
 
 	while (size < ks->nkeys)
 		size <<= 1;
@@ -47,7 +48,7 @@ double bench_lfht_lookups(const struct bench_keyset *ks)
 	ht = cds_lfht_new_flavor(size, size, size, 0, &urcu_qsbr_flavor, NULL);
 	if (!nodes || !ht) {
 		free(nodes);
-		return -1;
+		return fail;
 	}
 	urcu_qsbr_register_thread();
 	for (uint32_t i = 0; i < ks->nkeys; i++) {
@@ -57,6 +58,7 @@ double bench_lfht_lookups(const struct bench_keyset *ks)
 		cds_lfht_add(ht, key_hash(&nodes[i].key), &nodes[i].node);
 	}
 	t0 = bench_now();
+	c0 = bench_cpu_now();
 	while (done < ks->lookups) {
 		for (unsigned b = 0; b < ks->burst; b++) {
 			const struct cache_key *k = &ks->stream[pos];
@@ -70,6 +72,7 @@ double bench_lfht_lookups(const struct bench_keyset *ks)
 		urcu_qsbr_quiescent_state();
 	}
 	t1 = bench_now();
+	c1 = bench_cpu_now();
 	urcu_qsbr_thread_offline();
 	for (uint32_t i = 0; i < ks->nkeys; i++)
 		cds_lfht_del(ht, &nodes[i].node);
@@ -77,6 +80,6 @@ double bench_lfht_lookups(const struct bench_keyset *ks)
 	urcu_qsbr_unregister_thread();
 	free(nodes);
 	if (found != done)
-		return -1;
-	return (double)done / (t1 - t0);
+		return fail;
+	return (struct bench_rate){ (double)done / (t1 - t0), (double)done / (c1 - c0) };
 }

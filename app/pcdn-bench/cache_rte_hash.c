@@ -2,7 +2,6 @@
  * read/write-concurrency mode with the same keys, bulk lookups of the same burst size, one
  * thread. EAL starts here, late in the run, with its own file prefix; hugepages when the
  * caller says they are there, --no-huge otherwise. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -15,14 +14,8 @@
 #include "bench.h"
 #include "cache.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-double bench_rte_hash_lookups(const struct bench_keyset *ks, bool hugepages, unsigned repeat)
+struct bench_rate bench_rte_hash_lookups(const struct bench_keyset *ks, bool hugepages,
+					 unsigned repeat)
 {
 	char prefix[64], name[32];
 	char *argv[] = { "pcdn-bench", "--no-pci", prefix, "-l", "0", "--log-level", "lib.*:error",
@@ -33,11 +26,12 @@ double bench_rte_hash_lookups(const struct bench_keyset *ks, bool hugepages, uns
 	uint64_t found = 0, done = 0, pos = 0;
 	const void *kp[64];
 	void *data[64];
-	double t0, t1;
+	double t0, t1, c0, c1;
+	struct bench_rate fail = { -1, -1 };
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=pcdn-bench-%d", (int)getpid());
 	if (rte_eal_init(argc, argv) < 0)
-		return -EIO;
+		return fail;
 	snprintf(name, sizeof(name), "bench_%d", (int)getpid());
 	struct rte_hash_parameters p = {
 		.name = name,
@@ -50,23 +44,24 @@ double bench_rte_hash_lookups(const struct bench_keyset *ks, bool hugepages, uns
 	h = rte_hash_create(&p);
 	if (!h) {
 		rte_eal_cleanup();
-		return -ENOMEM;
+		return fail;
 	}
 	for (uint32_t i = 0; i < ks->nkeys; i++) {
 		if (rte_hash_add_key_data(h, &ks->keys[i], (void *)(uintptr_t)(i + 1)) < 0) {
 			rte_hash_free(h);
 			rte_eal_cleanup();
-			return -ENOSPC;
+			return fail;
 		}
 	}
 	unsigned burst = ks->burst > 64 ? 64 : ks->burst;
-	double v[16];
+	double vw[16], vc[16];
 
 	if (repeat > 16)
 		repeat = 16;
 	for (unsigned r = 0; r < repeat; r++) {
 		found = done = 0;
 		t0 = bench_now();
+		c0 = bench_cpu_now();
 		while (done < ks->lookups) {
 			uint64_t mask = 0;
 
@@ -78,10 +73,16 @@ double bench_rte_hash_lookups(const struct bench_keyset *ks, bool hugepages, uns
 			done += burst;
 		}
 		t1 = bench_now();
-		v[r] = found == done ? (double)done / (t1 - t0) : -EIO;
+		c1 = bench_cpu_now();
+		if (found != done) {
+			rte_hash_free(h);
+			rte_eal_cleanup();
+			return fail;
+		}
+		vw[r] = (double)done / (t1 - t0);
+		vc[r] = (double)done / (c1 - c0);
 	}
 	rte_hash_free(h);
 	rte_eal_cleanup();
-	qsort(v, repeat, sizeof(v[0]), cmp_double);
-	return v[0] < 0 ? v[0] : v[repeat / 2];
+	return (struct bench_rate){ bench_median(vw, repeat), bench_median(vc, repeat) };
 }

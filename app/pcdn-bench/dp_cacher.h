@@ -34,7 +34,8 @@ struct dp_worker {
 	struct ppspp_merkle *tree; /* imported from the cache's swarm metadata */
 	struct ppspp_storage st;
 	volatile pid_t tid;
-	volatile uint64_t busy_cycles, loops;
+	/* busy iterations not preempted: their cycles and the DATA they sent */
+	volatile uint64_t busy_cycles, busy_data, preempted, loops;
 	volatile int state; /* 0 starting, 1 running, 2 done, <0 set-up error */
 } __attribute__((aligned(64)));
 

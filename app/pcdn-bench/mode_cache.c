@@ -23,6 +23,14 @@ double bench_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double bench_cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void bench_pin_cpu(unsigned cpu)
 {
 	cpu_set_t set;
@@ -50,7 +58,7 @@ struct reader_arg {
 	uint64_t offset;
 	unsigned cpu;
 	pthread_barrier_t *start;
-	double t0, t1;
+	double t0, t1, c0, c1;
 	uint64_t hits;
 	int err;
 };
@@ -71,6 +79,7 @@ static void *reader_main(void *p)
 	if (!r)
 		return NULL;
 	a->t0 = bench_now();
+	a->c0 = bench_cpu_now();
 	while (done < a->ks->lookups) {
 		if (pos + burst > a->ks->nstream)
 			pos = 0;
@@ -81,17 +90,19 @@ static void *reader_main(void *p)
 		cache_reader_quiescent(r);
 	}
 	a->t1 = bench_now();
+	a->c1 = bench_cpu_now();
 	cache_reader_unregister(r);
 	return NULL;
 }
 
-/* Aggregate lookups per second of n concurrent readers, or -1. */
-static double run_readers(struct cache *c, const struct bench_keyset *ks, unsigned n)
+/* Aggregate lookups per second of n concurrent readers: over the wall-clock span of the run,
+ * and as the sum of each reader's lookups per second of its own CPU time. Negative on error. */
+static struct bench_rate run_readers(struct cache *c, const struct bench_keyset *ks, unsigned n)
 {
 	struct reader_arg a[2];
 	pthread_t th[2];
 	pthread_barrier_t start;
-	double first = 1e300, last = 0;
+	double first = 1e300, last = 0, cpu = 0;
 
 	pthread_barrier_init(&start, NULL, n);
 	for (unsigned i = 0; i < n; i++) {
@@ -105,11 +116,12 @@ static double run_readers(struct cache *c, const struct bench_keyset *ks, unsign
 	pthread_barrier_destroy(&start);
 	for (unsigned i = 0; i < n; i++) {
 		if (a[i].err || a[i].hits != ks->lookups)
-			return -1;
+			return (struct bench_rate){ -1, -1 };
 		first = a[i].t0 < first ? a[i].t0 : first;
 		last = a[i].t1 > last ? a[i].t1 : last;
+		cpu += (double)ks->lookups / (a[i].c1 - a[i].c0);
 	}
-	return (double)ks->lookups * n / (last - first);
+	return (struct bench_rate){ (double)ks->lookups * n / (last - first), cpu };
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -119,7 +131,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(double *v, unsigned n)
+double bench_median(double *v, unsigned n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return v[n / 2];
@@ -289,28 +301,39 @@ int bench_cache_main(int argc, char **argv)
 	fprintf(stderr, "cache: %u chunks of 1 KiB inserted in %.2f s (%.2f M/s), hugepages %s\n",
 		o.chunks, fill, o.chunks / fill / 1e6, huge ? "yes" : "no");
 
-	double v1[15], v2[15], vl[15], r1, r2, rl = -1, rr = -1;
+	double w1[15], c1[15], w2[15], c2[15], wl[15], cl[15];
+	struct bench_rate r1, r2, rl = { -1, -1 }, rr = { -1, -1 };
 	for (unsigned i = 0; i < o.repeat; i++) {
-		v1[i] = run_readers(c, &ks, 1);
-		v2[i] = run_readers(c, &ks, 2);
-		fprintf(stderr, "cache: run %u: 1 reader %.2f M/s, 2 readers %.2f M/s\n", i,
-			v1[i] / 1e6, v2[i] / 1e6);
-		if (v1[i] < 0 || v2[i] < 0) {
+		struct bench_rate a = run_readers(c, &ks, 1), b = run_readers(c, &ks, 2);
+
+		fprintf(stderr,
+			"cache: run %u: 1 reader %.2f M/s (%.2f M per CPU-s), 2 readers %.2f M/s "
+			"(%.2f M per CPU-s)\n",
+			i, a.wall / 1e6, a.cpu / 1e6, b.wall / 1e6, b.cpu / 1e6);
+		if (a.wall < 0 || b.wall < 0) {
 			fprintf(stderr, "pcdn-bench cache: lookups missed cached keys\n");
 			return 1;
 		}
+		w1[i] = a.wall;
+		c1[i] = a.cpu;
+		w2[i] = b.wall;
+		c2[i] = b.cpu;
 	}
-	r1 = median(v1, o.repeat);
-	r2 = median(v2, o.repeat);
+	r1 = (struct bench_rate){ bench_median(w1, o.repeat), bench_median(c1, o.repeat) };
+	r2 = (struct bench_rate){ bench_median(w2, o.repeat), bench_median(c2, o.repeat) };
 	cache_destroy(c);
 
 	if (o.baselines) {
 		bench_pin_cpu(0);
 		for (unsigned i = 0; i < o.repeat; i++) {
-			vl[i] = bench_lfht_lookups(&ks);
-			fprintf(stderr, "cds_lfht: run %u: %.2f M/s\n", i, vl[i] / 1e6);
+			struct bench_rate l = bench_lfht_lookups(&ks);
+
+			fprintf(stderr, "cds_lfht: run %u: %.2f M/s (%.2f M per CPU-s)\n", i,
+				l.wall / 1e6, l.cpu / 1e6);
+			wl[i] = l.wall;
+			cl[i] = l.cpu;
 		}
-		rl = median(vl, o.repeat);
+		rl = (struct bench_rate){ bench_median(wl, o.repeat), bench_median(cl, o.repeat) };
 	}
 
 	/* ---- miss ratios ---- */
@@ -358,25 +381,31 @@ int bench_cache_main(int argc, char **argv)
 		bool eal_huge = o.hugepages && hugetlbfs_ready(1024);
 
 		rr = bench_rte_hash_lookups(&ks, eal_huge, o.repeat);
-		fprintf(stderr, "rte_hash: %.2f M/s (median, %s)\n", rr / 1e6,
-			eal_huge ? "hugepages" : "no hugepages");
+		fprintf(stderr, "rte_hash: %.2f M/s (%.2f M per CPU-s) (median, %s)\n", rr.wall / 1e6,
+			rr.cpu / 1e6, eal_huge ? "hugepages" : "no hugepages");
 	}
 #else
 	(void)hugetlbfs_ready;
 #endif
 
+	/* Main keys: per CPU-second of the measuring threads (per core); *_wall: per second of
+	 * wall-clock time, which on a shared machine also counts time other processes ran. */
 	printf("{\"bench\": \"cache\", \"chunks\": %u, \"burst\": %u, \"repeat\": %u, "
 	       "\"hugepages\": %s, \"loadavg_start\": %.2f, \"loadavg_end\": %.2f, "
 	       "\"lookups_per_sec_1t\": %.0f, \"lookups_per_sec_2t\": %.0f, "
-	       "\"scaling_2t\": %.3f, ",
-	       o.chunks, o.burst, o.repeat, huge ? "true" : "false", load_start, loadavg(), r1, r2,
-	       r2 / r1);
-	if (rl > 0)
-		printf("\"lfht_lookups_per_sec_1t\": %.0f, ", rl);
+	       "\"scaling_2t\": %.3f, \"lookups_per_sec_1t_wall\": %.0f, "
+	       "\"lookups_per_sec_2t_wall\": %.0f, ",
+	       o.chunks, o.burst, o.repeat, huge ? "true" : "false", load_start, loadavg(), r1.cpu,
+	       r2.cpu, r2.cpu / r1.cpu, r1.wall, r2.wall);
+	if (rl.cpu > 0)
+		printf("\"lfht_lookups_per_sec_1t\": %.0f, \"lfht_lookups_per_sec_1t_wall\": %.0f, ",
+		       rl.cpu, rl.wall);
 	else
 		printf("\"lfht_lookups_per_sec_1t\": null, ");
-	if (rr > 0)
-		printf("\"rte_hash_lookups_per_sec_1t\": %.0f, ", rr);
+	if (rr.cpu > 0)
+		printf("\"rte_hash_lookups_per_sec_1t\": %.0f, "
+		       "\"rte_hash_lookups_per_sec_1t_wall\": %.0f, ",
+		       rr.cpu, rr.wall);
 	else
 		printf("\"rte_hash_lookups_per_sec_1t\": null, ");
 	printf("\"miss_ratio\": {");

@@ -252,6 +252,17 @@ static int check_options(const struct ppspp_engine *e, const struct ppspp_option
 	return si;
 }
 
+static bool swarm_here(const struct ppspp_engine *e, const struct ppspp_options *o)
+{
+	for (uint32_t i = 0; i < e->cfg.max_swarms; i++) {
+		const struct ppspp_swarm *s = &e->swarms[i];
+		if (s->used && o->swarm_id_len == s->hash_len &&
+		    memcmp(o->swarm_id, s->root, s->hash_len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void established(struct ppspp_engine *e, int ci)
 {
 	struct ppspp_channel *c = &e->ch[ci];
@@ -293,6 +304,14 @@ static void new_handshake(struct ppspp_engine *e, const struct ppspp_peer_addr *
 	e->ctr.msgs_in[PPSPP_HANDSHAKE]++;
 	uint8_t cam = PPSPP_CAM_CHUNK32;
 	const struct ppspp_options *o = &m.u.handshake.opts;
+	if (ppspp_options_has(o, PPSPP_OPT_SWARM_ID) && !swarm_here(e, o)) {
+		/* §3.1.1: a swarm we are not in gets no answer; the owner may add it */
+		e->ctr.unknown_swarm++;
+		e->ctr.bad_handshakes++;
+		if (e->ev.unknown_swarm)
+			e->ev.unknown_swarm(e->ev.ctx, from, o);
+		return;
+	}
 	int si = check_options(e, o, -1, &cam);
 	if (si < 0) {
 		e->ctr.bad_handshakes++;

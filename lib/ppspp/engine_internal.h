@@ -76,6 +76,9 @@ struct ppspp_swarm {
 	uint64_t prefix;            /* every chunk below is verified */
 	/* Chunks verified since the last run: announced with HAVE/ACK then. */
 	struct ppspp_ivset fresh;
+	/* pull.c: chunks asked for first; want_only: nothing else is requested */
+	struct ppspp_ivset want;
+	bool want_only;
 };
 
 int ppspp_swarm_learn_count(struct ppspp_engine *e, int si);
@@ -220,6 +223,9 @@ void ppspp_chan_options(const struct ppspp_engine *e, int ci, bool with_extra,
 void ppspp_picker_fill(struct ppspp_engine *e, int ci);
 void ppspp_picker_release(struct ppspp_engine *e, int si, uint64_t chunk);
 void ppspp_picker_on_verified(struct ppspp_engine *e, int si, uint64_t chunk, int from_ci);
+/* Requests the swarm's wanted chunks (pull.c) on channel ci first; false when nothing else may
+ * be picked (wanted-only swarm, or the channel's window is full). */
+bool ppspp_picker_wanted(struct ppspp_engine *e, int ci);
 
 /* engine.c */
 void ppspp_engine_count_out(struct ppspp_engine *e, const uint8_t *buf, size_t len);

@@ -110,24 +110,28 @@ static uint8_t *node_hash(const struct ppspp_merkle *t, uint64_t bin)
 	return t->nodes + bin * t->hash_len;
 }
 
+/* One writer, concurrent readers (ppspp_merkle.h): a node's hash is stored before its verified
+ * bit is set with release order, and readers test bits with acquire order, so a reader that sees
+ * the bit sees the hash. Only the writer sets bits, so a relaxed read-modify-write suffices for
+ * the bit word itself; release orders the hash stores before it. */
 static bool bit_get(const struct ppspp_merkle *t, uint64_t bin)
 {
-	return (t->verified[bin / 64] >> (bin % 64)) & 1;
+	return (__atomic_load_n(&t->verified[bin / 64], __ATOMIC_ACQUIRE) >> (bin % 64)) & 1;
 }
 
 static void bit_set(struct ppspp_merkle *t, uint64_t bin)
 {
-	t->verified[bin / 64] |= 1ull << (bin % 64);
+	__atomic_fetch_or(&t->verified[bin / 64], 1ull << (bin % 64), __ATOMIC_RELEASE);
 }
 
 static bool chunk_get(const struct ppspp_merkle *t, uint64_t chunk)
 {
-	return (t->chunks[chunk / 64] >> (chunk % 64)) & 1;
+	return (__atomic_load_n(&t->chunks[chunk / 64], __ATOMIC_ACQUIRE) >> (chunk % 64)) & 1;
 }
 
 static void chunk_set(struct ppspp_merkle *t, uint64_t chunk)
 {
-	t->chunks[chunk / 64] |= 1ull << (chunk % 64);
+	__atomic_fetch_or(&t->chunks[chunk / 64], 1ull << (chunk % 64), __ATOMIC_RELEASE);
 }
 
 /* Known hash of an in-tree or empty bin: empty nodes are zeros by definition. */
@@ -728,8 +732,8 @@ int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void
 		cur = ppspp_bin_parent(cur);
 	}
 	if (last && !t->size_known) {
-		t->size_known = true;
 		t->last_len = (uint32_t)len;
+		__atomic_store_n(&t->size_known, true, __ATOMIC_RELEASE); /* after last_len */
 	}
 	return 0;
 }
@@ -815,14 +819,14 @@ uint64_t ppspp_merkle_chunk_count(const struct ppspp_merkle *t)
 
 bool ppspp_merkle_size_known(const struct ppspp_merkle *t)
 {
-	return t->size_known;
+	return __atomic_load_n(&t->size_known, __ATOMIC_ACQUIRE);
 }
 
 uint64_t ppspp_merkle_content_size(const struct ppspp_merkle *t)
 {
 	if (t->n_chunks == 0)
 		return 0;
-	if (!t->size_known)
+	if (!ppspp_merkle_size_known(t))
 		return t->n_chunks * t->chunk_size;
 	return (t->n_chunks - 1) * t->chunk_size + t->last_len;
 }
@@ -833,7 +837,7 @@ uint32_t ppspp_merkle_chunk_len(const struct ppspp_merkle *t, uint64_t chunk)
 		return 0;
 	if (chunk + 1 < t->n_chunks)
 		return t->chunk_size;
-	return t->size_known ? t->last_len : 0;
+	return ppspp_merkle_size_known(t) ? t->last_len : 0;
 }
 
 int ppspp_merkle_peaks(const struct ppspp_merkle *t, struct ppspp_hash_node *out, int max)

@@ -38,6 +38,8 @@ static uint32_t pipeline_window(const struct ppspp_engine *e, const struct ppspp
 	return (uint32_t)w;
 }
 
+static void take(struct ppspp_engine *e, int ci, uint64_t pos);
+
 void ppspp_picker_fill(struct ppspp_engine *e, int ci)
 {
 	struct ppspp_channel *c = &e->ch[ci];
@@ -60,6 +62,8 @@ void ppspp_picker_fill(struct ppspp_engine *e, int ci)
 		return;
 	}
 	c->window = pipeline_window(e, c);
+	if (!ppspp_picker_wanted(e, ci))
+		return;
 	uint64_t pos = s->cursor;
 	while (c->n_out < c->window && c->n_new_reqs < PPSPP_ACK_CAP &&
 	       c->req_tail - c->req_head < mask) {
@@ -77,19 +81,59 @@ void ppspp_picker_fill(struct ppspp_engine *e, int ci)
 			pos++;
 			continue;
 		}
-		ppspp_bitmap_set(&s->taken, pos);
-		s->owner[pos] = (uint16_t)(ci + 1);
-		s->req_pos[pos] = c->req_tail;
-		c->req[c->req_tail & mask].chunk = pos;
-		c->req[c->req_tail & mask].sent_us = e->now;
-		c->req[c->req_tail & mask].retry = ppspp_bitmap_get(&s->retried, pos);
-		c->req_tail++;
-		c->n_out++;
-		queue_request(c, pos);
+		take(e, ci, pos);
 		pos++;
 	}
 	if (s->cursor < s->count)
 		s->cursor = ppspp_bitmap_next_clear(&s->taken, s->cursor);
+}
+
+static void take(struct ppspp_engine *e, int ci, uint64_t pos)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	uint32_t mask = e->cfg.max_requests - 1;
+
+	ppspp_bitmap_set(&s->taken, pos);
+	s->owner[pos] = (uint16_t)(ci + 1);
+	s->req_pos[pos] = c->req_tail;
+	c->req[c->req_tail & mask].chunk = pos;
+	c->req[c->req_tail & mask].sent_us = e->now;
+	c->req[c->req_tail & mask].retry = ppspp_bitmap_get(&s->retried, pos);
+	c->req_tail++;
+	c->n_out++;
+	queue_request(c, pos);
+}
+
+/* Wanted chunks (a cacher's misses) before the in-order pick. Ranges whose chunks all arrived
+ * are dropped, so the scan stays as short as what is still missing. */
+bool ppspp_picker_wanted(struct ppspp_engine *e, int ci)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	uint32_t mask = e->cfg.max_requests - 1;
+	uint32_t keep = 0;
+
+	for (uint32_t i = 0; i < s->want.n; i++) {
+		uint64_t a = ppspp_bitmap_next_clear(&s->have, s->want.iv[i].a);
+		uint64_t b = PCDN_MIN(s->want.iv[i].b, s->count - 1);
+		if (a > b)
+			continue; /* all here */
+		s->want.iv[keep].a = a;
+		s->want.iv[keep].b = s->want.iv[i].b;
+		keep++;
+		for (uint64_t pos = a; pos <= b; pos++) {
+			if (c->n_out >= c->window || c->n_new_reqs >= PPSPP_ACK_CAP ||
+			    c->req_tail - c->req_head >= mask)
+				break;
+			if (ppspp_bitmap_get(&s->taken, pos) ||
+			    !ppspp_ivset_contains(&c->peer_have, pos) || recently_rejected(c, pos))
+				continue;
+			take(e, ci, pos);
+		}
+	}
+	s->want.n = keep;
+	return !s->want_only && c->n_out < c->window;
 }
 
 /* A requested chunk goes back to the pool (timeout, rejection, choke, dead peer). */

@@ -89,6 +89,11 @@ struct ppspp_engine_events {
 	void (*error)(void *ctx, int swarm, int negative_errno);
 	/* A peer learnt from PEX_RESv4/v6; the owner decides whether to connect. */
 	void (*pex_peer)(void *ctx, int swarm, const struct ppspp_peer_addr *peer);
+	/* §3.1.1: a handshake named a swarm this engine is not in. It gets no answer (as the RFC
+	 * says); a pull-through cacher adds the swarm here and the initiator's handshake retry then
+	 * succeeds. opts (swarm ID, hash function, chunk size, cam) is valid during the call. */
+	void (*unknown_swarm)(void *ctx, const struct ppspp_peer_addr *peer,
+			      const struct ppspp_options *opts);
 };
 
 struct ppspp_engine_config {
@@ -141,6 +146,8 @@ struct ppspp_engine_counters {
 	uint64_t peers_dead, peers_poisoned, peers_closed;
 	uint64_t keepalives_out;
 	uint64_t pex_peers_in;
+	uint64_t unknown_swarm;      /* handshakes for a swarm not here (unknown_swarm event; also
+				      * counted in bad_handshakes) */
 };
 
 struct ppspp_engine;
@@ -185,6 +192,22 @@ uint64_t ppspp_engine_run(struct ppspp_engine *e, uint64_t now_us);
 void ppspp_engine_chunk_ready(struct ppspp_engine *e, int swarm, uint64_t chunk, bool available);
 
 const struct ppspp_engine_counters *ppspp_engine_counters(const struct ppspp_engine *e);
+
+/* ---- pull-through serving and fetching (pull.c) -------------------------------------------- *
+ * A cacher serves swarms it has only in part: its workers announce every chunk and fetch what
+ * storage lacks (get_chunk -EAGAIN, then ppspp_engine_chunk_ready); its upstream client fetches
+ * the chunks asked for first, and the rest only when told to. */
+/* Announces and serves every chunk of the swarm (its count must be known): HAVE covers the whole
+ * content, REQUESTs go to get_chunk, nothing is downloaded. -EINVAL unknown swarm, -EAGAIN
+ * count unknown. */
+int ppspp_engine_swarm_serve_all(struct ppspp_engine *e, int swarm);
+/* Asks for chunks first..last before any other (a cache miss). Chunks already held are fetched
+ * again (the storage may have dropped them: a cache evicts). Up to 32 disjoint ranges are
+ * remembered; when full the smallest is forgotten (the owner asks again after its timeout).
+ * -EINVAL unknown swarm or range, -EAGAIN count unknown. */
+int ppspp_engine_swarm_want(struct ppspp_engine *e, int swarm, uint64_t first, uint64_t last);
+/* only: request nothing but wanted chunks (the default picks in order over the whole swarm). */
+int ppspp_engine_swarm_wanted_only(struct ppspp_engine *e, int swarm, bool only);
 
 /* Per-channel view for tools and tests; -ENOENT for a free slot. */
 struct ppspp_channel_info {

@@ -5,7 +5,18 @@
  * starts from the trusted root hash (the swarm ID) and fills it as peak hashes, uncle hashes
  * and chunks verify. Memory is one flat array of 2*W node hashes (W = chunk count rounded up to
  * a power of two, indexed by bin number) plus a verified bitmap: linear in content size, and
- * every operation is O(log N). */
+ * every operation is O(log N).
+ *
+ * Threads: one writer, concurrent readers of verified nodes. A receiver's tree may be read by
+ * other threads while one thread (the writer) keeps verifying into it, once its peaks are known
+ * and that fact was published to the readers with release/acquire order (a ring, a lock, an
+ * atomic flag): the peaks, chunk count, width and arrays are set once when the peaks are added
+ * and never change afterwards. Readers may call peaks, uncles, chunk_verified, node_verified,
+ * chunk_len, content_size, size_known, chunk_count and the parameter getters: the writer stores
+ * a node's hash before it sets the node's verified bit (release), readers test the bit first
+ * (acquire) and read only hashes of verified nodes, which never change again. Readers never
+ * call verify_chunk, add_peaks*, mirror_chunk, export or free. Everything else needs one
+ * thread at a time. */
 #ifndef PPSPP_MERKLE_H
 #define PPSPP_MERKLE_H
 

@@ -11,9 +11,18 @@ static const char *const root_keys[] = {"log_level",	   "ppspp_port",
 					"control_readonly_group", "log_target",
 					"metrics_listen", "mempool",
 					"neighbour",	   "ports",
+					"upstreams",	   "cache",
+					"serve",	   "fill",
 					NULL};
 static const char *const mempool_keys[] = {"mbufs", "cache", "ext_mbufs", NULL};
 static const char *const neigh_keys[] = {"entries", "reachable_ms", "retrans_ms", "probes", NULL};
+static const char *const cache_keys[] = {"classes",	 "max_swarms", "meta_mb",
+					 "small_percent", "hugepages",	NULL};
+static const char *const class_keys[] = {"slot_size", "slots", NULL};
+static const char *const serve_keys[] = {"max_swarms", "max_channels", "max_peers", "send_burst",
+					 NULL};
+static const char *const fill_keys[] = {"max_outstanding", "timeout_ms", "swarm_timeout_ms",
+					"background", NULL};
 static const char *const port_keys[] = {"device",    "mtu",	 "rx_desc",  "tx_desc",
 					"addresses", "gateway4", "gateway6", NULL};
 
@@ -202,6 +211,131 @@ static int parse_port(const config_setting_t *p, struct cacherd_port_conf *pc, c
 	return 0;
 }
 
+static int parse_upstreams(const config_setting_t *root, struct cacherd_config *c, char *err,
+			   size_t errlen)
+{
+	const config_setting_t *u = config_setting_get_member(root, "upstreams");
+	int n;
+
+	if (!u)
+		return 0;
+	c->upstreams_line = (unsigned)config_setting_source_line(u);
+	if (!config_setting_is_array(u) && !config_setting_is_list(u)) {
+		pcdn_conf_error(u, "upstreams", err, errlen,
+				"expected a list of \"address:port\" strings");
+		return -EINVAL;
+	}
+	n = config_setting_length(u);
+	if (n > CACHERD_MAX_UPSTREAMS) {
+		pcdn_conf_error(u, "upstreams", err, errlen, "at most %d upstream peers, got %d",
+				CACHERD_MAX_UPSTREAMS, n);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *s = config_setting_get_string(config_setting_get_elem(u, (unsigned)i));
+		struct pcdn_addr *a = &c->upstreams[c->n_upstreams];
+
+		if (!s || pcdn_addr_parse(s, a) < 0 || pcdn_addr_port(a) == 0) {
+			pcdn_conf_error(u, "upstreams", err, errlen,
+					"element %d: expected \"10.0.0.1:7000\" or \"[fd00::1]:7000\"",
+					i);
+			return -EINVAL;
+		}
+		for (unsigned k = 0; k < c->n_upstreams; k++) {
+			if (pcdn_addr_equal(&c->upstreams[k], a)) {
+				pcdn_conf_error(u, "upstreams", err, errlen, "'%s' is listed twice",
+						s);
+				return -EINVAL;
+			}
+		}
+		c->n_upstreams++;
+	}
+	return 0;
+}
+
+static int parse_cache(const config_setting_t *root, struct cacherd_config *c, char *err,
+		       size_t errlen)
+{
+	const config_setting_t *g, *cl;
+
+	TRY(get_group(root, "cache", cache_keys, &g, err, errlen));
+	cl = g ? config_setting_get_member(g, "classes") : NULL;
+	if (!cl) {
+		/* lib/cache's defaults */
+		c->cache_n_classes = 2;
+		c->cache_classes[0].slot_size = 1024;
+		c->cache_classes[0].slots = 65536;
+		c->cache_classes[1].slot_size = 8192;
+		c->cache_classes[1].slots = 8192;
+	} else {
+		int n = config_setting_length(cl);
+
+		if (!config_setting_is_list(cl) || n < 1 || n > CACHERD_MAX_CACHE_CLASSES) {
+			pcdn_conf_error(cl, "classes", err, errlen,
+					"expected a list of 1 to %d groups ( { slot_size = 1024; "
+					"slots = 65536; } )",
+					CACHERD_MAX_CACHE_CLASSES);
+			return -EINVAL;
+		}
+		for (int i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(cl, (unsigned)i);
+			unsigned sz, ns;
+
+			if (!config_setting_is_group(e)) {
+				pcdn_conf_error(e, "classes", err, errlen,
+						"each class is a group { slot_size = ...; slots = "
+						"...; }");
+				return -EINVAL;
+			}
+			TRY(pcdn_conf_check_keys(e, class_keys, err, errlen));
+			TRY(get_uint(e, "slot_size", 64, 1048576, 1024, &sz, err, errlen));
+			TRY(get_uint(e, "slots", 1, 67108864, 65536, &ns, err, errlen));
+			if (sz % 64 || (i > 0 && sz <= c->cache_classes[i - 1].slot_size)) {
+				pcdn_conf_error(config_setting_get_member(e, "slot_size"),
+						"slot_size", err, errlen,
+						"%u: a multiple of 64, larger than the previous "
+						"class's",
+						sz);
+				return -EINVAL;
+			}
+			c->cache_classes[i].slot_size = sz;
+			c->cache_classes[i].slots = ns;
+			c->cache_n_classes++;
+		}
+	}
+	TRY(get_uint(g, "max_swarms", 1, 1048576, 1024, &c->cache_max_swarms, err, errlen));
+	TRY(get_uint(g, "meta_mb", 1, 65536, 16, &c->cache_meta_mb, err, errlen));
+	TRY(get_uint(g, "small_percent", 1, 50, 10, &c->cache_small_percent, err, errlen));
+	TRY(pcdn_conf_bool(g, "hugepages", false, true, &c->cache_hugepages, err, errlen));
+	return 0;
+}
+
+static int parse_serve_fill(const config_setting_t *root, struct cacherd_config *c, char *err,
+			    size_t errlen)
+{
+	const config_setting_t *g;
+
+	TRY(get_group(root, "serve", serve_keys, &g, err, errlen));
+	TRY(get_uint(g, "max_swarms", 1, 1024, 64, &c->serve_max_swarms, err, errlen));
+	TRY(get_uint(g, "max_channels", 1, 65534, 1024, &c->serve_max_channels, err, errlen));
+	TRY(get_uint(g, "max_peers", 0, 65534, 0, &c->serve_max_peers, err, errlen));
+	if (c->serve_max_peers > c->serve_max_channels) {
+		pcdn_conf_error(config_setting_get_member(g, "max_peers"), "max_peers", err, errlen,
+				"%u exceeds serve.max_channels (%u)", c->serve_max_peers,
+				c->serve_max_channels);
+		return -EINVAL;
+	}
+	TRY(get_uint(g, "send_burst", 1, 1024, 64, &c->serve_send_burst, err, errlen));
+	TRY(get_group(root, "fill", fill_keys, &g, err, errlen));
+	TRY(get_uint(g, "max_outstanding", 1, 65536, 1024, &c->fill_max_outstanding, err,
+		     errlen));
+	TRY(get_uint(g, "timeout_ms", 10, 600000, 5000, &c->fill_timeout_ms, err, errlen));
+	TRY(get_uint(g, "swarm_timeout_ms", 10, 600000, 5000, &c->fill_swarm_timeout_ms, err,
+		     errlen));
+	TRY(pcdn_conf_bool(g, "background", false, true, &c->fill_background, err, errlen));
+	return 0;
+}
+
 static int parse(const config_t *cfg, struct cacherd_config *c, char *err, size_t errlen)
 {
 	const config_setting_t *root = config_root_setting(cfg), *g, *ports;
@@ -291,6 +425,9 @@ static int parse(const config_t *cfg, struct cacherd_config *c, char *err, size_
 		}
 		c->n_ports++;
 	}
+	TRY(parse_upstreams(root, c, err, errlen));
+	TRY(parse_cache(root, c, err, errlen));
+	TRY(parse_serve_fill(root, c, err, errlen));
 	return 0;
 }
 

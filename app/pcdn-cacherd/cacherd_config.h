@@ -14,6 +14,8 @@
 #define CACHERD_MAX_PORTS   8  /* = NET_MAX_PORTS */
 #define CACHERD_MAX_WORKERS 32 /* = NET_MAX_WORKERS */
 #define CACHERD_MAX_LCORE   1023
+#define CACHERD_MAX_UPSTREAMS 16
+#define CACHERD_MAX_CACHE_CLASSES 8 /* = CACHE_MAX_CLASSES */
 
 struct cacherd_port_conf {
 	char device[256]; /* ethdev devargs ("net_af_packet0,iface=eth1") or PCI address */
@@ -44,6 +46,22 @@ struct cacherd_config {
 	unsigned neigh_reachable_ms, neigh_retrans_ms;
 	unsigned n_ports;
 	struct cacherd_port_conf ports[CACHERD_MAX_PORTS];
+	/* PPSPP serving: upstream peers the control thread fetches swarms from (pull-through) */
+	unsigned n_upstreams;
+	struct pcdn_addr upstreams[CACHERD_MAX_UPSTREAMS];
+	unsigned upstreams_line;
+	/* chunk cache (lib/cache): slot classes, swarms, metadata heap */
+	unsigned cache_n_classes;
+	struct {
+		unsigned slot_size, slots;
+	} cache_classes[CACHERD_MAX_CACHE_CLASSES];
+	unsigned cache_max_swarms, cache_meta_mb, cache_small_percent;
+	bool cache_hugepages;
+	/* workers' engines */
+	unsigned serve_max_swarms, serve_max_channels, serve_max_peers, serve_send_burst;
+	/* miss path */
+	unsigned fill_max_outstanding, fill_timeout_ms, fill_swarm_timeout_ms;
+	bool fill_background;
 };
 
 /* 0, or -EINVAL/-ENOENT with err set ("file:line: key 'x': why"). */

@@ -3,9 +3,10 @@
  *   --stats-file FILE        counters written there periodically and at exit
  *   --stats-interval-ms N    period of --stats-file (default 1000)
  *   --check                  load and validate the configuration, then exit
- * Workers run lib/net's poll loop on the configured lcores; the main lcore is the control
- * thread (stats now; fill path, reports and the CLI later). Exit codes: 0 clean shutdown,
- * 1 runtime failure (EAL, ports), 2 usage or configuration error. */
+ * Workers run lib/net's poll loop with a lib/ppspp engine each, serving from lib/cache
+ * (serve.c); the main lcore is the control thread, a libevent loop: signals, the miss path and
+ * the upstream client (fill.c), stats, and the operator surface (cacherd_ctl_start). Exit codes:
+ * 0 clean shutdown, 1 runtime failure (EAL, ports, cache), 2 usage or configuration error. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,11 +14,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_memzone.h>
 
+#include "cacherd.h"
 #include "cacherd_config.h"
 #include "net.h"
 #include "pcdn_common.h"
@@ -33,13 +37,6 @@ struct app_args {
 	int check_only;
 	int help;
 };
-
-static volatile sig_atomic_t g_signal;
-
-static void on_signal(int sig)
-{
-	g_signal = sig;
-}
 
 static void usage(FILE *out, const char *prog)
 {
@@ -175,15 +172,190 @@ static void log_ports(struct net_dataplane *dp)
 	}
 }
 
+
+/* The chunk cache: one writer (this thread), QSBR readers (the workers). A DATA payload is an
+ * external buffer pointing into it, so its IOVA must be cheap: IOVA-as-VA, or an IOVA-contiguous
+ * memzone (base IOVA + offset); otherwise each payload's IOVA is looked up (slow, logged). */
+static int cache_setup(struct cacherd *d)
+{
+	const struct cacherd_config *c = d->conf;
+	struct cache_conf cc;
+	const struct rte_memzone *mz = NULL;
+	size_t len;
+
+	cache_conf_init(&cc);
+	cc.flavour = CACHE_RCU_QSBR;
+	cc.nclasses = c->cache_n_classes;
+	for (unsigned i = 0; i < c->cache_n_classes; i++) {
+		cc.classes[i].slot_size = c->cache_classes[i].slot_size;
+		cc.classes[i].nslots = c->cache_classes[i].slots;
+	}
+	cc.max_swarms = c->cache_max_swarms;
+	cc.meta_bytes = (uint64_t)c->cache_meta_mb << 20;
+	cc.max_readers = c->n_workers;
+	cc.small_percent = c->cache_small_percent;
+	cc.no_hugepages = !c->cache_hugepages;
+	len = cache_region_size(&cc);
+	if (len == 0) {
+		PCDN_LOG(cacherd_log, ERR, "%s: cache: invalid geometry", c->source);
+		return -EINVAL;
+	}
+	if (rte_eal_iova_mode() != RTE_IOVA_VA) {
+		mz = rte_memzone_reserve_aligned("pcdn_cache", len, (int)rte_socket_id(),
+						 RTE_MEMZONE_IOVA_CONTIG, 4096);
+		if (mz) {
+			cc.region = mz->addr;
+			cc.region_len = len;
+		} else {
+			PCDN_LOG(cacherd_log, WARNING,
+				 "cache: no IOVA-contiguous memzone of %zu bytes (%s): payload IOVAs "
+				 "are looked up per datagram",
+				 len, rte_strerror(rte_errno));
+		}
+	}
+	d->cache = cache_create(&cc);
+	if (!d->cache) {
+		PCDN_LOG(cacherd_log, ERR, "cache (%zu MiB): %s", len >> 20, strerror(errno));
+		return -errno;
+	}
+	if (rte_eal_iova_mode() == RTE_IOVA_VA) {
+		d->cache_iova_linear = true;
+		d->cache_iova_base = (rte_iova_t)(uintptr_t)cache_region_base(d->cache);
+	} else if (mz) {
+		d->cache_iova_linear = true;
+		d->cache_iova_base = mz->iova;
+	}
+	PCDN_LOG(cacherd_log, NOTICE, "cache: %zu MiB, %u class(es), %s", len >> 20,
+		 c->cache_n_classes,
+		 mz ? "memzone" : cache_uses_hugepages(d->cache) ? "hugepages" : "4 KiB pages");
+	return 0;
+}
+
+/* ---- control thread ------------------------------------------------------------------------ */
+
+static uint64_t uptime_ms(const struct cacherd *d)
+{
+	return pcdn_now_ns() / 1000000 - d->start_ms;
+}
+
+static void write_stats(struct cacherd *d)
+{
+	int rc;
+
+	if (!d->stats_file)
+		return;
+	rc = cacherd_stats_write_file(d->stats_file, d, uptime_ms(d));
+	if (rc < 0)
+		PCDN_LOG(cacherd_log, WARNING, "stats file %s: %s", d->stats_file,
+			 pcdn_strerror(rc));
+}
+
+static void on_stats_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	write_stats(arg);
+}
+
+static bool workers_drained(struct cacherd *d)
+{
+	for (unsigned i = 0; i < d->n_workers; i++)
+		if (!__atomic_load_n(&d->workers[i].drained, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+/* Misses, unknown swarms and fetch timeouts; during shutdown, waits for the workers to have
+ * closed their channels (bounded: a full ring or a stuck worker must not hold the exit). */
+static void on_poll_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct cacherd *d = arg;
+	static uint64_t drain_deadline_us;
+	uint64_t now_us = pcdn_now_ns() / 1000;
+
+	(void)fd;
+	(void)what;
+	cacherd_fill_poll(d, now_us);
+	if (!d->stop_signal)
+		return;
+	if (!drain_deadline_us)
+		drain_deadline_us = now_us + 500000;
+	if (workers_drained(d) || now_us >= drain_deadline_us)
+		event_base_loopbreak(d->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct cacherd *d = arg;
+
+	(void)what;
+	if (d->stop_signal)
+		return;
+	d->stop_signal = (int)sig;
+	PCDN_LOG(cacherd_log, NOTICE, "signal %d: draining", (int)sig);
+	atomic_store_explicit(&d->draining, true, memory_order_release);
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		struct cacherd_down_msg m = {.type = CACHERD_MSG_DRAIN};
+
+		if (rte_ring_enqueue_elem(d->workers[i].fill_ring, &m, sizeof(m)) < 0)
+			__atomic_store_n(&d->workers[i].drained, true, __ATOMIC_RELEASE);
+	}
+}
+
+static int control_events(struct cacherd *d)
+{
+	struct timeval poll = {0, 1000};
+	struct timeval st = {d->stats_interval_ms / 1000, (d->stats_interval_ms % 1000) * 1000};
+
+	d->base = event_base_new();
+	if (!d->base)
+		return -ENOMEM;
+	d->sig_int_ev = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->sig_term_ev = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->poll_ev = event_new(d->base, -1, EV_PERSIST, on_poll_timer, d);
+	if (!d->sig_int_ev || !d->sig_term_ev || !d->poll_ev)
+		return -ENOMEM;
+	if (evsignal_add(d->sig_int_ev, NULL) < 0 || evsignal_add(d->sig_term_ev, NULL) < 0 ||
+	    event_add(d->poll_ev, &poll) < 0)
+		return -EIO;
+	if (d->stats_file) {
+		d->stats_ev = event_new(d->base, -1, EV_PERSIST, on_stats_timer, d);
+		if (!d->stats_ev || event_add(d->stats_ev, &st) < 0)
+			return -ENOMEM;
+		write_stats(d);
+	}
+	return 0;
+}
+
+static void control_events_free(struct cacherd *d)
+{
+	struct event **evs[] = {&d->sig_int_ev, &d->sig_term_ev, &d->poll_ev, &d->stats_ev};
+
+	for (size_t i = 0; i < PCDN_ARRAY_SIZE(evs); i++) {
+		if (*evs[i])
+			event_free(*evs[i]);
+		*evs[i] = NULL;
+	}
+	if (d->base)
+		event_base_free(d->base);
+	d->base = NULL;
+}
+
+static void launch_failed_cleanup(struct cacherd *d)
+{
+	net_dataplane_request_stop(d->dp);
+	rte_eal_mp_wait_lcore();
+}
+
 int main(int argc, char **argv)
 {
 	static struct cacherd_config conf; /* large: keep it off the stack */
+	static struct cacherd daemon_ctx;
+	struct cacherd *d = &daemon_ctx;
 	struct app_args args = {0};
 	char err[PCDN_ERR_MAX];
-	struct net_dataplane *dp;
-	struct sigaction sa = {0};
-	uint64_t start_ms, next_stats_ms;
-	int sep = -1, rc;
+	int sep = -1, rc, status = 0;
+	bool ctl_started = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -218,67 +390,81 @@ int main(int argc, char **argv)
 		rte_eal_cleanup();
 		return 2;
 	}
-	dp = setup(&conf);
-	if (!dp) {
+	d->conf = &conf;
+	d->config_path = args.config;
+	d->stats_file = args.stats_file;
+	d->stats_interval_ms = args.stats_interval_ms;
+	d->n_workers = conf.n_workers;
+	signal(SIGPIPE, SIG_IGN);
+	if (cache_setup(d) < 0) {
 		rte_eal_cleanup();
 		return 1;
 	}
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	d->dp = setup(&conf);
+	if (!d->dp) {
+		cache_destroy(d->cache);
+		rte_eal_cleanup();
+		return 1;
+	}
+	d->start_ms = pcdn_now_ns() / 1000000;
+	rc = control_events(d);
+	if (rc == 0)
+		rc = cacherd_workers_create(d);
+	if (rc == 0)
+		rc = cacherd_fill_start(d);
+	if (rc < 0) {
+		PCDN_LOG(cacherd_log, ERR, "start: %s", pcdn_strerror(rc));
+		status = 1;
+		goto out;
+	}
 	for (unsigned i = 0; i < conf.n_workers; i++) {
-		rc = rte_eal_remote_launch(net_worker_run, net_dataplane_worker(dp, i),
-					   conf.workers[i]);
+		rc = rte_eal_remote_launch(cacherd_worker_main, &d->workers[i], conf.workers[i]);
 		if (rc < 0) {
 			PCDN_LOG(cacherd_log, ERR, "lcore %u: launch failed: %s", conf.workers[i],
 				 pcdn_strerror(rc));
-			net_dataplane_request_stop(dp);
-			rte_eal_mp_wait_lcore();
-			net_dataplane_destroy(dp);
-			rte_eal_cleanup();
-			return 1;
+			launch_failed_cleanup(d);
+			status = 1;
+			goto out;
 		}
 	}
-	log_ports(dp);
-	if (cacherd_telemetry_attach(dp) < 0)
+	log_ports(d->dp);
+	if (cacherd_telemetry_attach(d) < 0)
 		PCDN_LOG(cacherd_log, WARNING, "telemetry commands not registered");
+#ifdef CACHERD_HAVE_CTL
+	/* ---- operator surface (ctl_main.c): control socket, metrics ---- */
+	rc = cacherd_ctl_start(d);
+	if (rc < 0)
+		PCDN_LOG(cacherd_log, ERR, "control surface: %s (running without it)",
+			 pcdn_strerror(rc));
+	else
+		ctl_started = true;
+#endif
 	PCDN_LOG(cacherd_log, NOTICE,
-		 "ready: %u worker(s), %u port(s), PPSPP on UDP %u (no engine attached: datagrams "
-		 "counted as drop.ppspp_no_engine); control socket %s reserved for the CLI",
-		 conf.n_workers, net_dataplane_n_ports(dp), conf.ppspp_port, conf.control_socket);
+		 "ready: %u worker(s), %u port(s), PPSPP on UDP %u, %u upstream peer(s)",
+		 conf.n_workers, net_dataplane_n_ports(d->dp), conf.ppspp_port, d->n_upstreams);
 
-	start_ms = pcdn_now_ns() / 1000000;
-	next_stats_ms = start_ms;
-	while (!g_signal) {
-		struct timespec ts = {0, 20 * 1000 * 1000};
-		uint64_t now_ms = pcdn_now_ns() / 1000000;
+	event_base_dispatch(d->base);
 
-		if (args.stats_file && now_ms >= next_stats_ms) {
-			rc = cacherd_stats_write_file(args.stats_file, dp, now_ms - start_ms);
-			if (rc < 0)
-				PCDN_LOG(cacherd_log, WARNING, "stats file %s: %s", args.stats_file,
-					 pcdn_strerror(rc));
-			next_stats_ms = now_ms + args.stats_interval_ms;
-		}
-		nanosleep(&ts, NULL);
-	}
-	PCDN_LOG(cacherd_log, NOTICE, "signal %d: stopping workers", (int)g_signal);
-	net_dataplane_request_stop(dp);
+	PCDN_LOG(cacherd_log, NOTICE, "stopping workers");
+	net_dataplane_request_stop(d->dp);
 	rte_eal_mp_wait_lcore();
-	{
-		uint64_t up = pcdn_now_ns() / 1000000 - start_ms;
-
-		if (args.stats_file)
-			cacherd_stats_write_file(args.stats_file, dp, up);
-		cacherd_stats_print(stdout, dp, up);
-		fflush(stdout);
-	}
+	write_stats(d);
+	cacherd_stats_print(stdout, d, uptime_ms(d));
+	fflush(stdout);
+out:
+#ifdef CACHERD_HAVE_CTL
+	if (ctl_started)
+		cacherd_ctl_stop(d);
+#endif
+	(void)ctl_started;
 	cacherd_telemetry_detach();
-	net_dataplane_destroy(dp);
+	cacherd_fill_stop(d);
+	/* mbufs still holding cache references are freed with the dataplane: the cache goes last */
+	net_dataplane_destroy(d->dp);
+	cacherd_workers_destroy(d);
+	control_events_free(d);
+	cache_destroy(d->cache);
 	rte_eal_cleanup();
 	PCDN_LOG(cacherd_log, NOTICE, "stopped");
-	return 0;
+	return status;
 }

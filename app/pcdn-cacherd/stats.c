@@ -7,37 +7,148 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static void print_block(FILE *out, const char *prefix, const struct net_counters *c)
+typedef void (*ctr_fn)(void *ctx, const char *name, uint64_t value);
+
+static const char *const msg_names[] = {
+    "handshake", "data",    "ack",   "have",	"integrity", "pex_resv4", "pex_req",
+    "signed_integrity", "request", "cancel", "choke", "unchoke", "pex_resv6", "pex_rescert"};
+
+static void net_block(const struct net_counters *c, ctr_fn fn, void *ctx)
 {
-	for (unsigned i = 0; i < NET_CTR_MAX; i++)
-		fprintf(out, "%snet.%s %llu\n", prefix, net_counter_name(i),
-			(unsigned long long)c->ctr[i]);
-	fprintf(out, "%snet.drops_total %llu\n", prefix,
-		(unsigned long long)net_counters_drops_total(c));
-	for (unsigned i = 1; i < NET_DROP_MAX; i++)
-		fprintf(out, "%snet.drop.%s %llu\n", prefix, net_drop_name(i),
-			(unsigned long long)c->drop[i]);
+	char name[96];
+
+	for (unsigned i = 0; i < NET_CTR_MAX; i++) {
+		snprintf(name, sizeof(name), "net.%s", net_counter_name(i));
+		fn(ctx, name, c->ctr[i]);
+	}
+	fn(ctx, "net.drops_total", net_counters_drops_total(c));
+	for (unsigned i = 1; i < NET_DROP_MAX; i++) {
+		snprintf(name, sizeof(name), "net.drop.%s", net_drop_name(i));
+		fn(ctx, name, c->drop[i]);
+	}
 }
 
-void cacherd_stats_print(FILE *out, struct net_dataplane *dp, uint64_t uptime_ms)
+static void serve_block(const struct cacherd_serve_counters *s,
+			const struct ppspp_engine_counters *e, ctr_fn fn, void *ctx)
 {
-	unsigned nw = net_dataplane_n_workers(dp);
-	struct net_counters sum, *per = calloc(nw, sizeof(*per));
+	char name[96];
+
+	for (unsigned i = 0; i < CACHERD_CTR_MAX; i++) {
+		snprintf(name, sizeof(name), "serve.%s", cacherd_serve_counter_name(i));
+		fn(ctx, name, s->ctr[i]);
+	}
+	/* chunks served: DATA sent for a request, retransmissions not counted twice */
+	fn(ctx, "serve.chunks_served", e->chunks_sent - e->retransmits);
+	fn(ctx, "ppspp.dgrams_in", e->dgrams_in);
+	fn(ctx, "ppspp.dgrams_out", e->dgrams_out);
+	fn(ctx, "ppspp.bytes_in", e->bytes_in);
+	fn(ctx, "ppspp.bytes_out", e->bytes_out);
+	for (int i = 0; i <= PPSPP_MSG_TYPE_MAX && i < (int)PCDN_ARRAY_SIZE(msg_names); i++) {
+		snprintf(name, sizeof(name), "ppspp.msgs_in.%s", msg_names[i]);
+		fn(ctx, name, e->msgs_in[i]);
+		snprintf(name, sizeof(name), "ppspp.msgs_out.%s", msg_names[i]);
+		fn(ctx, name, e->msgs_out[i]);
+	}
+	for (int i = 1; i < PPSPP_ERR_DECODE_MAX; i++) {
+		snprintf(name, sizeof(name), "ppspp.malformed.%s", ppspp_decode_error_name(-i));
+		fn(ctx, name, e->malformed[i]);
+	}
+#define E(field) fn(ctx, "ppspp." #field, e->field)
+	E(malformed_total);
+	E(unknown_channel);
+	E(unknown_swarm);
+	E(bad_handshakes);
+	E(table_full);
+	E(ignored_msgs);
+	E(chunks_sent);
+	E(retransmits);
+	E(requests_deferred);
+	E(data_lost);
+	E(send_errors);
+	E(storage_errors);
+	E(peers_dead);
+	E(peers_closed);
+	E(keepalives_out);
+#undef E
+}
+
+void cacherd_counters_foreach(const struct cacherd *d, int worker, ctr_fn fn, void *ctx)
+{
+	unsigned nw = d->n_workers;
+	struct net_counters nsum, nper[CACHERD_MAX_WORKERS];
+	struct cacherd_serve_counters ssum, sper[CACHERD_MAX_WORKERS];
+	struct ppspp_engine_counters esum, eper[CACHERD_MAX_WORKERS];
+
+	net_dataplane_counters(d->dp, &nsum, nper);
+	cacherd_serve_counters(d, &ssum, sper);
+	cacherd_engine_counters(d, &esum, eper);
+	if (worker >= 0) {
+		if ((unsigned)worker >= nw)
+			return;
+		net_block(&nper[worker], fn, ctx);
+		serve_block(&sper[worker], &eper[worker], fn, ctx);
+		return;
+	}
+	net_block(&nsum, fn, ctx);
+	serve_block(&ssum, &esum, fn, ctx);
+	fn(ctx, "fill.swarms", d->n_swarms);
+	fn(ctx, "fill.started", d->fetch_started);
+	fn(ctx, "fill.done", d->fetch_done);
+	fn(ctx, "fill.failed", d->fetch_failed);
+	fn(ctx, "fill.timeouts", d->fetch_timeouts);
+	fn(ctx, "fill.busy", d->fetch_busy);
+	fn(ctx, "fill.collapsed", d->fetch_collapsed);
+	fn(ctx, "fill.insert_errors", d->insert_errors);
+	fn(ctx, "fill.swarm_failures", d->swarm_failures);
+	fn(ctx, "fill.outstanding", d->n_fetches);
+	if (d->up) {
+		const struct ppspp_engine_counters *u = ppspp_engine_counters(d->up);
+
+		fn(ctx, "fill.chunks_verified", u->chunks_verified);
+		fn(ctx, "fill.chunks_rejected", u->chunks_rejected);
+	}
+	if (d->cache) {
+		struct cache_stats cs;
+
+		cache_stats_get(d->cache, &cs);
+		fn(ctx, "cache.hits", cs.hits);
+		fn(ctx, "cache.misses", cs.misses);
+		fn(ctx, "cache.inserts", cs.inserts);
+		fn(ctx, "cache.evictions", cs.evictions);
+		fn(ctx, "cache.chunks", cs.chunks);
+		fn(ctx, "cache.bytes", cs.bytes);
+	}
+}
+
+struct print_ctx {
+	FILE *out;
+	const char *prefix;
+};
+
+static void print_one(void *ctx, const char *name, uint64_t value)
+{
+	struct print_ctx *p = ctx;
+
+	fprintf(p->out, "%s%s %llu\n", p->prefix, name, (unsigned long long)value);
+}
+
+void cacherd_stats_print(FILE *out, const struct cacherd *d, uint64_t uptime_ms)
+{
+	struct print_ctx p = {out, ""};
 	char prefix[32];
 
-	net_dataplane_counters(dp, &sum, per);
 	fprintf(out, "uptime_ms %llu\n", (unsigned long long)uptime_ms);
-	fprintf(out, "workers %u\n", nw);
-	fprintf(out, "ports %u\n", net_dataplane_n_ports(dp));
-	print_block(out, "", &sum);
-	for (unsigned w = 0; per && w < nw; w++) {
+	fprintf(out, "workers %u\n", d->n_workers);
+	fprintf(out, "ports %u\n", net_dataplane_n_ports(d->dp));
+	cacherd_counters_foreach(d, -1, print_one, &p);
+	for (unsigned w = 0; w < d->n_workers; w++) {
 		snprintf(prefix, sizeof(prefix), "worker%u.", w);
-		print_block(out, prefix, &per[w]);
+		p.prefix = prefix;
+		cacherd_counters_foreach(d, (int)w, print_one, &p);
 	}
-	free(per);
 }
 
-int cacherd_stats_write_file(const char *path, struct net_dataplane *dp, uint64_t uptime_ms)
+int cacherd_stats_write_file(const char *path, const struct cacherd *d, uint64_t uptime_ms)
 {
 	char tmp[4096];
 	FILE *f;
@@ -48,7 +159,7 @@ int cacherd_stats_write_file(const char *path, struct net_dataplane *dp, uint64_
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	cacherd_stats_print(f, dp, uptime_ms);
+	cacherd_stats_print(f, d, uptime_ms);
 	if (fclose(f) != 0)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) != 0)

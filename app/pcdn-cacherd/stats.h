@@ -1,15 +1,22 @@
 /* pcdn-cacherd counters as text: "name value" lines, summed over workers, then per worker. The
- * stats file (--stats-file) and the exit report use it; the CLI (issue 6) will too. */
+ * stats file (--stats-file), the exit report and the DPDK telemetry commands use the same names
+ * (telemetry with '/' for '.'); the operator CLI reads them through cacherd_counters_foreach. */
 #ifndef CACHERD_STATS_H
 #define CACHERD_STATS_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-#include "net.h"
+#include "cacherd.h"
 
-void cacherd_stats_print(FILE *out, struct net_dataplane *dp, uint64_t uptime_ms);
+/* Calls fn for every counter: worker < 0 gives the sums plus the control thread's and the
+ * cache's figures, worker >= 0 that worker's own. Names: net.*, serve.*, ppspp.*, fill.*,
+ * cache.*. Reads are relaxed loads: any thread may call it while the workers run. */
+void cacherd_counters_foreach(const struct cacherd *d, int worker,
+			      void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx);
+
+void cacherd_stats_print(FILE *out, const struct cacherd *d, uint64_t uptime_ms);
 /* Writes path atomically (temporary file + rename); 0 or -errno. */
-int cacherd_stats_write_file(const char *path, struct net_dataplane *dp, uint64_t uptime_ms);
+int cacherd_stats_write_file(const char *path, const struct cacherd *d, uint64_t uptime_ms);
 
 #endif

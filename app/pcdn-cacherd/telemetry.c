@@ -2,6 +2,8 @@
  * the workers' counters (relaxed); a mutex orders them against the dataplane's teardown. */
 #include "telemetry.h"
 
+#include "stats.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,60 +13,48 @@
 #include <rte_telemetry.h>
 
 static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct cacherd *tel_d;
 static struct net_dataplane *tel_dp;
 
-static void add_counters(struct rte_tel_data *d, const struct net_counters *c)
+/* telemetry names allow [A-Za-z0-9_/] only */
+static void add_one(void *ctx, const char *name, uint64_t value)
 {
-	char name[64];
+	char n[128];
+	size_t i;
 
-	for (unsigned i = 0; i < NET_CTR_MAX; i++) {
-		snprintf(name, sizeof(name), "net/%s", net_counter_name(i));
-		rte_tel_data_add_dict_u64(d, name, c->ctr[i]);
-	}
-	rte_tel_data_add_dict_u64(d, "net/drops_total", net_counters_drops_total(c));
-	for (unsigned i = 1; i < NET_DROP_MAX; i++) {
-		snprintf(name, sizeof(name), "net/drop/%s", net_drop_name(i));
-		rte_tel_data_add_dict_u64(d, name, c->drop[i]);
-	}
+	for (i = 0; name[i] && i + 1 < sizeof(n); i++)
+		n[i] = name[i] == '.' ? '/' : name[i];
+	n[i] = '\0';
+	rte_tel_data_add_dict_u64(ctx, n, value);
 }
 
 static int cmd_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	struct net_counters sum, *per = NULL;
-	unsigned nw;
 	int rc = 0;
 
 	(void)cmd;
 	pthread_mutex_lock(&tel_lock);
-	if (!tel_dp) {
+	if (!tel_d) {
 		rc = -ENODEV;
 		goto out;
 	}
-	nw = net_dataplane_n_workers(tel_dp);
-	per = calloc(nw, sizeof(*per));
-	if (!per) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	net_dataplane_counters(tel_dp, &sum, per);
 	rte_tel_data_start_dict(d);
 	if (params && *params) {
 		char *end;
 		unsigned long w = strtoul(params, &end, 10);
 
-		if (*end || w >= nw) {
+		if (*end || w >= tel_d->n_workers) {
 			rc = -EINVAL;
 			goto out;
 		}
 		rte_tel_data_add_dict_u64(d, "worker", w);
-		add_counters(d, &per[w]);
+		cacherd_counters_foreach(tel_d, (int)w, add_one, d);
 	} else {
-		rte_tel_data_add_dict_u64(d, "workers", nw);
-		add_counters(d, &sum);
+		rte_tel_data_add_dict_u64(d, "workers", tel_d->n_workers);
+		cacherd_counters_foreach(tel_d, -1, add_one, d);
 	}
 out:
 	pthread_mutex_unlock(&tel_lock);
-	free(per);
 	return rc;
 }
 
@@ -119,12 +109,13 @@ out:
 	return rc;
 }
 
-int cacherd_telemetry_attach(struct net_dataplane *dp)
+int cacherd_telemetry_attach(const struct cacherd *d)
 {
 	int rc;
 
 	pthread_mutex_lock(&tel_lock);
-	tel_dp = dp;
+	tel_d = d;
+	tel_dp = d->dp;
 	pthread_mutex_unlock(&tel_lock);
 	rc = rte_telemetry_register_cmd("/pcdn/stats", cmd_stats,
 					"pcdn-cacherd counters, summed; parameter: a worker index");
@@ -137,6 +128,7 @@ int cacherd_telemetry_attach(struct net_dataplane *dp)
 void cacherd_telemetry_detach(void)
 {
 	pthread_mutex_lock(&tel_lock);
+	tel_d = NULL;
 	tel_dp = NULL;
 	pthread_mutex_unlock(&tel_lock);
 }

@@ -5,11 +5,11 @@
 #ifndef CACHERD_TELEMETRY_H
 #define CACHERD_TELEMETRY_H
 
-#include "net.h"
+#include "cacherd.h"
 
-/* Registers the commands (after rte_eal_init); they answer for dp until detached. */
-int cacherd_telemetry_attach(struct net_dataplane *dp);
-/* Before dp is destroyed: afterwards the commands answer with an error. */
+/* Registers the commands (after rte_eal_init); they answer for d until detached. */
+int cacherd_telemetry_attach(const struct cacherd *d);
+/* Before the dataplane is destroyed: afterwards the commands answer with an error. */
 void cacherd_telemetry_detach(void);
 
 #endif

@@ -97,13 +97,13 @@ def main():
     send(eth(dst, src, 0x0800, ipv4(s4, d4, 1, bytes(icmp_ts))), "icmp_type_ignored")
     send(eth(b"\x02\x99\x99\x99\x99\x99", src, 0x0800,
              ipv4(s4, d4, 17, udp(s4, d4, 4000, pport, junk))), "l2_not_for_us")
-    # Malformed PPSPP (random bytes, short, empty) in valid UDP to the PPSPP port: without an
-    # engine each is counted as ppspp_no_engine, and never answered.
+    # Malformed PPSPP (random bytes, short, empty) in valid UDP to the PPSPP port: each reaches
+    # the worker's PPSPP engine, which counts it (malformed, unknown channel) and never answers.
     for payload in (junk, b"\xff", b"", b"\0" * 4 + b"\x00" * 3):
         send(eth(dst, src, 0x0800, ipv4(s4, d4, 17, udp(s4, d4, 4001, pport, payload))),
-             "ppspp_no_engine")
+             "ppspp_datagram")
         send(eth(dst, src, 0x86DD, ipv6(s6, d6, 17, udp(s6, d6, 4001, pport, payload, v6=True))),
-             "ppspp_no_engine")
+             "ppspp_datagram")
     # Random bytes after a plausible header: any verdict, never a crash.
     for _ in range(300):
         etype = rnd.choice((0x0800, 0x86DD, 0x0806))

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <rte_cycles.h>
 #include <rte_lcore.h>
 
 #include "dp_bench.h"
@@ -235,25 +234,27 @@ int dp_cacher_worker_main(void *arg)
 	}
 	nw = w->g.w;
 	const struct ppspp_engine_counters *ec = ppspp_engine_counters(w->g.engine);
-	/* An iteration longer than this was preempted (the machine is shared): its time and its
-	 * DATA are left out of the per-core figure. */
-	uint64_t preempt = rte_get_tsc_hz() / 10000; /* 100 us */
-	uint64_t t0 = rte_rdtsc();
+	/* Per-core accounting on a shared machine: the thread's CPU time (schedstat, read by the
+	 * main lcore) minus its idle polling. Iterations are timed with the clock lib/net reads at
+	 * the start of each poll (no clock read of our own: it would cost as much as a DATA's
+	 * checksum). An idle iteration takes well under 100 us; a longer one was preempted, and
+	 * that time is no CPU time of this thread anyway. */
+	uint64_t prev_ns = 0;
+	bool prev_busy = false;
 	w->state = 1;
-	/* testpmd's busy-cycle accounting: an iteration that received or sent counts as busy */
 	while (!net_dataplane_stopping(w->dc->dp)) {
-		uint64_t out = ec->dgrams_out, data = ec->chunks_sent;
+		uint64_t out = ec->dgrams_out;
 		unsigned n = net_worker_poll(nw);
-		uint64_t t1 = rte_rdtsc();
-		if (n || ec->dgrams_out != out) {
-			if (t1 - t0 < preempt) {
-				w->busy_cycles += t1 - t0;
-				w->busy_data += ec->chunks_sent - data;
-			} else {
-				w->preempted++;
-			}
+		uint64_t t = net_worker_now_ns(nw);
+		if (prev_ns) {
+			uint64_t d = t - prev_ns;
+			if (prev_busy)
+				w->busy_ns += d;
+			else if (d < 100000)
+				w->idle_ns += d;
 		}
-		t0 = t1;
+		prev_ns = t;
+		prev_busy = n || ec->dgrams_out != out;
 		w->loops++;
 	}
 	net_worker_flush(nw);

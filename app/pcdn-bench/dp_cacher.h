@@ -34,8 +34,9 @@ struct dp_worker {
 	struct ppspp_merkle *tree; /* imported from the cache's swarm metadata */
 	struct ppspp_storage st;
 	volatile pid_t tid;
-	/* busy iterations not preempted: their cycles and the DATA they sent */
-	volatile uint64_t busy_cycles, busy_data, preempted, loops;
+	/* ns of iterations that received or sent (wall, preemption included) and of idle
+	 * iterations (preempted ones left out) */
+	volatile uint64_t busy_ns, idle_ns, loops;
 	volatile int state; /* 0 starting, 1 running, 2 done, <0 set-up error */
 } __attribute__((aligned(64)));
 

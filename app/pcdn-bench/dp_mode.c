@@ -218,9 +218,9 @@ struct dp_run {
 struct dp_snap {
 	double t;
 	struct dpg_counters g;
-	uint64_t gen_cpu_ns, gen_busy;
+	uint64_t gen_cpu_ns, gen_loops, gen_idle;
 	uint64_t w_data[NET_MAX_WORKERS], w_busy[NET_MAX_WORKERS], w_cpu_ns[NET_MAX_WORKERS];
-	uint64_t w_drops[NET_MAX_WORKERS], w_busy_data[NET_MAX_WORKERS];
+	uint64_t w_drops[NET_MAX_WORKERS], w_idle[NET_MAX_WORKERS];
 	struct dpg_hist lat[NET_MAX_WORKERS];
 };
 
@@ -239,7 +239,8 @@ static void snap_take(const struct dp_run *r, struct dp_snap *s)
 	}
 	if (r->gp) {
 		s->gen_cpu_ns = dp_thread_cpu_ns(r->gp->tid);
-		s->gen_busy = r->gp->busy_cycles;
+		s->gen_loops = r->gp->loops;
+		s->gen_idle = r->gp->idle_loops;
 	}
 	if (r->dc) {
 		struct net_counters per[NET_MAX_WORKERS], sum;
@@ -250,8 +251,8 @@ static void snap_take(const struct dp_run *r, struct dp_snap *s)
 				d += per[i].drop[k];
 			s->w_data[i] = per[i].ctr[NET_CTR_UDP_OUT_EXTBUF];
 			s->w_drops[i] = d;
-			s->w_busy[i] = r->dc->w[i].busy_cycles;
-			s->w_busy_data[i] = r->dc->w[i].busy_data;
+			s->w_busy[i] = r->dc->w[i].busy_ns;
+			s->w_idle[i] = r->dc->w[i].idle_ns;
 			s->w_cpu_ns[i] = dp_thread_cpu_ns(r->dc->w[i].tid);
 		}
 	}
@@ -260,7 +261,7 @@ static void snap_take(const struct dp_run *r, struct dp_snap *s)
 struct dp_result {
 	double dt, data_mpps, payload_gbps, p50, p99;
 	double w_mpps[NET_MAX_WORKERS], w_busy[NET_MAX_WORKERS], w_cpu[NET_MAX_WORKERS];
-	double w_p50[NET_MAX_WORKERS], w_p99[NET_MAX_WORKERS], w_cap[NET_MAX_WORKERS];
+	double w_p50[NET_MAX_WORKERS], w_p99[NET_MAX_WORKERS], w_cap[NET_MAX_WORKERS], w_idle[NET_MAX_WORKERS];
 	double busy_avg, cpu_avg, sent_mpps, mpps_per_cpu, mpps_per_busy, gen_cpu, gen_busy;
 	uint64_t drops;
 };
@@ -269,8 +270,8 @@ static void result_of(const struct dp_run *r, const struct dp_snap *a, const str
 		      struct dp_result *res)
 {
 	struct dpg_hist all, all0;
-	double hz = (double)rte_get_tsc_hz();
-	uint64_t sent = 0, cpu = 0, busy = 0, busy_data = 0;
+	uint64_t sent = 0, cpu = 0, busy = 0;
+	double work_s = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&all, 0, sizeof(all));
@@ -288,29 +289,31 @@ static void result_of(const struct dp_run *r, const struct dp_snap *a, const str
 		res->w_p50[i] = dpg_hist_pct_us(&b->lat[i], &a->lat[i], 50);
 		res->w_p99[i] = dpg_hist_pct_us(&b->lat[i], &a->lat[i], 99);
 		res->w_mpps[i] = (double)(b->w_data[i] - a->w_data[i]) / res->dt / 1e6;
-		res->w_busy[i] = (double)(b->w_busy[i] - a->w_busy[i]) / hz / res->dt;
+		res->w_busy[i] = (double)(b->w_busy[i] - a->w_busy[i]) / 1e9 / res->dt;
 		res->w_cpu[i] = (double)(b->w_cpu_ns[i] - a->w_cpu_ns[i]) / 1e9 / res->dt;
 		res->drops += b->w_drops[i] - a->w_drops[i];
 		sent += b->w_data[i] - a->w_data[i];
 		cpu += b->w_cpu_ns[i] - a->w_cpu_ns[i];
 		busy += b->w_busy[i] - a->w_busy[i];
-		busy_data += b->w_busy_data[i] - a->w_busy_data[i];
-		res->w_cap[i] = b->w_busy[i] > a->w_busy[i]
-				    ? (double)(b->w_busy_data[i] - a->w_busy_data[i]) /
-					  ((double)(b->w_busy[i] - a->w_busy[i]) / hz) / 1e6
-				    : 0;
+		/* CPU time the worker ran minus its idle polling: the time it spent on packets */
+		double idle_s = (double)(b->w_idle[i] - a->w_idle[i]) / 1e9;
+		double cpu_s = (double)(b->w_cpu_ns[i] - a->w_cpu_ns[i]) / 1e9;
+		double wk = cpu_s > idle_s ? cpu_s - idle_s : 0;
+		res->w_cap[i] =
+		    wk > 0 ? (double)(b->w_data[i] - a->w_data[i]) / wk / 1e6 : 0;
+		work_s += wk;
+		res->w_idle[i] = cpu_s > 0 ? idle_s / cpu_s : 0;
 	}
 	res->p50 = dpg_hist_pct_us(&all, &all0, 50);
 	res->p99 = dpg_hist_pct_us(&all, &all0, 99);
 	if (r->dc) {
 		res->sent_mpps = (double)sent / res->dt / 1e6;
-		res->busy_avg = (double)busy / hz / res->dt / r->nw;
+		res->busy_avg = (double)busy / 1e9 / res->dt / r->nw;
 		res->cpu_avg = (double)cpu / 1e9 / res->dt / r->nw;
 		/* per core-second the worker threads actually ran (the machine is shared) */
 		res->mpps_per_cpu = cpu ? (double)sent / ((double)cpu / 1e9) / 1e6 : 0;
-		/* per busy core-second (testpmd's cycle accounting), preempted iterations left out:
-		 * what one core does when it runs this loop alone */
-		res->mpps_per_busy = busy ? (double)busy_data / ((double)busy / hz) / 1e6 : 0;
+		/* per core-second of packet work: what one core does when it runs this loop */
+		res->mpps_per_busy = work_s > 0 ? (double)sent / work_s / 1e6 : 0;
 	}
 	if (!r->gen) { /* the memif server: what its workers sent */
 		res->data_mpps = res->sent_mpps;
@@ -318,7 +321,8 @@ static void result_of(const struct dp_run *r, const struct dp_snap *a, const str
 	}
 	if (r->gp) {
 		res->gen_cpu = (double)(b->gen_cpu_ns - a->gen_cpu_ns) / 1e9 / res->dt;
-		res->gen_busy = (double)(b->gen_busy - a->gen_busy) / hz / res->dt;
+		uint64_t loops = b->gen_loops - a->gen_loops;
+		res->gen_busy = loops ? 1.0 - (double)(b->gen_idle - a->gen_idle) / (double)loops : 0;
 	}
 }
 
@@ -331,17 +335,18 @@ static void print_line(FILE *f, const struct dp_run *r, const struct dp_result *
 		fprintf(f, "  verified %llu failed %llu", (unsigned long long)b->g.verified,
 			(unsigned long long)b->g.verify_failed);
 	if (r->gp)
-		fprintf(f, "  gen cpu %.0f%% busy %.0f%%", x->gen_cpu * 100, x->gen_busy * 100);
+		fprintf(f, "  gen cpu %.0f%% busy polls %.0f%%", x->gen_cpu * 100, x->gen_busy * 100);
 	fputc('\n', f);
 	if (!r->dc)
 		return;
 	for (unsigned i = 0; i < r->nw; i++)
 		fprintf(f,
 			"  worker %u (lcore %u): DATA %.3f Mpps  %.2f Gbps  p50 %.1f us p99 %.1f us  "
-			"busy %.0f%% cpu %.0f%%  %.3f Mpps per busy core-second\n",
+			"busy %.0f%% cpu %.0f%% (idle polling %.0f%% of it)  %.3f Mpps per working "
+			"core-second\n",
 			i, r->dc->w[i].idx, x->w_mpps[i],
 			x->w_mpps[i] * 1e6 * (double)r->o.chunk_size * 8 / 1e9, x->w_p50[i],
-			x->w_p99[i], x->w_busy[i] * 100, x->w_cpu[i] * 100, x->w_cap[i]);
+			x->w_p99[i], x->w_busy[i] * 100, x->w_cpu[i] * 100, x->w_idle[i] * 100, x->w_cap[i]);
 }
 
 /* ---- set-ups --------------------------------------------------------------------------------- */
@@ -575,18 +580,20 @@ static double io_limit(const struct dp_opts *o, unsigned fwd_lcore, unsigned bou
 	rte_eal_remote_launch(dp_iolimit_fwd_main, &fwd, fwd_lcore);
 	rte_eal_remote_launch(dp_iolimit_bounce_main, &bounce, bounce_lcore);
 	sleep_s(0.3);
-	uint64_t p0 = fwd.pkts, b0 = fwd.busy_cycles;
+	uint64_t p0 = fwd.pkts, i0 = fwd.idle_cycles, c0 = dp_thread_cpu_ns(fwd.tid);
 	double t0 = now_s();
 	sleep_s(o->io_seconds);
-	uint64_t p1 = fwd.pkts, b1 = fwd.busy_cycles;
+	uint64_t p1 = fwd.pkts, i1 = fwd.idle_cycles, c1 = dp_thread_cpu_ns(fwd.tid);
 	double t1 = now_s();
 	bounce.stop = true;
 	rte_eal_wait_lcore(bounce_lcore);
 	fwd.stop = true;
 	rte_eal_wait_lcore(fwd_lcore);
 	mpps = (double)(p1 - p0) / (t1 - t0) / 1e6;
-	if (b1 > b0)
-		*busy_mpps = (double)(p1 - p0) / ((double)(b1 - b0) / (double)rte_get_tsc_hz()) / 1e6;
+	/* per core-second of forwarding work: CPU time minus idle polling, as for the workers */
+	double work = (double)(c1 - c0) / 1e9 - (double)(i1 - i0) / (double)rte_get_tsc_hz();
+	if (work > 0)
+		*busy_mpps = (double)(p1 - p0) / work / 1e6;
 	for (int p = 0; p < 2; p++) {
 		uint16_t id = (uint16_t)(p ? pb : pf);
 		rte_eth_dev_stop(id);
@@ -692,8 +699,7 @@ static void print_json(const struct dp_run *r, const struct dp_result *x, const 
 		       (unsigned long long)end->g.downloads_done, (unsigned long long)end->g.stalls,
 		       x->gen_cpu);
 	if (io_mpps >= 0)
-		printf(",\"io_limit_mpps\":%.3f,\"io_limit_mpps_per_busy_s\":%.3f", io_mpps,
-		       io_busy_mpps);
+		printf(",\"io_limit_mpps_wall\":%.3f,\"io_limit_mpps\":%.3f", io_mpps, io_busy_mpps);
 	printf(",\"loadavg\":%.2f%s}\n", load[0], extra ? extra : "");
 	fflush(stdout);
 }

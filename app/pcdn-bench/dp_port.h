@@ -35,7 +35,7 @@ struct dp_genport {
 	/* generator lcore only; read by others as statistics */
 	uint64_t rx_frames, rx_arp, rx_other, tx_frames, tx_full, tx_nombuf;
 	volatile pid_t tid;
-	volatile uint64_t busy_cycles;
+	volatile uint64_t loops, idle_loops;
 	volatile bool stop;
 	double ns_per_tsc;
 };
@@ -64,7 +64,8 @@ struct dp_iolimit {
 	unsigned inflight;
 	volatile bool stop;
 	volatile uint64_t pkts;
-	volatile uint64_t busy_cycles;
+	volatile uint64_t idle_cycles;
+	volatile pid_t tid;
 	volatile int rc;
 };
 int dp_iolimit_fwd_main(void *arg);

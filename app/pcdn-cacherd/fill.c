@@ -435,8 +435,9 @@ void cacherd_fill_poll(struct cacherd *d, uint64_t now_us)
 		struct cacherd_swarm *sw = &d->swarms[i];
 		char hex[2 * PPSPP_HASH_MAX_LEN + 1];
 
+		/* state_us may be later than now_us: set by a report handled in this call */
 		if (sw->state == CACHERD_SWARM_PEAKS &&
-		    now_us - sw->state_us > (uint64_t)d->conf->fill_swarm_timeout_ms * 1000) {
+		    now_us > sw->state_us + (uint64_t)d->conf->fill_swarm_timeout_ms * 1000) {
 			sw->state = CACHERD_SWARM_FAILED;
 			sw->state_us = now_us;
 			d->swarm_failures++;

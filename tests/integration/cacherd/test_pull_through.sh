@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Suite cacherd: PPSPP served by pcdn-cacherd, pull-through. Three network namespaces:
+#   client (pcdn-get, kernel UDP) --veth-- daemon (pcdn-cacherd on net_af_packet, data address
+#   10.78.0.2) ; daemon's kernel --veth-- upstream (pcdn-source serve on 10.79.0.2:7000).
+# The daemon's control thread reaches the source through its namespace's kernel stack (the
+# veth and its connected route). The first download makes the cacher fetch the swarm (peak
+# hashes, then every chunk a client misses) from the source; the source is then stopped and a
+# second download is served from the cache alone. Both are byte-identical to the file, and the
+# counters agree: misses on the first, none on the second, chunks served = chunk count each time.
+# background=false (default): only what clients ask is fetched, every chunk after the first is
+# a miss; true: the whole swarm is fetched once the first handshake named it.
+# usage: test_pull_through.sh PCDN_CACHERD PCDN_SOURCE PCDN_GET [true|false]
+set -euo pipefail
+exe=$1
+src=$2
+get=$3
+background=${4:-false}
+here=$(cd "$(dirname "$0")" && pwd)
+id=$$
+nsc=pcdn-ptc-$id
+nsd=pcdn-ptd-$id
+nsu=pcdn-ptu-$id
+vc=ptc$id
+vd=ptd$id
+vu=ptu$id
+vk=ptk$id
+prefix=pcdn_it_pt_$id
+tmp=$(mktemp -d)
+pid=
+spid=
+
+cleanup() {
+	for p in $pid $spid; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill -KILL "$p" 2>/dev/null || true
+			wait "$p" 2>/dev/null || true
+		fi
+	done
+	ip netns del "$nsc" 2>/dev/null || true
+	ip netns del "$nsd" 2>/dev/null || true
+	ip netns del "$nsu" 2>/dev/null || true
+	rm -rf "$tmp" "/var/run/dpdk/$prefix"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	echo "--- daemon stderr"
+	cat "$tmp/err" 2>/dev/null || true
+	echo "--- source stderr"
+	tail -20 "$tmp/src.log" 2>/dev/null || true
+	echo "--- last stats"
+	grep -v ' 0$' "$tmp/stats" 2>/dev/null | grep -v '^worker' || true
+	exit 1
+}
+
+counter() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/stats" 2>/dev/null || true; }
+
+# Waits (bounded) until counter $1 reaches at least $2; the daemon rewrites the file every 100 ms.
+expect_ge() {
+	local v=
+	for _ in $(seq 1 300); do
+		v=$(counter "$1")
+		if [ -n "$v" ] && [ "$v" -ge "$2" ]; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || fail "daemon died"
+		sleep 0.1
+	done
+	fail "counter $1 = ${v:-missing}, expected >= $2"
+}
+
+# The stats file is rewritten as a whole: wait for one written after now.
+fresh_stats() {
+	local before
+	before=$(counter uptime_ms)
+	for _ in $(seq 1 100); do
+		[ "$(counter uptime_ms)" != "$before" ] && return 0
+		sleep 0.05
+	done
+	fail "stats file not rewritten"
+}
+
+ip netns add "$nsd"
+ip netns add "$nsc"
+ip netns add "$nsu"
+# client <-> daemon's DPDK port
+ip link add "$vc" type veth peer name "$vd"
+ip link set "$vc" netns "$nsc"
+ip link set "$vd" netns "$nsd"
+ip netns exec "$nsd" sysctl -qw "net.ipv6.conf.$vd.disable_ipv6=1"
+ip -n "$nsd" link set "$vd" up
+ip -n "$nsd" link set lo up
+# daemon's kernel <-> upstream
+ip link add "$vk" type veth peer name "$vu"
+ip link set "$vk" netns "$nsd"
+ip link set "$vu" netns "$nsu"
+ip -n "$nsd" addr add 10.79.0.1/24 dev "$vk"
+ip -n "$nsd" link set "$vk" up
+ip -n "$nsu" addr add 10.79.0.2/24 dev "$vu"
+ip -n "$nsu" link set "$vu" up
+ip -n "$nsu" link set lo up
+
+# 3 MiB and an odd tail: 3073 chunks of 1 KiB, the last one short.
+head -c $((3 * 1024 * 1024 + 517)) /dev/urandom >"$tmp/file"
+chunks=3073
+swarm=$("$src" hash "$tmp/file" --chunk-size 1024)
+ip netns exec "$nsu" "$src" serve "$tmp/file" --listen 10.79.0.2:7000 --chunk-size 1024 \
+	2>"$tmp/src.log" &
+spid=$!
+
+cat >"$tmp/cacherd.conf" <<CONF
+log_level = "notice";
+ppspp_port = 6778;
+workers = [ 1 ];
+control_socket = "$tmp/ctl.sock";
+mempool = { mbufs = 4095; cache = 32; ext_mbufs = 4095; };
+upstreams = [ "10.79.0.2:7000" ];
+cache = { classes = ( { slot_size = 1024; slots = 8192; } ); max_swarms = 16; meta_mb = 1;
+          hugepages = false; };
+serve = { max_swarms = 8; max_channels = 64; };
+fill = { max_outstanding = 256; timeout_ms = 5000; background = $background; };
+ports = (
+  {
+    device = "net_af_packet_pt$id,iface=$vd";
+    mtu = 1500;
+    rx_desc = 512;
+    tx_desc = 512;
+    addresses = [ "10.78.0.2/24" ];
+  }
+);
+CONF
+
+ip netns exec "$nsd" "$exe" -l 0-1 --no-huge -m 512 --no-pci --file-prefix="$prefix" -- \
+	-c "$tmp/cacherd.conf" --stats-file "$tmp/stats" --stats-interval-ms 100 \
+	>"$tmp/out" 2>"$tmp/err" &
+pid=$!
+expect_ge uptime_ms 0
+ip netns exec "$nsc" ip link set lo up
+ip netns exec "$nsc" python3 "$here/txcsum_off.py" "$vc"
+ip -n "$nsc" addr add 10.78.0.1/24 dev "$vc"
+ip -n "$nsc" link set "$vc" up
+
+# 1: the cache fills from the source.
+ip netns exec "$nsc" "$get" --peer 10.78.0.2:6778 --swarm "$swarm" --chunk-size 1024 \
+	-o "$tmp/out1" --timeout 20 2>"$tmp/get1.log" || { cat "$tmp/get1.log"; fail "download 1"; }
+cmp "$tmp/file" "$tmp/out1" || fail "download 1 differs"
+echo "ok: download 1 identical ($(tail -1 "$tmp/get1.log"))"
+expect_ge serve.chunks_served $chunks
+fresh_stats
+served1=$(counter serve.chunks_served)
+hits1=$(counter serve.hits)
+misses1=$(counter serve.misses)
+started1=$(counter fill.started)
+[ "$served1" -eq $chunks ] || fail "download 1: chunks served $served1, expected $chunks"
+[ "$hits1" -ge $chunks ] || fail "download 1: hits $hits1 < $chunks"
+[ "$(counter fill.failed)" -eq 0 ] || fail "download 1: failed fetches"
+[ "$(counter fill.insert_errors)" -eq 0 ] || fail "download 1: cache insert errors"
+[ "$(counter cache.chunks)" -eq $chunks ] || fail "cache holds $(counter cache.chunks) chunks"
+[ "$(counter serve.unknown_swarms)" -ge 1 ] || fail "no unknown-swarm report"
+if [ "$background" = false ]; then
+	# only the first chunk (it brought the peak hashes) came without a miss: one upstream
+	# fetch per miss
+	[ "$misses1" -ge $((chunks - 1)) ] || fail "download 1: misses $misses1 < $((chunks - 1))"
+	[ "$started1" -eq "$(counter fill.done)" ] || fail "download 1: fetches not all done"
+	[ "$started1" -ge $((chunks - 1)) ] || fail "download 1: $started1 upstream fetches"
+else
+	# the whole swarm came from upstream, on-demand misses (if any) first
+	[ "$(counter fill.chunks_verified)" -eq $chunks ] || fail "background fill incomplete"
+fi
+echo "ok: download 1 counters: served $served1, hits $hits1, misses $misses1, fetches $started1"
+
+# 2: the source is gone; everything comes from the cache.
+kill -TERM "$spid"
+wait "$spid" 2>/dev/null || true
+spid=
+ip netns exec "$nsc" "$get" --peer 10.78.0.2:6778 --swarm "$swarm" --chunk-size 1024 \
+	-o "$tmp/out2" --timeout 20 2>"$tmp/get2.log" || { cat "$tmp/get2.log"; fail "download 2"; }
+cmp "$tmp/file" "$tmp/out2" || fail "download 2 differs"
+echo "ok: download 2 identical ($(tail -1 "$tmp/get2.log"))"
+expect_ge serve.chunks_served $((served1 + chunks))
+fresh_stats
+served2=$(($(counter serve.chunks_served) - served1))
+hits2=$(($(counter serve.hits) - hits1))
+misses2=$(($(counter serve.misses) - misses1))
+started2=$(($(counter fill.started) - started1))
+[ "$served2" -eq $chunks ] || fail "download 2: chunks served $served2, expected $chunks"
+[ "$misses2" -eq 0 ] || fail "download 2: $misses2 misses"
+[ "$started2" -eq 0 ] || fail "download 2: $started2 upstream fetches"
+[ "$hits2" -ge $chunks ] || fail "download 2: hits $hits2 < $chunks"
+echo "ok: download 2 counters: served $served2, hits $hits2, misses 0, fetches 0"
+
+# Clean shutdown: channels closed, exit 0, counters on stdout.
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+[ "$rc" -eq 0 ] || fail "exit status $rc after SIGTERM"
+grep -q "^serve.chunks_served $((served1 + chunks))\$" "$tmp/out" ||
+	fail "exit report lacks the counters"
+grep -q 'stopped' "$tmp/err" || fail "no 'stopped' log line"
+echo "PASS"

@@ -82,6 +82,32 @@ workers = [ 1 ];
 ports = ( { device = "net_ring0"; addresses = [ "10.0.0.2/24" ]; } );
 CONF
 
+expect_reject bad_upstream "3: key 'upstreams': element 1: expected" <<'CONF'
+workers = [ 1 ];
+ports = ( { device = "net_ring0"; addresses = [ "10.0.0.2/24" ]; } );
+upstreams = [ "10.0.0.1:7000", "10.0.0.1" ];
+CONF
+
+expect_reject cache_class_order "4: key 'slot_size': 1024: a multiple of 64, larger than" <<'CONF'
+workers = [ 1 ];
+ports = ( { device = "net_ring0"; addresses = [ "10.0.0.2/24" ]; } );
+cache = { classes = ( { slot_size = 8192; slots = 16; },
+                      { slot_size = 1024; slots = 16; } ); };
+CONF
+
+expect_reject fill_unknown "3: key 'timeout': unknown key" <<'CONF'
+workers = [ 1 ];
+ports = ( { device = "net_ring0"; addresses = [ "10.0.0.2/24" ]; } );
+fill = { timeout = 5; };
+CONF
+
+expect_reject max_peers "4: key 'max_peers': 100 exceeds serve.max_channels" <<'CONF'
+workers = [ 1 ];
+ports = ( { device = "net_ring0"; addresses = [ "10.0.0.2/24" ]; } );
+serve = { max_channels = 10;
+          max_peers = 100; };
+CONF
+
 # Found only once the EAL runs: lcore 1 is not in -l 0.
 expect_reject lcore_not_enabled "2: key 'workers': lcore 1 is not enabled" \
 	-l 0 --no-huge -m 512 --no-pci --file-prefix="$prefix" <<'CONF'

@@ -7,14 +7,30 @@
 # hashes, then every chunk a client misses) from the source; the source is then stopped and a
 # second download is served from the cache alone. Both are byte-identical to the file, and the
 # counters agree: misses on the first, none on the second, chunks served = chunk count each time.
-# background=false (default): only what clients ask is fetched, every chunk after the first is
-# a miss; true: the whole swarm is fetched once the first handshake named it.
-# usage: test_pull_through.sh PCDN_CACHERD PCDN_SOURCE PCDN_GET [true|false]
+# Modes: misses (only what clients ask is fetched: every chunk after the first is a miss),
+# background (the whole swarm is fetched once the first handshake named it), choke (a budget
+# of one peer per worker: a second client is choked (§3.9) while the first is up, unchoked
+# when the first closes, and both downloads complete).
+# usage: test_pull_through.sh PCDN_CACHERD PCDN_SOURCE PCDN_GET [misses|background|choke]
 set -euo pipefail
 exe=$1
 src=$2
 get=$3
-background=${4:-false}
+mode=${4:-misses}
+background=false
+max_peers=0
+case "$mode" in
+misses) ;;
+background) background=true ;;
+choke)
+	background=true
+	max_peers=1
+	;;
+*)
+	echo "unknown mode '$mode'"
+	exit 1
+	;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 id=$$
 nsc=pcdn-ptc-$id
@@ -28,9 +44,12 @@ prefix=pcdn_it_pt_$id
 tmp=$(mktemp -d)
 pid=
 spid=
+apid=
+bpid=
 
 cleanup() {
-	for p in $pid $spid; do
+	for p in $pid $spid $apid $bpid; do
+		kill -CONT "$p" 2>/dev/null || true
 		if kill -0 "$p" 2>/dev/null; then
 			kill -KILL "$p" 2>/dev/null || true
 			wait "$p" 2>/dev/null || true
@@ -118,7 +137,7 @@ mempool = { mbufs = 4095; cache = 32; ext_mbufs = 4095; };
 upstreams = [ "10.79.0.2:7000" ];
 cache = { classes = ( { slot_size = 1024; slots = 8192; } ); max_swarms = 16; meta_mb = 1;
           hugepages = false; };
-serve = { max_swarms = 8; max_channels = 64; };
+serve = { max_swarms = 8; max_channels = 64; max_peers = $max_peers; };
 fill = { max_outstanding = 256; timeout_ms = 5000; background = $background; };
 ports = (
   {
@@ -140,6 +159,44 @@ ip netns exec "$nsc" ip link set lo up
 ip netns exec "$nsc" python3 "$here/txcsum_off.py" "$vc"
 ip -n "$nsc" addr add 10.78.0.1/24 dev "$vc"
 ip -n "$nsc" link set "$vc" up
+
+shutdown_check() {
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	pid=
+	[ "$rc" -eq 0 ] || fail "exit status $rc after SIGTERM"
+	grep -q "^serve.chunks_served $1\$" "$tmp/out" || fail "exit report lacks the counters"
+	grep -q 'stopped' "$tmp/err" || fail "no 'stopped' log line"
+}
+
+if [ "$mode" = choke ]; then
+	# A is up and requesting, then frozen: it stays up (no silence timeout for minutes)
+	ip netns exec "$nsc" "$get" --peer 10.78.0.2:6778 --swarm "$swarm" --chunk-size 1024 \
+		-o "$tmp/outa" --timeout 60 2>"$tmp/geta.log" &
+	apid=$!
+	expect_ge serve.hits 1
+	kill -STOP "$apid"
+	ip netns exec "$nsc" "$get" --peer 10.78.0.2:6778 --swarm "$swarm" --chunk-size 1024 \
+		-o "$tmp/outb" --timeout 60 2>"$tmp/getb.log" &
+	bpid=$!
+	expect_ge serve.chokes 1
+	echo "ok: second client choked while the first is up"
+	kill -CONT "$apid"
+	wait "$apid" || { cat "$tmp/geta.log"; fail "download A"; }
+	apid=
+	expect_ge serve.unchokes 1
+	wait "$bpid" || { cat "$tmp/getb.log"; fail "download B"; }
+	bpid=
+	cmp "$tmp/file" "$tmp/outa" || fail "download A differs"
+	cmp "$tmp/file" "$tmp/outb" || fail "download B differs"
+	echo "ok: first closed, second unchoked; both downloads identical"
+	[ "$(counter serve.chokes)" -eq 1 ] || fail "chokes $(counter serve.chokes), expected 1"
+	fresh_stats
+	shutdown_check "$(counter serve.chunks_served)"
+	echo "PASS"
+	exit 0
+fi
 
 # 1: the cache fills from the source.
 ip netns exec "$nsc" "$get" --peer 10.78.0.2:6778 --swarm "$swarm" --chunk-size 1024 \
@@ -191,12 +248,5 @@ started2=$(($(counter fill.started) - started1))
 echo "ok: download 2 counters: served $served2, hits $hits2, misses 0, fetches 0"
 
 # Clean shutdown: channels closed, exit 0, counters on stdout.
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=
-[ "$rc" -eq 0 ] || fail "exit status $rc after SIGTERM"
-grep -q "^serve.chunks_served $((served1 + chunks))\$" "$tmp/out" ||
-	fail "exit report lacks the counters"
-grep -q 'stopped' "$tmp/err" || fail "no 'stopped' log line"
+shutdown_check $((served1 + chunks))
 echo "PASS"

@@ -1,7 +1,6 @@
-/* The cacher side of the data-plane bench; see dp_cacher.h. The storage adapter below is the
- * cache-backed ppspp_storage a pcdn-cacherd worker uses: get_chunk = cache lookup under QSBR
- * (the result stays valid until the worker's next quiescent state, which comes after the engine
- * ran), the glue takes a cache reference per DATA mbuf and the mbuf's free drops it. */
+/* The cacher side of the data-plane bench; see dp_cacher.h. What the daemon's control thread
+ * does for a swarm it serves (cache filled, tree kept, swarm published on each worker's fill
+ * ring) is done here once, before the workers start. */
 #include "dp_cacher.h"
 
 #include <errno.h>
@@ -107,19 +106,20 @@ int dp_cacher_create(struct dp_cacher *dc, const struct dp_swarm_conf *conf, uns
 out:
 	free(meta);
 	free(content);
-	ppspp_merkle_free(t);
+	dc->tree = t;
 	return rc;
 }
 
 void dp_cacher_destroy(struct dp_cacher *dc)
 {
-	for (unsigned i = 0; i < NET_MAX_WORKERS; i++) {
-		if (dc->w[i].g.engine)
-			ppspp_engine_destroy(dc->w[i].g.engine);
-		ppspp_merkle_free(dc->w[i].tree);
-		dc->w[i].g.engine = NULL;
-		dc->w[i].tree = NULL;
+	if (dc->d) {
+		cacherd_workers_destroy(dc->d);
+		free(dc->d->swarms);
+		free(dc->d);
+		dc->d = NULL;
 	}
+	ppspp_merkle_free(dc->tree);
+	dc->tree = NULL;
 	if (dc->cache)
 		cache_destroy(dc->cache);
 	if (dc->mz)
@@ -128,112 +128,86 @@ void dp_cacher_destroy(struct dp_cacher *dc)
 	dc->mz = NULL;
 }
 
-/* ---- the worker's storage and references ----------------------------------------------------- */
+/* ---- the daemon's workers -------------------------------------------------------------------- */
 
-static int st_get(void *ctx, uint64_t chunk, const void **data, size_t *len, void **ref)
+int dp_cacher_workers(struct dp_cacher *dc, const unsigned *lcores)
 {
-	struct dp_worker *w = ctx;
-	struct cache_key key = {.swarm = w->dc->swarm, .chunk = chunk};
-	struct cache_hit hit;
+	char err[256];
+	int rc;
 
-	/* every chunk is pinned: a miss is an error, not a fill (the bench has no upstream) */
-	if (cache_lookup(w->reader, &key, &hit) < 0)
-		return -ENOENT;
-	*data = hit.data;
-	*len = hit.len;
-	*ref = (void *)(uintptr_t)(hit.slot + 1u);
+	/* the daemon's defaults for every key, then what the bench sizes itself */
+	rc = cacherd_config_load_string("workers = [ 1 ];\n"
+					"ports = ( { device = \"net_ring0\"; "
+					"addresses = [ \"10.0.255.254/16\" ]; } );\n",
+					&dc->conf, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "pcdn-bench dp: cacherd configuration: %s\n", err);
+		return rc;
+	}
+	dc->conf.ppspp_port = dc->ppspp_port;
+	dc->conf.n_workers = dc->n_workers;
+	for (unsigned i = 0; i < dc->n_workers; i++)
+		dc->conf.workers[i] = lcores[i];
+	dc->conf.serve_max_swarms = 4;
+	dc->conf.serve_max_channels = dc->max_channels;
+	dc->d = calloc(1, sizeof(*dc->d));
+	if (!dc->d)
+		return -ENOMEM;
+	struct cacherd *d = dc->d;
+	d->conf = &dc->conf;
+	d->dp = dc->dp;
+	d->cache = dc->cache;
+	d->cache_iova_base = dc->mz->iova;
+	d->cache_iova_linear = dc->mz->iova != RTE_BAD_IOVA;
+	d->n_workers = dc->n_workers;
+	d->swarms = calloc(dc->conf.serve_max_swarms, sizeof(*d->swarms));
+	if (!d->swarms)
+		return -ENOMEM;
+	struct cacherd_swarm *sw = &d->swarms[0];
+	sw->d = d;
+	sw->state = CACHERD_SWARM_READY;
+	memcpy(sw->id, dc->root, dc->root_len);
+	sw->id_len = (uint8_t)dc->root_len;
+	sw->hash_fn = ppspp_merkle_hash_fn(dc->tree);
+	sw->cam = PPSPP_CAM_CHUNK32;
+	sw->chunk_size = ppspp_merkle_chunk_size(dc->tree);
+	sw->chunk_count = dc->chunks;
+	sw->cache_swarm = dc->swarm;
+	sw->tree = dc->tree;
+	sw->up_swarm = -1;
+	d->n_swarms = 1;
+	if ((rc = cacherd_workers_create(d)) < 0)
+		return rc;
+	for (unsigned i = 0; i < dc->n_workers; i++) {
+		struct cacherd_down_msg m = {.type = CACHERD_MSG_SWARM, .swarm = 0};
+		if (rte_ring_sp_enqueue_elem(d->workers[i].fill_ring, &m, sizeof(m)) != 0)
+			return -ENOBUFS;
+		dc->w[i].dc = dc;
+		dc->w[i].idx = i;
+		dc->w[i].wk = &d->workers[i];
+	}
 	return 0;
 }
 
-static void st_release(void *ctx, void *ref)
+struct ppspp_engine *dp_cacher_engine(const struct dp_cacher *dc, unsigned i)
 {
-	/* nothing: the lookup holds until the quiescent state; the NIC's hold is the glue's */
-	(void)ctx;
-	(void)ref;
+	return dc->d ? dc->d->workers[i].engine : NULL;
 }
 
-static void ref_take(void *ctx, void *ref)
-{
-	struct dp_worker *w = ctx;
-	cache_ref(w->dc->cache, (uint32_t)((uintptr_t)ref - 1u));
-}
-
-static void ref_release(void *ctx, void *ref)
-{
-	struct dp_worker *w = ctx;
-	cache_unref(w->dc->cache, (uint32_t)((uintptr_t)ref - 1u));
-}
-
-static rte_iova_t payload_iova(void *ctx, const void *addr)
-{
-	struct dp_worker *w = ctx;
-	const struct rte_memzone *mz = w->dc->mz;
-	return mz->iova + (rte_iova_t)((const uint8_t *)addr - (const uint8_t *)mz->addr);
-}
-
-static void on_loop(void *ctx)
-{
-	struct dp_worker *w = ctx;
-	cache_reader_quiescent(w->reader);
-}
-
-/* Set-up on the worker's own lcore: the reader registration is per thread. */
-static int worker_setup(struct dp_worker *w)
-{
-	struct dp_cacher *dc = w->dc;
-	struct cache_swarm_info info;
-	struct ppspp_engine_config ec;
-	struct ppspp_io io;
-
-	w->reader = cache_reader_register(dc->cache);
-	if (!w->reader)
-		return -errno;
-	if (cache_swarm_get(dc->cache, dc->swarm, &info) < 0 || !info.meta)
-		return -ENOENT;
-	w->tree = ppspp_merkle_import(info.meta, info.meta_len);
-	if (!w->tree)
-		return -errno;
-	w->st = (struct ppspp_storage){.ctx = w, .get_chunk = st_get, .release = st_release};
-	memset(&w->g, 0, sizeof(w->g));
-	w->g.dp = dc->dp;
-	w->g.w = net_dataplane_worker(dc->dp, w->idx);
-	w->g.ppspp_port = dc->ppspp_port;
-	w->g.ref_take = ref_take;
-	w->g.ref_release = ref_release;
-	w->g.ref_ctx = w;
-	w->g.iova = payload_iova;
-	w->g.on_loop = on_loop;
-	cacherd_ppspp_io(&w->g, &io);
-	ppspp_engine_config_defaults(&ec);
-	ec.max_channels = dc->max_channels;
-	ec.pex = false;
-	w->g.engine = ppspp_engine_create(&ec, &io, NULL, net_worker_now_ns(w->g.w) / 1000);
-	if (!w->g.engine)
-		return -errno;
-	int si = ppspp_engine_swarm_add(w->g.engine, w->tree, PPSPP_CAM_CHUNK32, &w->st);
-	if (si < 0)
-		return si;
-	cacherd_ppspp_attach(&w->g);
-	return 0;
-}
-
+/* cacherd_worker_main with the bench's iteration accounting around net_worker_poll. */
 int dp_cacher_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
-	struct net_worker *nw;
-	int rc;
+	struct cacherd_worker *wk = w->wk;
+	struct net_worker *nw = wk->w;
 
 	w->tid = gettid();
-	rc = worker_setup(w);
-	if (rc < 0) {
-		w->state = rc;
-		if (w->reader)
-			cache_reader_unregister(w->reader);
-		w->reader = NULL;
-		return rc;
+	wk->reader = cache_reader_register(w->dc->cache);
+	if (!wk->reader) {
+		w->state = -errno;
+		return w->state;
 	}
-	nw = w->g.w;
-	const struct ppspp_engine_counters *ec = ppspp_engine_counters(w->g.engine);
+	const struct ppspp_engine_counters *ec = ppspp_engine_counters(wk->engine);
 	/* Per-core accounting on a shared machine: the thread's CPU time (schedstat, read by the
 	 * main lcore) minus its idle polling. Iterations are timed with the clock lib/net reads at
 	 * the start of each poll (no clock read of our own: it would cost as much as a DATA's
@@ -247,19 +221,20 @@ int dp_cacher_worker_main(void *arg)
 		unsigned n = net_worker_poll(nw);
 		uint64_t t = net_worker_now_ns(nw);
 		if (prev_ns) {
-			uint64_t d = t - prev_ns;
+			uint64_t dns = t - prev_ns;
 			if (prev_busy)
-				w->busy_ns += d;
-			else if (d < 100000)
-				w->idle_ns += d;
+				w->busy_ns += dns;
+			else if (dns < 100000)
+				w->idle_ns += dns;
 		}
 		prev_ns = t;
 		prev_busy = n || ec->dgrams_out != out;
 		w->loops++;
 	}
 	net_worker_flush(nw);
-	cache_reader_unregister(w->reader);
-	w->reader = NULL;
+	cache_reader_offline(wk->reader);
+	cache_reader_unregister(wk->reader);
+	wk->reader = NULL;
 	w->state = 2;
 	return 0;
 }

@@ -1,7 +1,9 @@
 /* The cacher side of the data-plane bench: one swarm pinned in lib/cache (its memory a DPDK
- * memzone), and per worker lcore pcdn-cacherd's own worker code: a lib/net worker, a lib/ppspp
- * engine attached through app/pcdn-cacherd/ppspp_glue.c, chunks served zero-copy from the cache
- * (lookup under QSBR, cache_ref for the NIC, cache_unref when the mbuf is freed). */
+ * memzone), published to pcdn-cacherd's own workers (app/pcdn-cacherd/serve.c, compiled from
+ * there: per-worker lib/ppspp engine on a lib/net worker through ppspp_glue.c, chunks served
+ * zero-copy from the cache under QSBR, cache_ref for the NIC, cache_unref when the mbuf is
+ * freed). The bench replaces only the daemon's control thread and its lcore entry (to count
+ * busy and idle iterations). */
 #ifndef PCDN_BENCH_DP_CACHER_H
 #define PCDN_BENCH_DP_CACHER_H
 
@@ -14,7 +16,7 @@
 #include "cache.h"
 #include "net.h"
 #include "ppspp.h"
-#include "ppspp_glue.h"
+#include "cacherd.h"
 
 struct dp_swarm_conf {
 	uint64_t content_len;
@@ -29,10 +31,7 @@ struct dp_cacher;
 struct dp_worker {
 	struct dp_cacher *dc;
 	unsigned idx;
-	struct cacherd_ppspp g;
-	struct cache_reader *reader;
-	struct ppspp_merkle *tree; /* imported from the cache's swarm metadata */
-	struct ppspp_storage st;
+	struct cacherd_worker *wk; /* the daemon's worker */
 	volatile pid_t tid;
 	/* ns of iterations that received or sent (wall, preemption included) and of idle
 	 * iterations (preempted ones left out) */
@@ -47,10 +46,13 @@ struct dp_cacher {
 	uint64_t chunks;
 	uint8_t root[PPSPP_HASH_MAX_LEN];
 	size_t root_len;
+	struct ppspp_merkle *tree; /* the "control thread's" tree, read by the workers */
 	struct net_dataplane *dp;
 	unsigned n_workers;
 	unsigned max_channels;
 	uint16_t ppspp_port;
+	struct cacherd_config conf;
+	struct cacherd *d;
 	struct dp_worker w[NET_MAX_WORKERS];
 };
 
@@ -59,8 +61,11 @@ struct dp_cacher {
 int dp_cacher_create(struct dp_cacher *dc, const struct dp_swarm_conf *conf, unsigned max_readers);
 /* The root hash alone (a client process of the two-process set-up): same content, same tree. */
 int dp_swarm_root(const struct dp_swarm_conf *conf, uint8_t *root, size_t *root_len);
-/* Workers: dc->dp must be started; lcore entry takes a struct dp_worker. */
+/* The daemon's workers on dc->dp (created, not started yet), the swarm published to them. */
+int dp_cacher_workers(struct dp_cacher *dc, const unsigned *lcores);
+/* Lcore entry, arg: struct dp_worker (dc->dp started). */
 int dp_cacher_worker_main(void *arg);
+struct ppspp_engine *dp_cacher_engine(const struct dp_cacher *dc, unsigned i);
 void dp_cacher_destroy(struct dp_cacher *dc);
 
 /* Thread CPU time (ns) from /proc/self/task/TID/schedstat; 0 if unknown. */

@@ -79,6 +79,29 @@ static int kb_send(void *ctx, unsigned ci, const uint8_t *d, size_t len)
 	return 0;
 }
 
+/* utime + stime of another process (the seeder), seconds; 0 when unknown. */
+static double proc_cpu_s(long pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* fields after the command name, which may hold spaces: skip to the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static uint64_t mono_ns(void)
 {
 	return pcdn_now_ns();
@@ -88,7 +111,8 @@ static void kb_usage(FILE *f)
 {
 	fprintf(f, "usage: pcdn-bench dp-kernel --server ADDR:PORT --swarm HEX [--hash NAME] "
 		   "[--chunk-size N]\n"
-		   "       [--clients N] [--window N] [--sample N] [--seconds S] [--warmup S]\n");
+		   "       [--clients N] [--window N] [--sample N] [--seconds S] [--warmup S]\n"
+		   "       [--server-pid PID]   (the seeder's CPU time over the measurement)\n");
 }
 
 int bench_dp_kernel_main(int argc, char **argv)
@@ -98,12 +122,14 @@ int bench_dp_kernel_main(int argc, char **argv)
 	    {"hash", required_argument, NULL, 'H'},	 {"chunk-size", required_argument, NULL, 'k'},
 	    {"clients", required_argument, NULL, 'c'},	 {"window", required_argument, NULL, 'w'},
 	    {"sample", required_argument, NULL, 's'},	 {"seconds", required_argument, NULL, 't'},
-	    {"warmup", required_argument, NULL, 'u'},	 {"help", no_argument, NULL, 'h'},
+	    {"warmup", required_argument, NULL, 'u'},	 {"server-pid", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	const char *server = NULL, *swarm = NULL;
 	int hash_fn = PPSPP_HASH_SHA256, ch;
 	unsigned long chunk = 1024, clients = 64, window = 64, sample = 1024;
-	double seconds = 5, warmup = 1;
+	double seconds = 5, warmup = 1, srv0 = 0, srv1 = 0;
+	long server_pid = 0;
 	uint8_t root[PPSPP_HASH_MAX_LEN];
 	struct pcdn_addr sa;
 
@@ -149,6 +175,11 @@ int bench_dp_kernel_main(int argc, char **argv)
 			*(ch == 't' ? &seconds : &warmup) = d;
 			break;
 		}
+		case 'p':
+			server_pid = strtol(optarg, &end, 10);
+			if (*end || server_pid <= 0)
+				goto bad;
+			break;
 		case 'h':
 			kb_usage(stdout);
 			return 0;
@@ -218,6 +249,7 @@ int bench_dp_kernel_main(int argc, char **argv)
 			c0 = *dpg_counters(g);
 			*h0 = *dpg_latency(g, 0);
 			clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
+			srv0 = proc_cpu_s(server_pid);
 		}
 		if (measuring && now >= next_line) {
 			const struct dpg_counters *c = dpg_counters(g);
@@ -232,6 +264,7 @@ int bench_dp_kernel_main(int argc, char **argv)
 	}
 	uint64_t t1 = mono_ns();
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+	srv1 = proc_cpu_s(server_pid);
 	c1 = *dpg_counters(g);
 	const struct dpg_hist *h1 = dpg_latency(g, 0);
 	dpg_close_all(g, t1);
@@ -246,7 +279,8 @@ int bench_dp_kernel_main(int argc, char **argv)
 	       "\"seconds\":%.2f,\"kernel_mpps\":%.4f,\"payload_gbps\":%.3f,\"p50_us\":%.1f,"
 	       "\"p99_us\":%.1f,\"verified\":%llu,\"verify_failed\":%llu,\"unverifiable\":%llu,"
 	       "\"handshakes\":%llu,\"downloads\":%llu,\"stalls\":%llu,\"client_cpu\":%.3f,"
-	       "\"sendmmsg_calls\":%llu,\"recvmmsg_calls\":%llu,\"send_errors\":%llu}\n",
+	       "\"sendmmsg_calls\":%llu,\"recvmmsg_calls\":%llu,\"send_errors\":%llu,"
+	       "\"server_cpu\":%.3f,\"kernel_mpps_per_server_cpu_s\":%.4f}\n",
 	       clients, window, chunk, dt, (double)(c1.data_in - c0.data_in) / dt / 1e6,
 	       (double)(c1.payload_bytes - c0.payload_bytes) * 8 / dt / 1e9,
 	       dpg_hist_pct_us(h1, h0, 50), dpg_hist_pct_us(h1, h0, 99),
@@ -254,7 +288,8 @@ int bench_dp_kernel_main(int argc, char **argv)
 	       (unsigned long long)c1.verify_unverifiable, (unsigned long long)c1.handshakes_ok,
 	       (unsigned long long)c1.downloads_done, (unsigned long long)c1.stalls, cpu / dt,
 	       (unsigned long long)k->sendmmsg_calls, (unsigned long long)k->recvmmsg_calls,
-	       (unsigned long long)k->send_errors);
+	       (unsigned long long)k->send_errors, (srv1 - srv0) / dt,
+	       srv1 > srv0 ? (double)(c1.data_in - c0.data_in) / (srv1 - srv0) / 1e6 : 0.0);
 	dpg_destroy(g);
 	close(k->fd);
 	free(h0);

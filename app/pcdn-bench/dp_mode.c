@@ -363,7 +363,8 @@ static int lcore_list(unsigned *out, unsigned max)
 	return (int)n;
 }
 
-static struct dp_cacher *cacher_start(const struct dp_opts *o, uint16_t port)
+static struct dp_cacher *cacher_start(const struct dp_opts *o, uint16_t port,
+				      const unsigned *lcores)
 {
 	struct dp_cacher *dc = rte_zmalloc("dp_cacher", sizeof(*dc), 64);
 	struct dp_swarm_conf sc = {.content_len = o->content_mib << 20,
@@ -403,7 +404,7 @@ static struct dp_cacher *cacher_start(const struct dp_opts *o, uint16_t port)
 	net_ipaddr_parse("10.0.255.254/16", &a, &plen);
 	net_iface_add(&ifc, &a, plen);
 	if ((rc = net_port_add(dc->dp, port, &ifc, 1500, 4096, 4096)) < 0 ||
-	    (rc = net_dataplane_start(dc->dp)) < 0) {
+	    (rc = dp_cacher_workers(dc, lcores)) < 0 || (rc = net_dataplane_start(dc->dp)) < 0) {
 		fprintf(stderr, "pcdn-bench dp: cacher port: %s\n", pcdn_strerror(rc));
 		return NULL;
 	}
@@ -413,8 +414,6 @@ static struct dp_cacher *cacher_start(const struct dp_opts *o, uint16_t port)
 static int workers_launch(struct dp_cacher *dc, const unsigned *lcores)
 {
 	for (unsigned i = 0; i < dc->n_workers; i++) {
-		dc->w[i].dc = dc;
-		dc->w[i].idx = i;
 		if (rte_eal_remote_launch(dp_cacher_worker_main, &dc->w[i], lcores[i]) < 0)
 			return -EBUSY;
 	}
@@ -621,8 +620,8 @@ static void print_details(const struct dp_run *r)
 				fprintf(stderr, "cacher drop %s: %llu\n", net_drop_name(k),
 					(unsigned long long)sum.drop[k]);
 		for (unsigned i = 0; i < r->nw; i++) {
-			ppspp_engine_counters_format(ppspp_engine_counters(r->dc->w[i].g.engine), buf,
-						     sizeof(buf));
+			ppspp_engine_counters_format(ppspp_engine_counters(dp_cacher_engine(r->dc, i)),
+						     buf, sizeof(buf));
 			fprintf(stderr, "worker %u engine:\n%s", i, buf);
 		}
 	}
@@ -678,7 +677,7 @@ static void print_json(const struct dp_run *r, const struct dp_result *x, const 
 		const struct ppspp_engine_counters *c0 = NULL;
 		uint64_t retx = 0, lost = 0, serr = 0, stor = 0;
 		for (unsigned i = 0; i < r->nw; i++) {
-			c0 = ppspp_engine_counters(r->dc->w[i].g.engine);
+			c0 = ppspp_engine_counters(dp_cacher_engine(r->dc, i));
 			retx += c0->retransmits;
 			lost += c0->data_lost;
 			serr += c0->send_errors;
@@ -764,7 +763,7 @@ int bench_dp_main(int argc, char **argv)
 			fprintf(stderr, "pcdn-bench dp: net_ring ports failed\n");
 			return 1;
 		}
-		r.dc = cacher_start(&r.o, (uint16_t)cport);
+		r.dc = cacher_start(&r.o, (uint16_t)cport, lcores);
 		if (!r.dc)
 			return 1;
 		r.gp = rte_zmalloc("dp_genport", sizeof(*r.gp), 64);
@@ -815,7 +814,7 @@ int bench_dp_main(int argc, char **argv)
 			fprintf(stderr, "pcdn-bench dp: cannot probe %s\n", dev);
 			return 1;
 		}
-		r.dc = cacher_start(&r.o, port);
+		r.dc = cacher_start(&r.o, port, lcores);
 		if (!r.dc || workers_launch(r.dc, lcores) < 0)
 			return 1;
 		fprintf(stderr, "pcdn-bench dp: memif server ready on %s\n", r.o.memif_socket);

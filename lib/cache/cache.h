@@ -6,7 +6,10 @@
  * Threads and roles
  * - One writer thread at a time (the control thread) calls every function marked [writer]:
  *   swarm add/update/remove/pin, insert, remove, pin, purge, reclaim. The writer never has to be
- *   a registered reader; it may read (lookup, swarm find) without registering.
+ *   a registered reader; it may read (lookup, swarm find) without registering. Writer functions
+ *   may wait for a grace period: never call them inside cache_read_begin()/cache_read_end()
+ *   (memb); a registered QSBR thread may call them (liburcu takes it offline for the wait), but
+ *   its own earlier lookup results expire.
  * - Readers (DPDK workers, ordinary threads) register once with cache_reader_register() and call
  *   the functions marked [reader]. Readers never lock, allocate or make system calls on lookup.
  * - The RCU flavour is chosen once per cache (struct cache_conf.flavour):
@@ -27,9 +30,10 @@
  *   threads with liburcu itself.
  * - Statistics may be read from any thread.
  *
- * Memory: everything (header, swarm table, indexes, slot descriptors, metadata heap, arena) lives
- * in one region of cache_region_size() bytes, sized at creation; no allocation happens on lookup,
- * insert or eviction.
+ * Memory: everything readers touch or a restart needs (header, swarm table, indexes, slot
+ * records, metadata heap, arena) lives in one region of cache_region_size() bytes; the writer's
+ * own bookkeeping (FIFOs, free lists, ghost) is allocated at creation. Nothing is allocated on
+ * lookup, insert or eviction.
  *
  * Warm restart: with conf.file, the region is a MAP_SHARED mapping of that file. Every chunk
  * record carries a CRC32C over key, length and payload and a commit word written last; on open

@@ -213,22 +213,31 @@ int dp_cacher_worker_main(void *arg)
 	 * the start of each poll (no clock read of our own: it would cost as much as a DATA's
 	 * checksum). An idle iteration takes well under 100 us; a longer one was preempted, and
 	 * that time is no CPU time of this thread anyway. */
-	uint64_t prev_ns = 0;
+	uint64_t prev_ns = 0, prev_data = 0;
 	bool prev_busy = false;
 	w->state = 1;
 	while (!net_dataplane_stopping(w->dc->dp)) {
-		uint64_t out = ec->dgrams_out;
+		uint64_t out = ec->dgrams_out, data = ec->chunks_sent;
 		unsigned n = net_worker_poll(nw);
 		uint64_t t = net_worker_now_ns(nw);
 		if (prev_ns) {
 			uint64_t dns = t - prev_ns;
-			if (prev_busy)
+			if (prev_busy) {
 				w->busy_ns += dns;
-			else if (dns < 100000)
+				/* a second cross-check: busy iterations short enough not to have
+				 * been preempted (the longest legitimate one sends a few thousand
+				 * DATA in about 2 ms) */
+				if (dns < 2000000) {
+					w->clean_busy_ns += dns;
+					w->clean_busy_data += prev_data;
+				}
+			} else if (dns < 100000) {
 				w->idle_ns += dns;
+			}
 		}
 		prev_ns = t;
 		prev_busy = n || ec->dgrams_out != out;
+		prev_data = ec->chunks_sent - data;
 		w->loops++;
 	}
 	net_worker_flush(nw);

@@ -36,6 +36,8 @@ struct dp_worker {
 	/* ns of iterations that received or sent (wall, preemption included) and of idle
 	 * iterations (preempted ones left out) */
 	volatile uint64_t busy_ns, idle_ns, loops;
+	/* busy iterations under 2 ms (not preempted) and the DATA they sent */
+	volatile uint64_t clean_busy_ns, clean_busy_data;
 	volatile int state; /* 0 starting, 1 running, 2 done, <0 set-up error */
 } __attribute__((aligned(64)));
 

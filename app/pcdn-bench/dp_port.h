@@ -64,7 +64,7 @@ struct dp_iolimit {
 	unsigned inflight;
 	volatile bool stop;
 	volatile uint64_t pkts;
-	volatile uint64_t idle_cycles;
+	volatile uint64_t busy_cycles, busy_pkts;
 	volatile pid_t tid;
 	volatile int rc;
 };

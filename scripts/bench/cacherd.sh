@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Cacher data-plane bench (issue 4): emulated CSCs (pcdn-bench dp) against pcdn-cacherd's own
+# worker code, 1 KiB chunks, SHA-256 Merkle tree, every DATA zero-copy from lib/cache:
+#   1. net_ring pair in one process (the data plane's own cost), then in the same process the
+#      I/O ceiling of such a ring pair (bare mbufs forwarded);
+#   2. net_memif between two processes (memif copies payloads into its rings);
+#   3. the same CSC load on kernel UDP (pcdn-bench dp-kernel, recvmmsg/sendmmsg) against
+#      pcdn-source serve.
+# Per-core figures are DATA per core-second of packet work: each worker thread's CPU time
+# (schedstat) minus its idle polling, so they hold on a shared machine; wall rates are printed
+# beside them. Run through scripts/bench.sh cacherd. Last line: one JSON object.
+# Environment: PCDN_BENCH_SECONDS (default 5), PCDN_BENCH_CLIENTS (64), PCDN_BENCH_CONTENT_MIB (16).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${PCDN_BENCH_BUILD:-$top/build-bench}
+secs=${PCDN_BENCH_SECONDS:-5}
+clients=${PCDN_BENCH_CLIENTS:-64}
+mib=${PCDN_BENCH_CONTENT_MIB:-16}
+bench=$build/app/pcdn-bench/pcdn-bench
+src=$build/app/pcdn-source/pcdn-source
+for p in "$bench" "$src"; do
+	[ -x "$p" ] || { echo "cacherd bench: $p missing (build $build first)" >&2; exit 1; }
+done
+tmp=$(mktemp -d /tmp/pcdn-bench-cacherd.XXXXXX)
+spids=()
+cleanup() {
+	for p in "${spids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${spids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp" /var/run/dpdk/pcdn_bc_*_$$
+}
+trap cleanup EXIT
+load_start=$(cut -d' ' -f1 /proc/loadavg)
+
+# Hugepages when they can be had (BUILD-NOTES: 165 vs 69 Mpps for mbuf traffic), else --no-huge.
+need_pages=1536 # 3 GiB: the ring set-up and the two memif processes, 1 GiB each
+free_pages=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
+if [ "${free_pages:-0}" -lt "$need_pages" ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+	total=$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)
+	sysctl -q -w vm.nr_hugepages=$((total + need_pages - free_pages)) || true
+	free_pages=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
+fi
+if [ "${free_pages:-0}" -ge "$need_pages" ] && mountpoint -q /dev/hugepages; then
+	huge=true
+	mem=(--huge-dir=/dev/hugepages -m 1024)
+else
+	huge=false
+	echo "cacherd bench: fewer than $need_pages free hugepages: running with --no-huge" >&2
+	mem=(--no-huge -m 1024)
+fi
+eal() { echo "${mem[@]}" --no-pci --log-level=error --file-prefix="pcdn_bc_$1_$$"; }
+common=(--clients "$clients" --content-mib "$mib" --chunk-size 1024 --hash sha256)
+
+# 1. net_ring: main lcore and generator on CPU 0, the cacher worker on CPU 1
+echo "== net_ring set-up (one process) + I/O ceiling" >&2
+# shellcheck disable=SC2046
+"$bench" dp $(eal ring) --lcores=0@0,1@1,2@0 -- "${common[@]}" --seconds "$secs" --warmup 1 \
+	--io-limit-seconds 2 >"$tmp/ring.json" 2>"$tmp/ring.log" || { tail -30 "$tmp/ring.log" >&2; exit 1; }
+grep -v '^msgs\|^bytes\|^dgrams\|^malformed' "$tmp/ring.log" | tail -20 >&2
+
+# 2. net_memif: the cacher worker on CPU 1 in one process, the generator on CPU 0 in another
+echo "== net_memif set-up (two processes)" >&2
+sock=$tmp/memif.sock
+# shellcheck disable=SC2046
+"$bench" dp $(eal ms) --lcores=0@0,1@1 -- "${common[@]}" --setup memif-server \
+	--memif-socket "$sock" --seconds $((secs + 3)) --warmup 1 >"$tmp/ms.json" 2>"$tmp/ms.log" &
+spids+=($!)
+for _ in $(seq 1 200); do [ -S "$sock" ] && break; sleep 0.05; done
+[ -S "$sock" ] || { tail -20 "$tmp/ms.log" >&2; echo "cacherd bench: memif server did not start" >&2; exit 1; }
+# shellcheck disable=SC2046
+"$bench" dp $(eal mc) --lcores=0@0,1@0 -- "${common[@]}" --setup memif-client \
+	--memif-socket "$sock" --seconds "$secs" --warmup 1 >"$tmp/mc.json" 2>"$tmp/mc.log" ||
+	{ tail -20 "$tmp/mc.log" >&2; exit 1; }
+wait "${spids[0]}" || { tail -20 "$tmp/ms.log" >&2; exit 1; }
+spids=()
+grep -v '^msgs\|^bytes\|^dgrams\|^malformed' "$tmp/mc.log" | tail -6 >&2
+grep 'per working' "$tmp/ms.log" | tail -3 >&2
+
+# 3. kernel UDP: pcdn-source serve (one thread, sendmmsg) and the same CSC load on a socket
+echo "== kernel UDP (pcdn-source serve, recvmmsg/sendmmsg client)" >&2
+head -c $((mib * 1024 * 1024)) /dev/urandom >"$tmp/content"
+swarm=$("$src" hash "$tmp/content" --hash sha256)
+taskset -c 1 "$src" serve "$tmp/content" --hash sha256 --listen 127.0.0.1:47970 2>"$tmp/src.log" &
+spids+=($!)
+for _ in $(seq 1 200); do grep -q serving "$tmp/src.log" && break; sleep 0.05; done
+taskset -c 0 "$bench" dp-kernel --server 127.0.0.1:47970 --swarm "$swarm" --hash sha256 \
+	--clients "$clients" --seconds "$secs" --warmup 1 --server-pid "${spids[0]}" \
+	>"$tmp/kernel.json" 2>"$tmp/kernel.log" || { tail -20 "$tmp/kernel.log" >&2; exit 1; }
+kill -TERM "${spids[0]}"; wait "${spids[0]}" || true
+spids=()
+tail -3 "$tmp/kernel.log" >&2
+load_end=$(cut -d' ' -f1 /proc/loadavg)
+
+python3 - "$tmp/ring.json" "$tmp/ms.json" "$tmp/mc.json" "$tmp/kernel.json" \
+	"$huge" "$load_start" "$load_end" "$(nproc)" \
+	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" <<'PY'
+import json, sys
+ring, ms, mc, kern = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:5])
+huge, l0, l1, ncpu, cpu = sys.argv[5:10]
+def r(x, n=3): return round(x, n)
+ratio = lambda a, b: r(a / b, 2) if b else 0
+out = {
+    "bench": "cacherd",
+    "data_mpps_per_core": ring["data_mpps_per_core"],
+    "data_mpps_wall": ring["data_mpps_wall"],
+    "memif_mpps_per_core": ms["data_mpps_per_core"],
+    "memif_mpps_wall": mc["data_mpps_wall"],
+    "payload_gbps": ring["payload_gbps_per_core"],
+    "payload_gbps_wall": ring["payload_gbps"],
+    "p50_us": ring["p50_us"],
+    "p99_us": ring["p99_us"],
+    "memif_p99_us": mc["p99_us"],
+    "io_limit_mpps": ring.get("io_limit_mpps", 0),
+    "io_limit_mpps_wall": ring.get("io_limit_mpps_wall", 0),
+    "kernel_mpps": kern["kernel_mpps_per_server_cpu_s"],
+    "kernel_mpps_wall": kern["kernel_mpps"],
+    "kernel_p99_us": kern["p99_us"],
+    "data_vs_kernel": ratio(ring["data_mpps_per_core"], kern["kernel_mpps_per_server_cpu_s"]),
+    "data_vs_kernel_wall": ratio(ring["data_mpps_wall"], kern["kernel_mpps"]),
+    "data_vs_io_limit": ratio(ring["data_mpps_per_core"], ring.get("io_limit_mpps", 0)),
+    "verified": ring["verified"] + mc["verified"] + kern["verified"],
+    "verify_failed": ring["verify_failed"] + mc["verify_failed"] + kern["verify_failed"],
+    "worker_cpu_share": ring["worker_cpu"],
+    "chunk_size": ring["chunk_size"], "clients": ring["clients"], "seconds": ring["seconds"],
+    "hugepages": huge == "true",
+    "cpus": int(ncpu), "loadavg_start": float(l0), "loadavg_end": float(l1),
+}
+w = sys.stderr.write
+w("cacherd bench on %s (%s CPUs, load average %s at start, %s at end, hugepages %s)\n" % (cpu, ncpu, l0, l1, huge))
+w("%-52s %10s %10s\n" % ("what", "per core", "wall"))
+w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, net_ring, 1 process (data_mpps_per_core)", out["data_mpps_per_core"], out["data_mpps_wall"]))
+w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, net_memif, 2 processes", out["memif_mpps_per_core"], out["memif_mpps_wall"]))
+w("%-52s %10.3f %10.3f\n" % ("I/O ceiling Mpps, net_ring pair, bare mbufs", out["io_limit_mpps"], out["io_limit_mpps_wall"]))
+w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, kernel UDP (pcdn-source serve)", out["kernel_mpps"], out["kernel_mpps_wall"]))
+w("%-52s %10.2f %10.2f\n" % ("DPDK / kernel", out["data_vs_kernel"], out["data_vs_kernel_wall"]))
+w("payload %.2f Gbps per core (%.2f wall); request->DATA latency p50 %.0f us, p99 %.0f us (net_ring); verified %d chunks, %d failed\n" % (
+    out["payload_gbps"], out["payload_gbps_wall"], out["p50_us"], out["p99_us"], out["verified"], out["verify_failed"]))
+print(json.dumps(out))
+PY

@@ -50,7 +50,8 @@ struct udp_io;
 	X(drop_miss_ring_full) /* a miss not reported (ring full): the request is dropped */       \
 	X(drop_report_ring_full) /* an unknown swarm not reported (ring full) */                   \
 	X(drop_swarm_add)    /* a published swarm the engine refused (its swarm table is full) */  \
-	X(drop_no_swarm)     /* a miss or fill for a swarm this worker does not serve */
+	X(drop_no_swarm)     /* a miss or fill for a swarm this worker does not serve */          \
+	X(drop_draining)     /* a handshake refused while draining */
 
 enum cacherd_serve_counter {
 #define CACHERD_CTR_ENUM(name) CACHERD_CTR_##name,
@@ -217,7 +218,8 @@ struct cacherd {
 	struct event *sig_int_ev, *sig_term_ev, *poll_ev, *stats_ev;
 	int stop_signal;
 	/* Set by the control thread when shutting down (or by the CLI's drain); workers read it
-	 * relaxed and stop accepting handshakes, then close their channels. */
+	 * relaxed and answer no new handshake (serve.drop_draining), established channels are
+	 * still served. At shutdown a DRAIN message then makes them close every channel. */
 	atomic_bool draining;
 	void *ctl; /* the operator surface's own state (ctl_main.c) */
 };

@@ -7,6 +7,8 @@
 
 #include <rte_cycles.h>
 
+#include "pcdn_common.h"
+
 void cacherd_peer_to_net(const struct ppspp_peer_addr *p, struct net_ipaddr *ip)
 {
 	memset(ip, 0, sizeof(*ip));
@@ -72,10 +74,18 @@ static void udp_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram
 
 	const struct ppspp_engine_counters *ctr = ppspp_engine_counters(g->engine);
 
+	bool draining = g->draining && atomic_load_explicit(g->draining, memory_order_relaxed);
+
 	for (unsigned i = 0; i < n; i++) {
 		struct ppspp_peer_addr from;
 		uint64_t requests = ctr->msgs_in[PPSPP_REQUEST];
 
+		if (draining && d[i].payload_len >= 4 && pcdn_get_be32(d[i].payload) == 0) {
+			if (g->drain_refused)
+				__atomic_store_n(g->drain_refused, *g->drain_refused + 1,
+						 __ATOMIC_RELAXED);
+			continue;
+		}
 		cacherd_net_to_peer(&d[i].tuple.remote, d[i].tuple.remote_port, &from);
 		ppspp_engine_input(g->engine, &from, d[i].payload, d[i].payload_len, now_us);
 		/* The engine counted a REQUEST in this datagram: the latency clock starts. */

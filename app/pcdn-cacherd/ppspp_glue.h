@@ -5,6 +5,7 @@
 #ifndef CACHERD_PPSPP_GLUE_H
 #define CACHERD_PPSPP_GLUE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "ctl_latency.h"
@@ -28,6 +29,11 @@ struct cacherd_ppspp {
 	/* Called once per poll loop iteration, after the engine ran (NULL: nothing): where a worker
 	 * reading lib/cache under QSBR reports its quiescent state. */
 	void (*on_loop)(void *ref_ctx);
+	/* When set and true (the daemon draining), a datagram opening a channel (channel ID 0,
+	 * §3.1.1) is not given to the engine and *drain_refused is incremented; established
+	 * channels are still served. NULL: never. */
+	const atomic_bool *draining;
+	uint64_t *drain_refused;
 	uint64_t next_run_us;
 	uint64_t send_errors;
 	/* Request->DATA latency histogram of this worker (ctl_latency.h), filled by the glue;

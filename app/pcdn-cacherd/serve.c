@@ -292,6 +292,8 @@ int cacherd_workers_create(struct cacherd *d)
 		    .ref_ctx = wk,
 		    .iova = d->cache_iova_linear ? serve_iova : NULL,
 		    .on_loop = serve_loop,
+		    .draining = &d->draining,
+		    .drain_refused = &wk->ctr.ctr[CACHERD_CTR_drop_draining],
 		};
 		cacherd_ppspp_io(&wk->glue, &io);
 		ev.ctx = wk;

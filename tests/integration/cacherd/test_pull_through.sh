@@ -214,6 +214,8 @@ started1=$(counter fill.started)
 [ "$(counter fill.failed)" -eq 0 ] || fail "download 1: failed fetches"
 [ "$(counter fill.insert_errors)" -eq 0 ] || fail "download 1: cache insert errors"
 [ "$(counter cache.chunks)" -eq $chunks ] || fail "cache holds $(counter cache.chunks) chunks"
+# zero copy: every DATA datagram's payload was an external buffer on a cache slot
+[ "$(counter net.udp_out_extbuf)" -ge "$served1" ] || fail "DATA without external buffers"
 [ "$(counter serve.unknown_swarms)" -ge 1 ] || fail "no unknown-swarm report"
 if [ "$background" = false ]; then
 	# only the first chunk (it brought the peak hashes) came without a miss: one upstream

@@ -105,7 +105,7 @@ int reload_fh_parse(const uint8_t *buf, size_t len, uint32_t max_msg, struct rel
 
 /* ---- RFC 6298 ---------------------------------------------------------------------------- */
 
-#define RTO_MIN_MS 200u /* §6.6.3.1 allows below 500 ms on a LAN; bounds spurious retransmits */
+#define RTO_MIN_MS 1000u /* RFC 6298 §2.4 */
 #define RTO_MAX_MS 60000u
 
 void reload_rto_init(struct reload_rto *r, uint32_t initial_ms)

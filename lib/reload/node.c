@@ -256,6 +256,11 @@ static struct conn *route(struct reload_node *n, const struct reload_destination
 		}
 		if ((c = conn_by_id(n, &id)) != NULL)
 			return c;
+		/* §6.1.1: a Node-ID in this peer's range that is not directly connected (a peer
+		 * that failed or left) is dropped, not sent around the ring until its TTL ends */
+		if (n->join == JOINED && !n->cfg.client &&
+		    reload_chord_responsible(&n->chord, id.id))
+			return NULL;
 	} else if (d->type == RELOAD_DEST_RESOURCE && d->len == n->id_len) {
 		if (n->join == JOINED && !n->cfg.client &&
 		    reload_chord_responsible(&n->chord, d->id)) {
@@ -1415,8 +1420,11 @@ static void deliver_local(struct reload_node *n, const struct reload_node_id *fr
 									: RELOAD_DEFAULT_TTL) -
 						   m->hdr.ttl + 1);
 		n->rx_signer = signer.node_id;
-		if (!txn_complete(n->txns, m->hdr.transaction_id, m))
+		if (!txn_complete(n->txns, m->hdr.transaction_id, m)) {
 			n->stats.dropped++; /* late answer to a finished transaction */
+			PCDN_LOG(node_log, INFO, "drop: %s for no pending transaction",
+				 reload_msg_code_name(m->code));
+		}
 	} else {
 		size_t rl;
 		const uint8_t *cached = txn_reply_get(n->txns, m->hdr.transaction_id, &rl);
@@ -1516,6 +1524,8 @@ static void process_incoming(struct reload_node *n, const struct reload_node_id 
 		}
 		if (!c) {
 			n->stats.dropped++;
+			PCDN_LOG(node_log, INFO, "drop: no route (dest type %u, joined %d)", d->type,
+				 n->join == JOINED);
 			goto out;
 		}
 		if (h.ttl == 0) {

@@ -1,6 +1,6 @@
 /* RFC 6940 §6.6.5: TLS over TCP with the framing header, No-ICE (TLS-TCP-FH-NO-ICE). TCP is
  * reliable, so the framing header only measures RTT: every data frame is ACKed at once, the
- * RFC 6298 RTO is computed from the ACKs, an ACK missing for an RTO marks the link suspect
+ * RFC 6298 RTO is computed from the ACKs, an ACK missing for four RTOs marks the link suspect
  * (out of the routing table) and one missing for 30 s closes it. */
 #include "link_internal.h"
 
@@ -48,7 +48,9 @@ static void fh_timer_cb(evutil_socket_t fd, short what, void *arg)
 			link_fail(l, RELOAD_LINK_DOWN_TIMEOUT);
 			return;
 		}
-		if (age_ms >= l->rto.rto_ms)
+		/* Four RTOs without an ACK on a reliable stream: the peer is not processing (an
+		 * ACK delayed by a busy peer must not pull it out of routing each time). */
+		if (age_ms >= 4ull * l->rto.rto_ms)
 			link_set_suspect(l, true);
 	}
 	tv.tv_sec = 0;

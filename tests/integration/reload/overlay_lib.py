@@ -115,12 +115,12 @@ class Overlay:
     <root-cert>%s</root-cert>
     <self-signed-permitted digest="sha256">false</self-signed-permitted>
     <bootstrap-node address="127.0.0.1" port="%d"/>
-    <chord:chord-update-interval>1</chord:chord-update-interval>
+    <chord:chord-update-interval>2</chord:chord-update-interval>
     <chord:chord-ping-interval>2</chord:chord-ping-interval>
     <chord:chord-reactive>true</chord:chord-reactive>
     <max-message-size>16000</max-message-size>
     <initial-ttl>100</initial-ttl>
-    <overlay-reliability-timer>1000</overlay-reliability-timer>
+    <overlay-reliability-timer>3000</overlay-reliability-timer>
     <overlay-link-protocol>TLS</overlay-link-protocol>
     <overlay-link-protocol>DTLS</overlay-link-protocol>
     <required-kinds>
@@ -146,14 +146,14 @@ dtls = "127.0.0.1:%d";
 prefer = "%s";
 bootstrap_link = "%s";
 control = "%s";
-update_interval_ms = 1000;
-finger_interval_ms = 2000;
+update_interval_ms = 2000;
+finger_interval_ms = 3000;
 holddown_ms = 300;
 sr_rto_ms = 200;
-log_level = "notice";
+log_level = "%s";
 %s
 ''' % (overlay, cert or 'n%d.crt' % i, key or 'n%d.key' % i, self.port(i), self.port(i),
-            self.link, self.link, self.sock(i), self.extra)
+            self.link, self.link, self.sock(i), os.environ.get("OVERLAY_LOG", "notice"), self.extra)
         path = os.path.join(self.dir, 'n%d.conf' % i)
         with open(path, 'w') as f:
             f.write(conf)

@@ -370,6 +370,16 @@ static int lcore_list(unsigned *out, unsigned max)
 	return (int)n;
 }
 
+/* Frames in flight are bounded by the clients' windows (DATA) and their requests: four times
+ * that leaves room for retransmissions and the mempool caches. */
+static unsigned pool_size(const struct dp_opts *o)
+{
+	unsigned n = 16383, need = 4 * o->clients * o->window + 4096;
+	while (n < need && n < (1u << 20) - 1)
+		n = n * 2 + 1;
+	return n;
+}
+
 static struct dp_cacher *cacher_start(const struct dp_opts *o, uint16_t port,
 				      const unsigned *lcores)
 {
@@ -381,10 +391,10 @@ static struct dp_cacher *cacher_start(const struct dp_opts *o, uint16_t port,
 	struct net_dataplane_config cfg = {
 	    .n_workers = o->workers,
 	    .ppspp_port = DP_PPSPP_PORT,
-	    .mbufs = 131071,
+	    .mbufs = pool_size(o),
 	    .mbuf_cache = 256,
 	    .max_mtu = 1500,
-	    .ext_mbufs = 131071,
+	    .ext_mbufs = pool_size(o),
 	    .neigh_capacity = 2 * o->clients + 16,
 	    .socket_id = SOCKET_ID_ANY,
 	    .neigh = {.reachable_ns = 3600ull * 1000000000, .retrans_ns = 100000000, .max_probes = 20},

@@ -209,7 +209,13 @@ void dpg_set_group(struct dpg *g, unsigned ci, unsigned group)
 
 void dpg_set_running(struct dpg *g, bool running)
 {
-	g->running = running;
+	/* from the main lcore while the generator's runs */
+	__atomic_store_n(&g->running, running, __ATOMIC_RELAXED);
+}
+
+static bool running(const struct dpg *g)
+{
+	return __atomic_load_n(&g->running, __ATOMIC_RELAXED);
 }
 
 const struct dpg_counters *dpg_counters(const struct dpg *g)
@@ -408,7 +414,7 @@ static void send_update(struct dpg *g, unsigned ci, uint64_t now, bool force)
 	struct dpg_client *c = &g->c[ci];
 	unsigned win = g->cfg.window, batch = win / 4 ? win / 4 : 1;
 	uint32_t room = win - c->outstanding;
-	bool req = g->running && room >= batch && c->next_req < c->count;
+	bool req = running(g) && room >= batch && c->next_req < c->count;
 	struct ppspp_writer w;
 	struct ppspp_msg m;
 
@@ -635,7 +641,7 @@ void dpg_tick(struct dpg *g, uint64_t now)
 		struct dpg_client *c = &g->c[ci];
 		switch (c->state) {
 		case C_IDLE:
-			if (g->running)
+			if (running(g))
 				start_handshake(g, ci, now);
 			break;
 		case C_HS_SENT:
@@ -655,7 +661,7 @@ void dpg_tick(struct dpg *g, uint64_t now)
 					send_update(g, ci, now, true);
 				send_close(g, ci);
 				g->ctr.downloads_done++;
-				if (g->running)
+				if (running(g))
 					start_handshake(g, ci, now);
 				break;
 			}

@@ -342,7 +342,8 @@ static void print_line(FILE *f, const struct dp_run *r, const struct dp_result *
 		fprintf(f, "  verified %llu failed %llu", (unsigned long long)b->g.verified,
 			(unsigned long long)b->g.verify_failed);
 	if (r->gp)
-		fprintf(f, "  gen cpu %.0f%% busy polls %.0f%%", x->gen_cpu * 100, x->gen_busy * 100);
+		fprintf(f, "  generator cpu %.0f%% (empty polls %.0f%%)", x->gen_cpu * 100,
+			(1 - x->gen_busy) * 100);
 	fputc('\n', f);
 	if (!r->dc)
 		return;
@@ -520,7 +521,6 @@ static void interactive(struct dp_run *r)
 
 	if (!start || !last || !cur)
 		goto out;
-	dpg_set_running(r->gen, false);
 	snap_take(r, start);
 	*last = *start;
 	printf("pcdn-bench dp: %u clients, %u worker(s); commands: start, stop, show, quit\n",
@@ -796,6 +796,8 @@ int bench_dp_main(int argc, char **argv)
 			return 1;
 		if (workers_launch(r.dc, lcores) < 0)
 			return 1;
+		if (r.o.interactive)
+			dpg_set_running(r.gen, false); /* testpmd-like: idle until `start` */
 		rte_eal_remote_launch(dp_genport_main, r.gp, lcores[r.o.workers]);
 		if (r.o.interactive)
 			interactive(&r);
@@ -861,6 +863,8 @@ int bench_dp_main(int argc, char **argv)
 		if (!r.gen || dp_genport_clients(r.gp, r.gen, r.o.clients, &server, DP_PPSPP_PORT,
 						 DP_CLIENT_PORT, 1, NULL) < 0)
 			return 1;
+		if (r.o.interactive)
+			dpg_set_running(r.gen, false);
 		rte_eal_remote_launch(dp_genport_main, r.gp, lcores[0]);
 		if (r.o.interactive)
 			interactive(&r);

@@ -286,9 +286,6 @@ static void ev_end(void *ctx, int swarm, int channel, const struct ppspp_peer_ad
 	(void)swarm;
 	struct peer *p = peer_by_channel(g, channel);
 	if (p) {
-		struct ppspp_channel_info info;
-		if (ppspp_engine_channel_info(g->e, channel, &info) == 0)
-			p->chunks = info.chunks_received;
 		p->ended = true;
 		p->reason = reason;
 	}
@@ -311,6 +308,16 @@ static void ev_error(void *ctx, int swarm, int err)
 	if (!g->failed)
 		g->storage_err = err; /* the first error is the cause */
 	g->failed = true;
+}
+
+static void ev_verified(void *ctx, int swarm, uint64_t chunk, int channel)
+{
+	struct get *g = ctx;
+	(void)swarm;
+	(void)chunk;
+	struct peer *p = peer_by_channel(g, channel);
+	if (p)
+		p->chunks++;
 }
 
 static void ev_rejected(void *ctx, int swarm, uint64_t chunk, int channel)
@@ -424,10 +431,6 @@ static void summary(struct get *g, uint64_t now)
 		(unsigned long long)c->chunks_rejected, (unsigned long long)c->malformed_total);
 	for (int i = 0; i < g->n_peers; i++) {
 		struct peer *p = &g->peers[i];
-		struct ppspp_channel_info info;
-		if (!p->ended && p->channel >= 0 &&
-		    ppspp_engine_channel_info(g->e, p->channel, &info) == 0)
-			p->chunks = info.chunks_received;
 		fprintf(stderr, "pcdn-get: peer %s: %llu chunks%s%s\n",
 			ppspp_peer_addr_format(&p->addr, a, sizeof(a)), (unsigned long long)p->chunks,
 			p->ended ? ", " : "", p->ended ? ppspp_peer_end_name(p->reason) : "");
@@ -510,6 +513,7 @@ int main(int argc, char **argv)
 					 .peer_end = ev_end,
 					 .complete = ev_complete,
 					 .error = ev_error,
+					 .chunk_verified = ev_verified,
 					 .chunk_rejected = ev_rejected,
 					 .pex_peer = ev_pex};
 	g->start_us = pcdn_now_us();

@@ -552,29 +552,48 @@ void ppspp_chan_handle_msg(struct ppspp_engine *e, int ci, const struct ppspp_ms
 	}
 }
 
-/* §5.6.2: the first DATA from a peer brings the peak hashes ahead of the uncles. They are the
- * run of hashes that tile the content from chunk 0 with shrinking subtrees; try the longest
- * such run first. */
-static int learn_peaks(struct ppspp_engine *e, int si, const struct ppspp_hash_node *h, int n)
+/* §5.6.2: the first DATA from a peer brings the peak hashes ahead of the uncles. They are a
+ * run of hashes that tile the content from chunk 0 with shrinking subtrees and cover the chunk
+ * (uncles never cover it, so one read as a peak is never tried); the longest run is tried
+ * first, and the peaks are adopted only together with a chunk that verifies under them (the root
+ * alone does not fix the tree's height: forged peaks could size the tree for 2^40 chunks).
+ * Returns 0 (chunk k verified, count known), -EBADMSG (plausible peaks, bad chunk or peaks),
+ * -ENODATA (no peaks, or hashes missing), or -EINVAL (wrong length). */
+static int learn_peaks(struct ppspp_engine *e, int si, const struct ppspp_hash_node *h, int n,
+		       uint64_t k, const void *data, size_t len)
 {
 	struct ppspp_swarm *s = &e->swarms[si];
+	int result = -ENODATA;
 
 	for (int start = 0; start < n; start++) {
 		if (ppspp_bin_base_left(h[start].bin) != 0)
 			continue;
-		int len = 1;
+		int run = 1;
 		uint64_t next = ppspp_bin_base_width(h[start].bin);
-		while (start + len < n && ppspp_bin_base_left(h[start + len].bin) == next &&
-		       ppspp_bin_layer(h[start + len].bin) < ppspp_bin_layer(h[start + len - 1].bin)) {
-			next += ppspp_bin_base_width(h[start + len].bin);
-			len++;
+		while (start + run < n && ppspp_bin_base_left(h[start + run].bin) == next &&
+		       ppspp_bin_layer(h[start + run].bin) < ppspp_bin_layer(h[start + run - 1].bin)) {
+			next += ppspp_bin_base_width(h[start + run].bin);
+			run++;
 		}
-		for (; len > 0; len--) {
-			if (ppspp_merkle_add_peaks(s->tree, &h[start], len) == 0)
+		for (; run > 0; run--) {
+			uint64_t end = 0;
+			for (int i = 0; i < run; i++)
+				end += ppspp_bin_base_width(h[start + i].bin);
+			if (end <= k)
+				break; /* shorter runs cover even less */
+			int rc = ppspp_merkle_add_peaks_with_chunk(s->tree, &h[start], run, k, data, len,
+								   h, n);
+			if (rc == 0)
 				return ppspp_swarm_learn_count(e, si);
+			if (rc == -EINVAL)
+				return rc;
+			if (rc == -EBADMSG && result == -ENODATA)
+				result = -EBADMSG;
+			if (rc == -ENODATA)
+				return rc; /* the peaks fit, an uncle is missing */
 		}
 	}
-	return -ENODATA;
+	return result;
 }
 
 static void note_rtt(struct ppspp_engine *e, struct ppspp_channel *c, uint64_t chunk)
@@ -612,6 +631,78 @@ static void give_back(struct ppspp_engine *e, int ci, uint64_t k)
 	}
 }
 
+/* A chunk passed verification: store it, then account, announce and report it. */
+static int accepted(struct ppspp_engine *e, int ci, uint64_t k, const void *p, size_t len,
+		    const struct ppspp_msg *m, uint64_t now, bool counted)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	int si = c->swarm;
+	struct ppspp_swarm *s = &e->swarms[si];
+	int rc = s->st.put_chunk(s->st.ctx, k, p, len);
+
+	if (rc < 0) {
+		e->ctr.storage_errors++;
+		s->failed = true;
+		PCDN_LOG(ppspp_chan_log, ERR, "swarm %d: storing chunk %llu: %s", si,
+			 (unsigned long long)k, pcdn_strerror(rc));
+		if (e->ev.error)
+			e->ev.error(e->ev.ctx, si, rc);
+		return rc;
+	}
+	note_rtt(e, c, k);
+	if (s->owner[k] == (uint16_t)(ci + 1) && (int32_t)(s->req_pos[k] - c->hi_pos) > 0)
+		c->hi_pos = s->req_pos[k];
+	ppspp_picker_on_verified(e, si, k, ci);
+	if (!counted)
+		s->verified++;
+	e->ctr.chunks_verified++;
+	c->chunks_received++;
+	c->rate_count++;
+	ppspp_ivset_add(&s->fresh, k, k);
+	ppspp_ivset_add(&c->ack_new, k, k);
+	/* §8.7: one-way delay, receiver clock minus sender timestamp */
+	c->ack_delay_us = (uint64_t)((int64_t)now + e->cfg.timestamp_offset_us) - m->u.data.timestamp;
+	if (e->ev.chunk_verified)
+		e->ev.chunk_verified(e->ev.ctx, si, k, ci);
+	if (s->verified == s->count && !s->complete_sent) {
+		s->complete_sent = true;
+		if (e->ev.complete)
+			e->ev.complete(e->ev.ctx, si);
+	}
+	return 0;
+}
+
+/* Verification failed: poisoned (not stored, not announced, fetched elsewhere; the peer is
+ * limited, then dropped), hashes missing (asked again), or malformed. Returns false when the
+ * channel ended. */
+static bool refused(struct ppspp_engine *e, int ci, uint64_t k, int rc)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	int si = c->swarm;
+
+	if (rc == -EBADMSG) {
+		e->ctr.chunks_rejected++;
+		c->rejected++;
+		c->reject_memory[c->reject_next++ % PPSPP_REJECT_MEMORY] = k;
+		give_back(e, ci, k);
+		if (e->ev.chunk_rejected)
+			e->ev.chunk_rejected(e->ev.ctx, si, k, ci);
+		if (c->rejected >= e->cfg.poison_limit) {
+			ppspp_chan_end(e, ci, PPSPP_PEER_POISONED, true);
+			return false;
+		}
+	} else if (rc == -ENODATA || rc == -EAGAIN) {
+		/* §5.3: hashes lost or reordered; ask again, the resend carries them */
+		e->ctr.chunks_unverifiable++;
+		give_back(e, ci, k);
+	} else {
+		e->ctr.malformed[PPSPP_ERR_BAD_VALUE]++;
+		e->ctr.malformed_total++;
+		give_back(e, ci, k);
+	}
+	return true;
+}
+
 void ppspp_chan_input_data(struct ppspp_engine *e, int ci, const struct ppspp_msg *m,
 			   struct ppspp_hash_node *hashes, int n_hashes, uint64_t now)
 {
@@ -629,21 +720,26 @@ void ppspp_chan_input_data(struct ppspp_engine *e, int ci, const struct ppspp_ms
 		e->ctr.malformed_total++;
 		return;
 	}
-	if (!s->have.w) {
-		int rc = learn_peaks(e, si, hashes, n_hashes);
-		if (rc < 0 || !s->have.w) {
-			e->ctr.chunks_unverifiable++;
-			c->first_req_out = false; /* ask again */
-			return;
-		}
-	}
-	if (s->failed)
-		return;
 	size_t off = 0;
 	for (uint64_t k = first; k <= last && off < m->u.data.len; k++) {
 		size_t len = PCDN_MIN((size_t)s->chunk_size, m->u.data.len - off);
 		const uint8_t *p = m->u.data.data + off;
 		off += len;
+		if (!s->have.w) {
+			/* the size is not known yet: this chunk must bring the peaks */
+			int rc = learn_peaks(e, si, hashes, n_hashes, k, p, len);
+			if (rc == 0 && s->have.w && !s->failed) {
+				if (accepted(e, ci, k, p, len, m, now, true) < 0)
+					return;
+				continue;
+			}
+			c->first_req_out = false; /* ask again */
+			if (rc == 0)
+				return; /* storage could not prepare: reported */
+			if (!refused(e, ci, k, rc))
+				return;
+			continue;
+		}
 		if (k >= s->count) {
 			e->ctr.malformed[PPSPP_ERR_BAD_VALUE]++;
 			e->ctr.malformed_total++;
@@ -656,57 +752,10 @@ void ppspp_chan_input_data(struct ppspp_engine *e, int ci, const struct ppspp_ms
 		}
 		int rc = ppspp_merkle_verify_chunk(s->tree, k, p, len, hashes, n_hashes);
 		if (rc == 0) {
-			rc = s->st.put_chunk(s->st.ctx, k, p, len);
-			if (rc < 0) {
-				e->ctr.storage_errors++;
-				s->failed = true;
-				PCDN_LOG(ppspp_chan_log, ERR, "swarm %d: storing chunk %llu: %s", si,
-					 (unsigned long long)k, pcdn_strerror(rc));
-				if (e->ev.error)
-					e->ev.error(e->ev.ctx, si, rc);
+			if (accepted(e, ci, k, p, len, m, now, false) < 0)
 				return;
-			}
-			note_rtt(e, c, k);
-			if (s->owner[k] == (uint16_t)(ci + 1) &&
-			    (int32_t)(s->req_pos[k] - c->hi_pos) > 0)
-				c->hi_pos = s->req_pos[k];
-			ppspp_picker_on_verified(e, si, k, ci);
-			s->verified++;
-			e->ctr.chunks_verified++;
-			c->chunks_received++;
-			c->rate_count++;
-			ppspp_ivset_add(&s->fresh, k, k);
-			ppspp_ivset_add(&c->ack_new, k, k);
-			/* §8.7: one-way delay, receiver clock minus sender timestamp */
-			c->ack_delay_us = (uint64_t)((int64_t)now + e->cfg.timestamp_offset_us) -
-					  m->u.data.timestamp;
-			if (e->ev.chunk_verified)
-				e->ev.chunk_verified(e->ev.ctx, si, k, ci);
-			if (s->verified == s->count && !s->complete_sent) {
-				s->complete_sent = true;
-				if (e->ev.complete)
-					e->ev.complete(e->ev.ctx, si);
-			}
-		} else if (rc == -EBADMSG) {
-			/* poisoned: not stored, not announced; fetch it elsewhere */
-			e->ctr.chunks_rejected++;
-			c->rejected++;
-			c->reject_memory[c->reject_next++ % PPSPP_REJECT_MEMORY] = k;
-			give_back(e, ci, k);
-			if (e->ev.chunk_rejected)
-				e->ev.chunk_rejected(e->ev.ctx, si, k, ci);
-			if (c->rejected >= e->cfg.poison_limit) {
-				ppspp_chan_end(e, ci, PPSPP_PEER_POISONED, true);
-				return;
-			}
-		} else if (rc == -ENODATA || rc == -EAGAIN) {
-			/* §5.3: hashes lost or reordered; ask again, the resend carries them */
-			e->ctr.chunks_unverifiable++;
-			give_back(e, ci, k);
-		} else {
-			e->ctr.malformed[PPSPP_ERR_BAD_VALUE]++;
-			e->ctr.malformed_total++;
-			give_back(e, ci, k);
+		} else if (!refused(e, ci, k, rc)) {
+			return;
 		}
 	}
 }

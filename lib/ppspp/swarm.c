@@ -78,7 +78,7 @@ int ppspp_swarm_learn_count(struct ppspp_engine *e, int si)
 	}
 	s->cursor = ppspp_bitmap_next_clear(&s->taken, 0);
 	s->prefix = ppspp_bitmap_next_clear(&s->have, 0);
-	if (s->st.prepare && s->verified < n) {
+	if (s->st.prepare) {
 		rc = s->st.prepare(s->st.ctx, n, s->chunk_size);
 		if (rc < 0) {
 			e->ctr.storage_errors++;

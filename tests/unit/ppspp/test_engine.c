@@ -553,6 +553,72 @@ static void test_integrity_apart(void)
 	g_apart = false;
 }
 
+/* A peer claiming the root itself as the only peak at layer 30 (a geometry the root cannot
+ * rule out) must not make the downloader adopt 2^30 chunks: peaks are taken only with a chunk
+ * that verifies under them. */
+static void test_forged_peaks(void)
+{
+	fill_content(10 * CHUNK, 12);
+	struct net *n = net_new();
+	struct node *b = node_new(n, false, PPSPP_CAM_CHUNK32, NULL);
+	struct ppspp_peer_addr m_addr = {.family = PPSPP_AF_INET4, .port = 4444};
+	m_addr.addr[0] = 10;
+	m_addr.addr[3] = 99;
+	int ci = ppspp_engine_connect(b->e, b->swarm, &m_addr, n->now);
+	struct ppspp_channel_info info;
+	CU_ASSERT_EQUAL_FATAL(ppspp_engine_channel_info(b->e, ci, &info), 0);
+	uint8_t root[20];
+	ppspp_merkle_root(b->tree, root);
+	struct ppspp_codec_ctx ctx = {.cam = PPSPP_CAM_CHUNK32, .hash_len = 20, .chunk_size = CHUNK};
+	uint8_t buf[2048];
+	struct ppspp_writer w;
+	struct ppspp_msg m;
+	/* the reply: a handshake naming the swarm, then HAVE of everything */
+	ppspp_writer_init(&w, buf, sizeof(buf), info.local_id, &ctx);
+	memset(&m, 0, sizeof(m));
+	m.type = PPSPP_HANDSHAKE;
+	m.u.handshake.src_channel = 0x4242;
+	m.u.handshake.opts.present = PPSPP_OPT_BIT(PPSPP_OPT_VERSION) |
+				     PPSPP_OPT_BIT(PPSPP_OPT_MIN_VERSION) |
+				     PPSPP_OPT_BIT(PPSPP_OPT_SWARM_ID);
+	m.u.handshake.opts.version = 1;
+	m.u.handshake.opts.min_version = 1;
+	m.u.handshake.opts.swarm_id = root;
+	m.u.handshake.opts.swarm_id_len = 20;
+	CU_ASSERT_EQUAL(ppspp_writer_put(&w, &m), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = PPSPP_HAVE;
+	m.u.have.a = 0;
+	m.u.have.b = (1u << 30) - 1;
+	CU_ASSERT_EQUAL(ppspp_writer_put(&w, &m), 0);
+	ppspp_engine_input(b->e, &m_addr, buf, w.len, n->now);
+	CU_ASSERT_EQUAL(ppspp_engine_channel_info(b->e, ci, &info), 0);
+	CU_ASSERT_TRUE(info.established);
+	/* the forged peak and a chunk of garbage */
+	ppspp_writer_init(&w, buf, sizeof(buf), info.local_id, &ctx);
+	memset(&m, 0, sizeof(m));
+	m.type = PPSPP_INTEGRITY;
+	m.u.integrity.spec.a = 0;
+	m.u.integrity.spec.b = (1u << 30) - 1;
+	m.u.integrity.hash = root;
+	CU_ASSERT_EQUAL(ppspp_writer_put(&w, &m), 0);
+	struct ppspp_spec sp = {0, 0};
+	CU_ASSERT_EQUAL(ppspp_writer_put_data_header(&w, &sp, 1), 0);
+	memset(buf + w.len, 0x77, CHUNK);
+	ppspp_engine_input(b->e, &m_addr, buf, w.len + CHUNK, n->now);
+	uint64_t v, cnt;
+	ppspp_engine_swarm_progress(b->e, b->swarm, &v, &cnt);
+	CU_ASSERT_EQUAL(cnt, 0);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(ppspp_merkle_chunk_count(b->tree), 0);
+	/* refused: as unverifiable (the lone peak leaves 30 uncles missing) */
+	CU_ASSERT_EQUAL(ppspp_engine_counters(b->e)->chunks_rejected +
+				ppspp_engine_counters(b->e)->chunks_unverifiable,
+			1);
+	CU_ASSERT_EQUAL(b->st.puts, 0);
+	net_free(n);
+}
+
 static void test_empty_content(void)
 {
 	fill_content(0, 3);
@@ -818,6 +884,7 @@ int main(void)
 	CU_add_test(s, "transfer with bins, byte ranges, 64-bit", test_transfer_other_cams);
 	CU_add_test(s, "loss, duplication, reordering", test_loss_recovery);
 	CU_add_test(s, "INTEGRITY apart from DATA", test_integrity_apart);
+	CU_add_test(s, "forged peak geometry refused", test_forged_peaks);
 	CU_add_test(s, "empty content", test_empty_content);
 	CU_add_test(s, "two seeders; poisoned seeder", test_two_seeders_and_poison);
 	CU_add_test(s, "garbage datagrams", test_garbage);

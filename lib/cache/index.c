@@ -3,7 +3,7 @@
  * never wait. Entries never move: an insert takes the first empty entry from the home bucket
  * on and raises the overflow count of every bucket it passed, so a probe stops at the first
  * bucket whose count is zero, with no tombstones. The table holds at most 0.6 keys per bucket
- * on average (sized at creation for every slot), so about 98% of keys sit in their home bucket
+ * on average (sized at creation for every slot), so about 95% of keys sit in their home bucket
  * and a lookup reads one cache line. */
 #include <stdlib.h>
 

@@ -68,8 +68,7 @@ static inline void cacherd_latency_sample(struct cacherd_latency *l, uint64_t ns
 }
 
 static inline struct cacherd_lat_pending *cacherd_latency_slot(struct cacherd_latency *l,
-								const uint8_t *addr,
-								uint16_t port)
+							       const uint8_t *addr, uint16_t port)
 {
 	/* FNV-1a over the address bytes that can differ and the port. */
 	uint32_t h = 2166136261u;
@@ -108,8 +107,8 @@ static inline void cacherd_latency_data(struct cacherd_latency *l, uint8_t famil
 	    memcmp(p->addr, addr, 16) != 0)
 		return;
 	uint64_t cycles = tsc > p->since_tsc ? tsc - p->since_tsc : 0;
-	uint64_t ns = l->tsc_hz ? (uint64_t)((unsigned __int128)cycles * 1000000000u / l->tsc_hz)
-				: 0;
+	uint64_t ns =
+	    l->tsc_hz ? (uint64_t)((unsigned __int128)cycles * 1000000000u / l->tsc_hz) : 0;
 	p->since_tsc = 0;
 	cacherd_latency_sample(l, ns);
 }

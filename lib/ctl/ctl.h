@@ -86,6 +86,12 @@ void ctl_server_free(struct ctl_server *s);
 int ctl_server_register(struct ctl_server *s, const char *words, ctl_handler_fn fn, void *ctx,
 			unsigned flags, const char *help);
 unsigned ctl_server_clients(const struct ctl_server *s);
+/* Changes the read-only group at run time (config reload). With a group the socket file is given
+ * to it with mode 0660 (connect() needs write permission), without one it goes back to the
+ * configured mode. Existing connections keep the rights they were admitted with. 0 or -errno
+ * (the group is changed for new clients even when chown/chmod fail). */
+int ctl_server_set_readonly_gid(struct ctl_server *s, gid_t gid);
+gid_t ctl_server_readonly_gid(const struct ctl_server *s);
 
 /* ---- client ---------------------------------------------------------------------------- */
 

@@ -472,3 +472,23 @@ unsigned ctl_server_clients(const struct ctl_server *s)
 {
 	return s->nclients;
 }
+
+int ctl_server_set_readonly_gid(struct ctl_server *s, gid_t gid)
+{
+	s->conf.readonly_gid = gid;
+	if (gid != (gid_t)-1) {
+		if (chown(s->path, (uid_t)-1, gid) < 0)
+			return -errno;
+		if (chmod(s->path, s->conf.mode | 0660) < 0)
+			return -errno;
+		return 0;
+	}
+	if (s->conf.group != (gid_t)-1 && chown(s->path, (uid_t)-1, s->conf.group) < 0)
+		return -errno;
+	return chmod(s->path, s->conf.mode) < 0 ? -errno : 0;
+}
+
+gid_t ctl_server_readonly_gid(const struct ctl_server *s)
+{
+	return s->conf.readonly_gid;
+}

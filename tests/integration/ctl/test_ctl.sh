@@ -349,6 +349,12 @@ ctl drain | grep -q "new channels are refused" || fail "drain"
 ctl show status | grep -q "state        draining" || fail "status while draining"
 grep -q '^pcdn_draining 1$' <(ctl show stats --prometheus) || fail "pcdn_draining gauge"
 [ "$(tq /pcdn/status draining)" -eq 1 ] || fail "telemetry draining"
+# A new channel is refused while draining (the workers read the flag): the download fails.
+if in_c "$get_exe" --peer 10.78.0.2:6778 --swarm "$swarm" -o "$tmp/got-drain" --timeout 3 \
+	2>"$tmp/get-drain.log"; then
+	fail "a download was served while draining"
+fi
+expect_stat_ge serve.drop_draining 1
 ctl undrain | grep -q "new channels accepted" || fail "undrain"
 ctl show status | grep -q "state        serving" || fail "status after undrain"
 echo "ok: drain / undrain"

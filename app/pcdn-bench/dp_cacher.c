@@ -220,6 +220,12 @@ int dp_cacher_worker_main(void *arg)
 		uint64_t out = ec->dgrams_out, data = ec->chunks_sent;
 		unsigned n = net_worker_poll(nw);
 		uint64_t t = net_worker_now_ns(nw);
+		if (w->done) {
+			struct rte_mbuf *m[64];
+			unsigned k = rte_ring_sc_dequeue_burst(w->done, (void **)m, 64, NULL);
+			if (k)
+				rte_pktmbuf_free_bulk(m, k);
+		}
 		if (prev_ns) {
 			uint64_t dns = t - prev_ns;
 			if (prev_busy) {
@@ -241,6 +247,12 @@ int dp_cacher_worker_main(void *arg)
 		w->loops++;
 	}
 	net_worker_flush(nw);
+	if (w->done) {
+		struct rte_mbuf *m[64];
+		unsigned k;
+		while ((k = rte_ring_sc_dequeue_burst(w->done, (void **)m, 64, NULL)) > 0)
+			rte_pktmbuf_free_bulk(m, k);
+	}
 	cache_reader_offline(wk->reader);
 	cache_reader_unregister(wk->reader);
 	wk->reader = NULL;

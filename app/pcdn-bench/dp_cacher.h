@@ -32,6 +32,9 @@ struct dp_worker {
 	struct dp_cacher *dc;
 	unsigned idx;
 	struct cacherd_worker *wk; /* the daemon's worker */
+	/* frames the far end of a net_ring read and hands back: freed here, on the worker's lcore,
+	 * as a NIC PMD frees completed TX mbufs in tx_burst (NULL: the far end frees them) */
+	struct rte_ring *done;
 	volatile pid_t tid;
 	/* ns of iterations that received or sent (wall, preemption included) and of idle
 	 * iterations (preempted ones left out) */

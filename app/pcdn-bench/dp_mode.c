@@ -794,6 +794,14 @@ int bench_dp_main(int argc, char **argv)
 				       DP_PPSPP_PORT, DP_CLIENT_PORT, r.o.workers,
 				       net_dataplane_port(r.dc->dp, 0)->ifc.mac) < 0)
 			return 1;
+		for (unsigned q = 0; q < r.o.workers; q++) {
+			snprintf(name, sizeof(name), "dpb_done%u", q);
+			r.gp->done[q] = rte_ring_create(name, DP_RING_SIZE, SOCKET_ID_ANY,
+							RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (!r.gp->done[q])
+				return 1;
+			r.dc->w[q].done = r.gp->done[q];
+		}
 		if (workers_launch(r.dc, lcores) < 0)
 			return 1;
 		if (r.o.interactive)

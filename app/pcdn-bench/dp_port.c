@@ -270,8 +270,14 @@ int dp_genport_main(void *arg)
 					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 				rx_frame(gp, pkts[i], now);
 			}
-			if (n)
-				rte_pktmbuf_free_bulk(pkts, n);
+			if (n) {
+				unsigned k = gp->done[q] ? rte_ring_sp_enqueue_burst(gp->done[q],
+										(void **)pkts, n,
+										NULL)
+							 : 0;
+				if (k < n)
+					rte_pktmbuf_free_bulk(pkts + k, n - k);
+			}
 			total += n;
 		}
 		if (gp->peer_known) {

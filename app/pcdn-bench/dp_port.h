@@ -27,6 +27,9 @@ struct dp_genport {
 	uint16_t *txq;
 	uint16_t ip_id;
 	struct dpg *gen;
+	/* net_ring set-up: the frames read from queue q go back to the worker that sent them
+	 * (done[q]), which frees them as a NIC's TX completion would, on its own lcore */
+	struct rte_ring *done[DP_GEN_QUEUES];
 	uint64_t next_arp_ns;
 	struct {
 		struct rte_mbuf *m[64];

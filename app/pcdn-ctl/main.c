@@ -14,7 +14,7 @@
 #include "ctl.h"
 #include "pcdn_common.h"
 
-#define DEFAULT_SOCKET "/run/pcdn/cacherd.sock"
+#define DEFAULT_SOCKET "/run/pcdn-cacherd.sock" /* pcdn-cacherd's control_socket default */
 
 static void usage(FILE *f)
 {

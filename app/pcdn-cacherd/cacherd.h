@@ -212,6 +212,7 @@ struct cacherd {
 	unsigned n_fetches;
 	uint64_t fetch_started, fetch_done, fetch_failed, fetch_timeouts, fetch_busy;
 	uint64_t fetch_collapsed, insert_errors, swarm_failures;
+	uint64_t fetch_readahead; /* chunks asked upstream ahead of a miss */
 
 	/* control thread */
 	struct event_base *base;

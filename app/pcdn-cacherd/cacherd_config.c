@@ -22,7 +22,7 @@ static const char *const class_keys[] = {"slot_size", "slots", NULL};
 static const char *const serve_keys[] = {"max_swarms", "max_channels", "max_peers", "send_burst",
 					 NULL};
 static const char *const fill_keys[] = {"max_outstanding", "timeout_ms", "swarm_timeout_ms",
-					"background", NULL};
+					"background", "readahead", NULL};
 static const char *const port_keys[] = {"device",    "mtu",	 "rx_desc",  "tx_desc",
 					"addresses", "gateway4", "gateway6", NULL};
 
@@ -333,6 +333,7 @@ static int parse_serve_fill(const config_setting_t *root, struct cacherd_config 
 	TRY(get_uint(g, "swarm_timeout_ms", 10, 600000, 5000, &c->fill_swarm_timeout_ms, err,
 		     errlen));
 	TRY(pcdn_conf_bool(g, "background", false, true, &c->fill_background, err, errlen));
+	TRY(get_uint(g, "readahead", 0, 1024, 32, &c->fill_readahead, err, errlen));
 	return 0;
 }
 

@@ -60,7 +60,7 @@ struct cacherd_config {
 	/* workers' engines */
 	unsigned serve_max_swarms, serve_max_channels, serve_max_peers, serve_send_burst;
 	/* miss path */
-	unsigned fill_max_outstanding, fill_timeout_ms, fill_swarm_timeout_ms;
+	unsigned fill_max_outstanding, fill_timeout_ms, fill_swarm_timeout_ms, fill_readahead;
 	bool fill_background;
 };
 

@@ -12,7 +12,8 @@
  * concurrent readers of verified nodes), so uncle hashes of every cached chunk are there.
  * Misses: one fetch per (swarm, chunk) whatever the number of waiting channels and workers, at
  * most fill.max_outstanding at once (beyond: the worker is told at once the chunk will not come,
- * the peer asks again), each with a deadline (fill.timeout_ms). */
+ * the peer asks again), each with a deadline (fill.timeout_ms). A miss also asks upstream for
+ * the next fill.readahead chunks not cached (clients read in order; nobody waits for those). */
 #include "cacherd.h"
 
 #include <errno.h>
@@ -362,6 +363,26 @@ fail:
 	}
 }
 
+/* The next chunks after a miss, as ranges of those not cached (held ones are fetched again by
+ * swarm_want, so cached ones must be left out). */
+static void readahead(struct cacherd *d, struct cacherd_swarm *sw, uint64_t chunk)
+{
+	uint64_t end = PCDN_MIN(chunk + d->conf->fill_readahead, sw->chunk_count - 1);
+	uint64_t a = UINT64_MAX;
+
+	for (uint64_t k = chunk + 1; k <= end + 1 && chunk < end; k++) {
+		bool want = k <= end && !in_cache(d, sw, k);
+
+		if (want && a == UINT64_MAX)
+			a = k;
+		if (!want && a != UINT64_MAX) {
+			ppspp_engine_swarm_want(d->up, sw->up_swarm, a, k - 1);
+			d->fetch_readahead += k - a;
+			a = UINT64_MAX;
+		}
+	}
+}
+
 static void on_miss(struct cacherd *d, unsigned w, uint32_t gi, uint64_t chunk, uint64_t now)
 {
 	struct cacherd_swarm *sw = gi < d->n_swarms ? &d->swarms[gi] : NULL;
@@ -403,6 +424,7 @@ static void on_miss(struct cacherd *d, unsigned w, uint32_t gi, uint64_t chunk, 
 	if (sw->up_channels == 0)
 		up_connect(d, sw);
 	ppspp_engine_swarm_want(d->up, sw->up_swarm, chunk, chunk);
+	readahead(d, sw, chunk);
 }
 
 void cacherd_fill_poll(struct cacherd *d, uint64_t now_us)

@@ -98,6 +98,7 @@ void cacherd_counters_foreach(const struct cacherd *d, int worker, ctr_fn fn, vo
 	fn(ctx, "fill.timeouts", d->fetch_timeouts);
 	fn(ctx, "fill.busy", d->fetch_busy);
 	fn(ctx, "fill.collapsed", d->fetch_collapsed);
+	fn(ctx, "fill.readahead", d->fetch_readahead);
 	fn(ctx, "fill.insert_errors", d->insert_errors);
 	fn(ctx, "fill.swarm_failures", d->swarm_failures);
 	fn(ctx, "fill.outstanding", d->n_fetches);

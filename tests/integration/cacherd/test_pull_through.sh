@@ -8,10 +8,11 @@
 # second download is served from the cache alone. Both are byte-identical to the file, and the
 # counters agree: misses on the first, none on the second, chunks served = chunk count each time.
 # Modes: misses (only what clients ask is fetched: every chunk after the first is a miss),
-# background (the whole swarm is fetched once the first handshake named it), choke (a budget
+# readahead (each miss also fetches the next 64 chunks), background (the whole swarm is fetched
+# once the first handshake named it), choke (a budget
 # of one peer per worker: a second client is choked (§3.9) while the first is up, unchoked
 # when the first closes, and both downloads complete).
-# usage: test_pull_through.sh PCDN_CACHERD PCDN_SOURCE PCDN_GET [misses|background|choke]
+# usage: test_pull_through.sh PCDN_CACHERD PCDN_SOURCE PCDN_GET [misses|readahead|background|choke]
 set -euo pipefail
 exe=$1
 src=$2
@@ -19,8 +20,10 @@ get=$3
 mode=${4:-misses}
 background=false
 max_peers=0
+readahead=0
 case "$mode" in
 misses) ;;
+readahead) readahead=64 ;;
 background) background=true ;;
 choke)
 	background=true
@@ -138,7 +141,8 @@ upstreams = [ "10.79.0.2:7000" ];
 cache = { classes = ( { slot_size = 1024; slots = 8192; } ); max_swarms = 16; meta_mb = 1;
           hugepages = false; };
 serve = { max_swarms = 8; max_channels = 64; max_peers = $max_peers; };
-fill = { max_outstanding = 256; timeout_ms = 5000; background = $background; };
+fill = { max_outstanding = 256; timeout_ms = 5000; background = $background;
+         readahead = $readahead; };
 ports = (
   {
     device = "net_af_packet_pt$id,iface=$vd";
@@ -217,12 +221,17 @@ started1=$(counter fill.started)
 # zero copy: every DATA datagram's payload was an external buffer on a cache slot
 [ "$(counter net.udp_out_extbuf)" -ge "$served1" ] || fail "DATA without external buffers"
 [ "$(counter serve.unknown_swarms)" -ge 1 ] || fail "no unknown-swarm report"
-if [ "$background" = false ]; then
+if [ "$mode" = misses ]; then
 	# only the first chunk (it brought the peak hashes) came without a miss: one upstream
 	# fetch per miss
 	[ "$misses1" -ge $((chunks - 1)) ] || fail "download 1: misses $misses1 < $((chunks - 1))"
 	[ "$started1" -eq "$(counter fill.done)" ] || fail "download 1: fetches not all done"
 	[ "$started1" -ge $((chunks - 1)) ] || fail "download 1: $started1 upstream fetches"
+elif [ "$mode" = readahead ]; then
+	# chunk 1 is always a miss; what its read-ahead brought in is not
+	[ "$misses1" -ge 1 ] || fail "download 1: no miss"
+	[ "$(counter fill.readahead)" -ge 1 ] || fail "download 1: no read-ahead"
+	[ "$(counter fill.chunks_verified)" -eq $chunks ] || fail "upstream verified != chunks"
 else
 	# the whole swarm came from upstream, on-demand misses (if any) first
 	[ "$(counter fill.chunks_verified)" -eq $chunks ] || fail "background fill incomplete"

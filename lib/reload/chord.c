@@ -100,7 +100,8 @@ bool reload_chord_contains(const struct reload_chord *c, const struct reload_nod
 	if (reload_chord_is_neighbor(c, peer))
 		return true;
 	for (unsigned i = 0; i < c->finger_count; i++)
-		if (c->finger_set[i] && reload_node_id_equal(&c->fingers[i], peer))
+		if ((c->finger_set[i] && reload_node_id_equal(&c->fingers[i], peer)) ||
+		    (c->finger_hi_set[i] && reload_node_id_equal(&c->fingers_hi[i], peer)))
 			return true;
 	return false;
 }
@@ -198,6 +199,67 @@ static bool in_finger_range(const struct reload_chord *c, unsigned i, const uint
 	return reload_chord_in_range(lo_m1, x, hi, c->id_len);
 }
 
+/* Start of the upper half of range i: self + 2^(bits-i) + 2^(bits-i-1); false if the range
+ * holds a single point. */
+static bool finger_mid(const struct reload_chord *c, unsigned i, uint8_t *out)
+{
+	uint8_t h[RELOAD_NODE_ID_MAX];
+
+	if (c->id_len * 8 - i < 1)
+		return false;
+	finger_start(c, i, out);
+	id_pow2(c->id_len * 8 - i - 1, h, c->id_len);
+	id_add(out, h, out, c->id_len);
+	return true;
+}
+
+static bool in_finger_hi_range(const struct reload_chord *c, unsigned i, const uint8_t *x)
+{
+	uint8_t lo[RELOAD_NODE_ID_MAX], hi[RELOAD_NODE_ID_MAX], one[RELOAD_NODE_ID_MAX];
+
+	if (!finger_mid(c, i, lo))
+		return false;
+	if (i == 1)
+		memcpy(hi, c->self.id, c->id_len);
+	else
+		finger_start(c, i - 1, hi);
+	id_pow2(0, one, c->id_len);
+	id_sub(lo, one, lo, c->id_len);
+	id_sub(hi, one, hi, c->id_len);
+	return reload_chord_in_range(lo, x, hi, c->id_len);
+}
+
+bool reload_chord_finger_hi_valid(const struct reload_chord *c, unsigned i)
+{
+	if (i < 1 || i > c->finger_count || !c->finger_hi_set[i - 1])
+		return false;
+	return in_finger_hi_range(c, i, c->fingers_hi[i - 1].id);
+}
+
+bool reload_chord_finger_hi_target(const struct reload_chord *c, unsigned i,
+				   struct reload_resource_id *out)
+{
+	uint8_t mid[RELOAD_NODE_ID_MAX], r[RELOAD_NODE_ID_MAX] = { 0 };
+	unsigned bits;
+
+	if (i < 1 || i > c->finger_count || !finger_mid(c, i, mid))
+		return false;
+	bits = c->id_len * 8 - i - 1; /* the half holds 2^bits points */
+	if (pcdn_random_bytes(r, c->id_len) < 0)
+		return false;
+	for (unsigned b = 0; b < c->id_len; b++) {
+		unsigned bit_lo = (c->id_len - 1 - b) * 8;
+
+		if (bit_lo >= bits)
+			r[b] = 0;
+		else if (bits - bit_lo < 8)
+			r[b] &= (uint8_t)((1u << (bits - bit_lo)) - 1);
+	}
+	out->len = (uint8_t)c->id_len;
+	id_add(mid, r, out->id, c->id_len);
+	return true;
+}
+
 bool reload_chord_finger_covered(const struct reload_chord *c, unsigned i)
 {
 	uint8_t end[RELOAD_NODE_ID_MAX], one[RELOAD_NODE_ID_MAX];
@@ -278,6 +340,18 @@ unsigned reload_chord_add(struct reload_chord *c, const struct reload_node_id *p
 			m |= RELOAD_CHORD_FINGERS_CHANGED;
 		}
 	}
+	for (unsigned i = 1; i <= c->finger_count; i++) {
+		uint8_t mid[RELOAD_NODE_ID_MAX];
+
+		if (!in_finger_hi_range(c, i, peer->id) || !finger_mid(c, i, mid))
+			continue;
+		if (!reload_chord_finger_hi_valid(c, i) ||
+		    dist_cmp(mid, peer->id, c->fingers_hi[i - 1].id, c->id_len) < 0) {
+			c->fingers_hi[i - 1] = *peer;
+			c->finger_hi_set[i - 1] = true;
+			m |= RELOAD_CHORD_FINGERS_CHANGED;
+		}
+	}
 	return m;
 }
 
@@ -298,6 +372,10 @@ unsigned reload_chord_remove(struct reload_chord *c, const struct reload_node_id
 			c->finger_set[i] = false;
 			m |= RELOAD_CHORD_FINGERS_CHANGED;
 		}
+		if (c->finger_hi_set[i] && reload_node_id_equal(&c->fingers_hi[i], peer)) {
+			c->finger_hi_set[i] = false;
+			m |= RELOAD_CHORD_FINGERS_CHANGED;
+		}
 	}
 	return m;
 }
@@ -306,7 +384,7 @@ bool reload_chord_next_hop(const struct reload_chord *c, const uint8_t *id,
 			   struct reload_node_id *out)
 {
 	const struct reload_node_id *best_in = NULL, *best_after = NULL;
-	const struct reload_node_id *cands[2 * RELOAD_CHORD_MAX_NEIGHBORS + RELOAD_CHORD_MAX_FINGERS];
+	const struct reload_node_id *cands[2 * RELOAD_CHORD_MAX_NEIGHBORS + 2 * RELOAD_CHORD_MAX_FINGERS];
 	size_t n = 0;
 
 	/* The neighbor table says which neighbor is responsible for id when id falls between two
@@ -330,9 +408,12 @@ bool reload_chord_next_hop(const struct reload_chord *c, const uint8_t *id,
 		cands[n++] = &c->succs[i];
 	for (size_t i = 0; i < c->npred; i++)
 		cands[n++] = &c->preds[i];
-	for (unsigned i = 0; i < c->finger_count; i++)
+	for (unsigned i = 0; i < c->finger_count; i++) {
 		if (c->finger_set[i])
 			cands[n++] = &c->fingers[i];
+		if (c->finger_hi_set[i])
+			cands[n++] = &c->fingers_hi[i];
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct reload_node_id *p = cands[i];
 
@@ -405,16 +486,20 @@ size_t reload_chord_finger_list(const struct reload_chord *c, struct reload_node
 {
 	size_t n = 0;
 
-	for (unsigned i = 0; i < c->finger_count; i++) {
-		if (!c->finger_set[i] || list_has(out, n, &c->fingers[i]) || n == max)
+	for (unsigned k = 0; k < 2 * c->finger_count; k++) {
+		unsigned i = k / 2;
+		const struct reload_node_id *f = k % 2 ? &c->fingers_hi[i] : &c->fingers[i];
+		bool set = k % 2 ? c->finger_hi_set[i] : c->finger_set[i];
+
+		if (!set || list_has(out, n, f) || n == max)
 			continue;
 		size_t pos = n;
 
-		while (pos > 0 && reload_node_id_cmp(&out[pos - 1], &c->fingers[i]) > 0) {
+		while (pos > 0 && reload_node_id_cmp(&out[pos - 1], f) > 0) {
 			out[pos] = out[pos - 1];
 			pos--;
 		}
-		out[pos] = c->fingers[i];
+		out[pos] = *f;
 		n++;
 	}
 	return n;

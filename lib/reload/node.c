@@ -1840,6 +1840,29 @@ static void finger_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (attach_to(n, &d, 1, NULL, true, false) == 0)
 			started++;
 	}
+	/* the upper-half entries, same rules */
+	for (unsigned i = 1; i <= n->chord.finger_count && started < 8; i++) {
+		struct reload_resource_id target;
+		struct reload_destination d;
+		uint8_t r = 0;
+
+		if (n->join != JOINED || n->leaving || n->cfg.client)
+			break;
+		if (reload_chord_finger_hi_valid(&n->chord, i) ||
+		    reload_chord_finger_covered(&n->chord, i))
+			continue;
+		if (started >= 2 && pcdn_now_us() - n->join_state_us > 5000000ull)
+			break;
+		if (pcdn_random_bytes(&r, 1) == 0 && (r & 1) &&
+		    pcdn_now_us() - n->join_state_us > 5000000ull)
+			continue;
+		if (!reload_chord_finger_hi_target(&n->chord, i, &target) ||
+		    reload_chord_responsible(&n->chord, target.id))
+			continue;
+		reload_dest_resource(&d, &target);
+		if (attach_to(n, &d, 1, NULL, true, false) == 0)
+			started++;
+	}
 rearm:
 	arm(n->finger_timer, n->cfg.ping_interval_ms);
 }
@@ -2310,10 +2333,12 @@ void reload_node_show_fingers(const struct reload_node *n, struct reload_buf *ou
 	char hex[2 * RELOAD_NODE_ID_MAX + 1];
 
 	for (unsigned i = 1; i <= n->chord.finger_count; i++) {
-		if (!n->chord.finger_set[i - 1])
-			continue;
-		put_line(out, "%u %s%s\n", i, id_hex(&n->chord.fingers[i - 1], hex),
-			 reload_chord_finger_valid(&n->chord, i) ? "" : " (out of range)");
+		if (n->chord.finger_set[i - 1])
+			put_line(out, "%u %s%s\n", i, id_hex(&n->chord.fingers[i - 1], hex),
+				 reload_chord_finger_valid(&n->chord, i) ? "" : " (out of range)");
+		if (n->chord.finger_hi_set[i - 1])
+			put_line(out, "%u+ %s%s\n", i, id_hex(&n->chord.fingers_hi[i - 1], hex),
+				 reload_chord_finger_hi_valid(&n->chord, i) ? "" : " (out of range)");
 	}
 }
 

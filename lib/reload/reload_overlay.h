@@ -31,6 +31,10 @@ struct reload_chord {
 	size_t nsucc;
 	struct reload_node_id fingers[RELOAD_CHORD_MAX_FINGERS]; /* index i-1 for entry i */
 	bool finger_set[RELOAD_CHORD_MAX_FINGERS];
+	/* §10.7.4.2 allows several peers per finger range: a second one for the upper half of
+	 * range i ([self + 3 * 2^(bits-i-1), self + 2^(bits-i+1) - 1]) halves the last step */
+	struct reload_node_id fingers_hi[RELOAD_CHORD_MAX_FINGERS];
+	bool finger_hi_set[RELOAD_CHORD_MAX_FINGERS];
 };
 
 /* Bits of the change mask returned by add/remove. */
@@ -65,6 +69,10 @@ void reload_chord_finger_target(const struct reload_chord *c, unsigned i, bool r
 				struct reload_resource_id *out);
 /* Is finger i valid: set and in its range (§10.7.4.2)? */
 bool reload_chord_finger_valid(const struct reload_chord *c, unsigned i);
+/* The same for the upper-half entry of range i, and a random point of that half. */
+bool reload_chord_finger_hi_valid(const struct reload_chord *c, unsigned i);
+bool reload_chord_finger_hi_target(const struct reload_chord *c, unsigned i,
+				   struct reload_resource_id *out);
 /* Does the neighbor table already reach past finger i's range (§10.7.4.3: the finger table
  * needs to reach the last successor, no further)? */
 bool reload_chord_finger_covered(const struct reload_chord *c, unsigned i);

@@ -220,10 +220,10 @@ int dp_cacher_worker_main(void *arg)
 		uint64_t out = ec->dgrams_out, data = ec->chunks_sent;
 		unsigned n = net_worker_poll(nw);
 		uint64_t t = net_worker_now_ns(nw);
-		if (w->done) {
+		if (w->done) { /* every completion there is, as a PMD's TX cleanup does */
 			struct rte_mbuf *m[64];
-			unsigned k = rte_ring_sc_dequeue_burst(w->done, (void **)m, 64, NULL);
-			if (k)
+			unsigned k;
+			while ((k = rte_ring_sc_dequeue_burst(w->done, (void **)m, 64, NULL)) > 0)
 				rte_pktmbuf_free_bulk(m, k);
 		}
 		if (prev_ns) {

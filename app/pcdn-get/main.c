@@ -30,7 +30,7 @@ static void on_signal(int sig)
 
 struct peer {
 	struct ppspp_peer_addr addr;
-	int channel;     /* -1 when not connected */
+	int channel; /* -1 when not connected */
 	bool up, ended, from_pex;
 	int reason;
 	uint64_t chunks;
@@ -124,8 +124,10 @@ static int parse(int argc, char **argv, struct get *g)
 		case 'H':
 			g->hash_fn = ppspp_hash_from_name(optarg);
 			if (g->hash_fn < 0) {
-				fprintf(stderr, "pcdn-get: unknown hash '%s' (expected sha1, sha224, "
-						"sha256, sha384 or sha512)\n", optarg);
+				fprintf(stderr,
+					"pcdn-get: unknown hash '%s' (expected sha1, sha224, "
+					"sha256, sha384 or sha512)\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -133,7 +135,8 @@ static int parse(int argc, char **argv, struct get *g)
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || v == 0 || v > 65000) {
-				fprintf(stderr, "pcdn-get: bad chunk size '%s' (1..65000)\n", optarg);
+				fprintf(stderr, "pcdn-get: bad chunk size '%s' (1..65000)\n",
+					optarg);
 				return -1;
 			}
 			g->chunk_size = (uint32_t)v;
@@ -143,7 +146,8 @@ static int parse(int argc, char **argv, struct get *g)
 			char *end;
 			g->timeout_s = strtod(optarg, &end);
 			if (*end || !(g->timeout_s >= 0.1 && g->timeout_s <= 86400)) {
-				fprintf(stderr, "pcdn-get: bad timeout '%s' (seconds, 0.1..86400)\n",
+				fprintf(stderr,
+					"pcdn-get: bad timeout '%s' (seconds, 0.1..86400)\n",
 					optarg);
 				return -1;
 			}
@@ -180,24 +184,28 @@ static int parse(int argc, char **argv, struct get *g)
 	size_t want = ppspp_hash_len((uint8_t)g->hash_fn);
 	if (strlen(swarm) != 2 * want ||
 	    pcdn_hex_decode(swarm, g->root, sizeof(g->root), &g->root_len) < 0) {
-		fprintf(stderr, "pcdn-get: bad swarm ID '%s': expected %zu hex digits (the %s root "
-				"hash printed by 'pcdn-source hash')\n", swarm, 2 * want,
-			ppspp_hash_name((uint8_t)g->hash_fn));
+		fprintf(stderr,
+			"pcdn-get: bad swarm ID '%s': expected %zu hex digits (the %s root "
+			"hash printed by 'pcdn-source hash')\n",
+			swarm, 2 * want, ppspp_hash_name((uint8_t)g->hash_fn));
 		return -1;
 	}
 	for (int i = 0; i < n_peer_args; i++) {
 		struct pcdn_addr a;
 		struct ppspp_peer_addr pa;
 		if (pcdn_addr_parse(peer_args[i], &a) < 0) {
-			fprintf(stderr, "pcdn-get: bad peer address '%s' (expected 1.2.3.4:5 or "
-					"[::1]:5)\n", peer_args[i]);
+			fprintf(stderr,
+				"pcdn-get: bad peer address '%s' (expected 1.2.3.4:5 or "
+				"[::1]:5)\n",
+				peer_args[i]);
 			return -1;
 		}
 		udp_io_pcdn_to_peer(&a, &pa);
 		add_peer(g, &pa, false);
 	}
 	if (snprintf(g->part, sizeof(g->part), "%s.part", g->out) >= (int)sizeof(g->part) ||
-	    snprintf(g->state, sizeof(g->state), "%s.part.state", g->out) >= (int)sizeof(g->state)) {
+	    snprintf(g->state, sizeof(g->state), "%s.part.state", g->out) >=
+		(int)sizeof(g->state)) {
 		fprintf(stderr, "pcdn-get: output path too long\n");
 		return -1;
 	}
@@ -432,18 +440,21 @@ static void summary(struct get *g, uint64_t now)
 	for (int i = 0; i < g->n_peers; i++) {
 		struct peer *p = &g->peers[i];
 		fprintf(stderr, "pcdn-get: peer %s: %llu chunks%s%s\n",
-			ppspp_peer_addr_format(&p->addr, a, sizeof(a)), (unsigned long long)p->chunks,
-			p->ended ? ", " : "", p->ended ? ppspp_peer_end_name(p->reason) : "");
+			ppspp_peer_addr_format(&p->addr, a, sizeof(a)),
+			(unsigned long long)p->chunks, p->ended ? ", " : "",
+			p->ended ? ppspp_peer_end_name(p->reason) : "");
 	}
 	if (pcdn_log_enabled(get_log, PCDN_LOG_INFO)) {
 		char buf[4096];
-		fprintf(stderr,
-			"udp: sendmmsg_calls %llu recvmmsg_calls %llu send_errors %llu gso_buffers %llu "
-			"gro_buffers %llu (gso %s, gro %s)\n",
-			(unsigned long long)g->u->sendmmsg_calls, (unsigned long long)g->u->recvmmsg_calls,
-			(unsigned long long)g->u->send_errors, (unsigned long long)g->u->gso_buffers,
-			(unsigned long long)g->u->gro_buffers, g->u->gso ? "on" : "off",
-			g->u->gro ? "on" : "off");
+		fprintf(
+		    stderr,
+		    "udp: sendmmsg_calls %llu recvmmsg_calls %llu send_errors %llu gso_buffers "
+		    "%llu "
+		    "gro_buffers %llu (gso %s, gro %s)\n",
+		    (unsigned long long)g->u->sendmmsg_calls,
+		    (unsigned long long)g->u->recvmmsg_calls, (unsigned long long)g->u->send_errors,
+		    (unsigned long long)g->u->gso_buffers, (unsigned long long)g->u->gro_buffers,
+		    g->u->gso ? "on" : "off", g->u->gro ? "on" : "off");
 		ppspp_engine_counters_format(c, buf, sizeof(buf));
 		fprintf(stderr, "pcdn-get: counters\n%s", buf);
 	}
@@ -535,14 +546,13 @@ int main(int argc, char **argv)
 	if (g->resumed)
 		PCDN_LOG(get_log, NOTICE, "resuming %s: %llu chunks already verified", g->out,
 			 (unsigned long long)g->resumed_chunks);
-	if (ppspp_engine_swarm_complete(g->e, g->swarm) &&
-	    ppspp_merkle_chunk_count(g->tree) > 0) {
+	if (ppspp_engine_swarm_complete(g->e, g->swarm) && ppspp_merkle_chunk_count(g->tree) > 0) {
 		g->complete = true;
 	} else {
 		for (int i = 0; i < g->n_peers; i++) {
 			char a[64];
-			g->peers[i].channel = ppspp_engine_connect(g->e, g->swarm, &g->peers[i].addr,
-								   g->start_us);
+			g->peers[i].channel =
+			    ppspp_engine_connect(g->e, g->swarm, &g->peers[i].addr, g->start_us);
 			if (g->peers[i].channel < 0) {
 				fprintf(stderr, "pcdn-get: cannot reach %s: %s\n",
 					ppspp_peer_addr_format(&g->peers[i].addr, a, sizeof(a)),
@@ -571,8 +581,10 @@ int main(int argc, char **argv)
 		summary(g, end);
 		close_all(g);
 		if (stop_flag) {
-			fprintf(stderr, "pcdn-get: interrupted; %s and %s are kept: the same command "
-					"resumes the download\n", g->part, g->state);
+			fprintf(stderr,
+				"pcdn-get: interrupted; %s and %s are kept: the same command "
+				"resumes the download\n",
+				g->part, g->state);
 			status = 130;
 		} else if (g->failed) {
 			int err = g->storage_err;

@@ -39,12 +39,10 @@ struct opts {
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-	static const struct option longs[] = {{"hash", required_argument, NULL, 'H'},
-					      {"chunk-size", required_argument, NULL, 'c'},
-					      {"listen", required_argument, NULL, 'l'},
-					      {"log-level", required_argument, NULL, 'L'},
-					      {"help", no_argument, NULL, 'h'},
-					      {NULL, 0, NULL, 0}};
+	static const struct option longs[] = {
+	    {"hash", required_argument, NULL, 'H'},   {"chunk-size", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'}, {"log-level", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0}};
 	int ch;
 
 	o->hash_fn = PPSPP_HASH_SHA1;
@@ -54,8 +52,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'H':
 			o->hash_fn = ppspp_hash_from_name(optarg);
 			if (o->hash_fn < 0) {
-				fprintf(stderr, "pcdn-source: unknown hash '%s' (expected sha1, sha224, "
-						"sha256, sha384 or sha512)\n", optarg);
+				fprintf(stderr,
+					"pcdn-source: unknown hash '%s' (expected sha1, sha224, "
+					"sha256, sha384 or sha512)\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -107,9 +107,8 @@ static struct ppspp_merkle *hash_file(const struct opts *o, struct ppspp_file_st
 		fprintf(stderr, "pcdn-source: %s: %s\n", o->file, strerror(errno));
 		return NULL;
 	}
-	struct ppspp_merkle *t = ppspp_merkle_build_fd(ppspp_file_store_fd(fs),
-						       ppspp_file_store_size(fs),
-						       (uint8_t)o->hash_fn, o->chunk_size);
+	struct ppspp_merkle *t = ppspp_merkle_build_fd(
+	    ppspp_file_store_fd(fs), ppspp_file_store_size(fs), (uint8_t)o->hash_fn, o->chunk_size);
 	if (!t) {
 		fprintf(stderr, "pcdn-source: hashing %s: %s\n", o->file, strerror(errno));
 		ppspp_file_store_close(fs);
@@ -138,8 +137,7 @@ static void peer_up(void *ctx, int swarm, int channel, const struct ppspp_peer_a
 		 ppspp_peer_addr_format(p, a, sizeof(a)), channel);
 }
 
-static void peer_end(void *ctx, int swarm, int channel, const struct ppspp_peer_addr *p,
-		     int reason)
+static void peer_end(void *ctx, int swarm, int channel, const struct ppspp_peer_addr *p, int reason)
 {
 	char a[64];
 	(void)ctx;
@@ -160,8 +158,10 @@ static int serve(const struct opts *o)
 		return 2;
 	}
 	if (pcdn_addr_parse(o->listen, &listen) < 0) {
-		fprintf(stderr, "pcdn-source: bad listen address '%s' (expected 1.2.3.4:5 or "
-				"[::1]:5)\n", o->listen);
+		fprintf(stderr,
+			"pcdn-source: bad listen address '%s' (expected 1.2.3.4:5 or "
+			"[::1]:5)\n",
+			o->listen);
 		return 2;
 	}
 	struct ppspp_merkle *t = hash_file(o, &fs);

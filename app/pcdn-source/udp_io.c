@@ -36,8 +36,7 @@ void udp_io_to_peer(const struct sockaddr_storage *ss, struct ppspp_peer_addr *o
 	out->port = ntohs(s6->sin6_port);
 }
 
-socklen_t udp_io_from_peer(const struct ppspp_peer_addr *p, int family,
-			   struct sockaddr_storage *ss)
+socklen_t udp_io_from_peer(const struct ppspp_peer_addr *p, int family, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (family == AF_INET) {
@@ -99,8 +98,8 @@ int udp_io_open(struct udp_io *u, const struct pcdn_addr *bind_addr, bool want_v
 	} else {
 		memset(&any, 0, sizeof(any));
 		any.ss_family = (sa_family_t)u->family;
-		len = u->family == AF_INET ? sizeof(struct sockaddr_in)
-					   : sizeof(struct sockaddr_in6);
+		len =
+		    u->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 		if (bind(u->fd, (const struct sockaddr *)&any, len) < 0)
 			goto fail;
 	}
@@ -140,7 +139,8 @@ void udp_io_close(struct udp_io *u)
 
 static size_t out_len(const struct udp_io *u, int i)
 {
-	return u->out_iov[i][0].iov_len + (u->out[i].msg_hdr.msg_iovlen > 1 ? u->out_iov[i][1].iov_len : 0);
+	return u->out_iov[i][0].iov_len +
+	       (u->out[i].msg_hdr.msg_iovlen > 1 ? u->out_iov[i][1].iov_len : 0);
 }
 
 static bool same_peer(const struct udp_io *u, int i, int j)
@@ -295,7 +295,8 @@ int udp_io_receive(struct udp_io *u)
 		}
 		/* a coalesced buffer holds datagrams of seg bytes, the last possibly shorter */
 		for (size_t off = 0; off < len; off += seg, count++)
-			ppspp_engine_input(u->engine, &from, b + off, PCDN_MIN(seg, len - off), now);
+			ppspp_engine_input(u->engine, &from, b + off, PCDN_MIN(seg, len - off),
+					   now);
 	}
 	return count;
 }

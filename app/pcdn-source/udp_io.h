@@ -11,13 +11,13 @@
 #include "pcdn_common.h"
 #include "ppspp.h"
 
-#define UDP_IO_BATCH 64
-#define UDP_IO_HDR_MAX 2048
+#define UDP_IO_BATCH	 64
+#define UDP_IO_HDR_MAX	 2048
 #define UDP_IO_DGRAM_MAX 65536
 
 struct udp_io {
 	int fd;
-	int family;                   /* AF_INET or AF_INET6 (dual stack) */
+	int family; /* AF_INET or AF_INET6 (dual stack) */
 	struct ppspp_engine *engine;
 	/* outgoing batch: header copied, payload chained as a second iovec */
 	int n_out;
@@ -57,7 +57,8 @@ int udp_io_loop(struct udp_io *u, volatile sig_atomic_t *stop, int (*tick)(void 
 		void *tick_ctx);
 
 void udp_io_to_peer(const struct sockaddr_storage *ss, struct ppspp_peer_addr *out);
-socklen_t udp_io_from_peer(const struct ppspp_peer_addr *p, int family, struct sockaddr_storage *ss);
+socklen_t udp_io_from_peer(const struct ppspp_peer_addr *p, int family,
+			   struct sockaddr_storage *ss);
 void udp_io_pcdn_to_peer(const struct pcdn_addr *a, struct ppspp_peer_addr *out);
 
 #endif

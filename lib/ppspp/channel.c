@@ -168,8 +168,8 @@ void ppspp_chan_options(const struct ppspp_engine *e, int ci, bool with_extra,
 	o->cam = c->ctx.cam;
 	if (with_extra) {
 		ppspp_supported_msgs_set(o, OUR_SUPPORTED_MSGS);
-		o->present |= PPSPP_OPT_BIT(PPSPP_OPT_SUPPORTED_MSGS) |
-			      PPSPP_OPT_BIT(PPSPP_OPT_CHUNK_SIZE);
+		o->present |=
+		    PPSPP_OPT_BIT(PPSPP_OPT_SUPPORTED_MSGS) | PPSPP_OPT_BIT(PPSPP_OPT_CHUNK_SIZE);
 		o->chunk_size = s->chunk_size;
 	}
 }
@@ -438,7 +438,8 @@ static void rq_cancel(struct ppspp_channel *c, uint64_t a, uint64_t b)
 			r->a = b + 1;
 		else if (b >= r->b)
 			r->b = a - 1;
-		/* a hole inside a queued range is left: answering a cancelled request is harmless */
+		/* a hole inside a queued range is left: answering a cancelled request is harmless
+		 */
 	}
 }
 
@@ -448,8 +449,7 @@ static bool addr_private(const struct ppspp_peer_addr *p)
 
 	if (p->family == PPSPP_AF_INET4)
 		return a[0] == 10 || a[0] == 127 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
-		       (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) ||
-		       a[0] >= 224;
+		       (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) || a[0] >= 224;
 	static const uint8_t loop6[16] = {[15] = 1};
 	return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || a[0] == 0xff ||
 	       memcmp(a, loop6, 16) == 0;
@@ -530,7 +530,7 @@ void ppspp_chan_handle_msg(struct ppspp_engine *e, int ci, const struct ppspp_ms
 				uint64_t w = b - a + 1;
 				if ((w & (w - 1)) == 0 && a % w == 0) {
 					hashes[*n_hashes].bin =
-						ppspp_bin_make((unsigned)__builtin_ctzll(w), a / w);
+					    ppspp_bin_make((unsigned)__builtin_ctzll(w), a / w);
 					memcpy(hashes[*n_hashes].hash, m->u.integrity.hash,
 					       s->hash_len);
 					(*n_hashes)++;
@@ -571,7 +571,8 @@ static int learn_peaks(struct ppspp_engine *e, int si, const struct ppspp_hash_n
 		int run = 1;
 		uint64_t next = ppspp_bin_base_width(h[start].bin);
 		while (start + run < n && ppspp_bin_base_left(h[start + run].bin) == next &&
-		       ppspp_bin_layer(h[start + run].bin) < ppspp_bin_layer(h[start + run - 1].bin)) {
+		       ppspp_bin_layer(h[start + run].bin) <
+			   ppspp_bin_layer(h[start + run - 1].bin)) {
 			next += ppspp_bin_base_width(h[start + run].bin);
 			run++;
 		}
@@ -581,8 +582,8 @@ static int learn_peaks(struct ppspp_engine *e, int si, const struct ppspp_hash_n
 				end += ppspp_bin_base_width(h[start + i].bin);
 			if (end <= k)
 				break; /* shorter runs cover even less */
-			int rc = ppspp_merkle_add_peaks_with_chunk(s->tree, &h[start], run, k, data, len,
-								   h, n);
+			int rc = ppspp_merkle_add_peaks_with_chunk(s->tree, &h[start], run, k, data,
+								   len, h, n);
 			if (rc == 0)
 				return ppspp_swarm_learn_count(e, si);
 			if (rc == -EINVAL)
@@ -661,7 +662,8 @@ static int accepted(struct ppspp_engine *e, int ci, uint64_t k, const void *p, s
 	ppspp_ivset_add(&s->fresh, k, k);
 	ppspp_ivset_add(&c->ack_new, k, k);
 	/* §8.7: one-way delay, receiver clock minus sender timestamp */
-	c->ack_delay_us = (uint64_t)((int64_t)now + e->cfg.timestamp_offset_us) - m->u.data.timestamp;
+	c->ack_delay_us =
+	    (uint64_t)((int64_t)now + e->cfg.timestamp_offset_us) - m->u.data.timestamp;
 	if (e->ev.chunk_verified)
 		e->ev.chunk_verified(e->ev.ctx, si, k, ci);
 	if (s->verified == s->count && !s->complete_sent) {
@@ -960,9 +962,9 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 			continue;
 		}
 		bool room = pending_bytes == 0
-				    ? ppspp_ledbat_can_send(&c->ledbat, s->chunk_size)
-				    : (double)(c->ledbat.flightsize + pending_bytes + s->chunk_size) <=
-					      c->ledbat.cwnd;
+				? ppspp_ledbat_can_send(&c->ledbat, s->chunk_size)
+				: (double)(c->ledbat.flightsize + pending_bytes + s->chunk_size) <=
+				      c->ledbat.cwnd;
 		if (!room)
 			break;
 		const void *data;
@@ -993,7 +995,8 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 				ppspp_ivset_add(&c->sent, k, k);
 			p[np++] = (struct ppspp_pending){k, data, len, ref, retransmit};
 			pending_bytes += len;
-			if (e->ctr.msgs_out[PPSPP_INTEGRITY] - hashes_before >= PPSPP_MAX_HASHES / 2) {
+			if (e->ctr.msgs_out[PPSPP_INTEGRITY] - hashes_before >=
+			    PPSPP_MAX_HASHES / 2) {
 				e->busy = true; /* the receiver keeps PPSPP_MAX_HASHES sent apart */
 				break;
 			}

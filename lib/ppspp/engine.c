@@ -282,9 +282,8 @@ static void established(struct ppspp_engine *e, int ci)
 static void new_handshake(struct ppspp_engine *e, const struct ppspp_peer_addr *from,
 			  const uint8_t *buf, size_t len)
 {
-	struct ppspp_codec_ctx ctx = {.cam = PPSPP_CAM_CHUNK32,
-				      .hash_len = 20,
-				      .chunk_size = PPSPP_DEFAULT_CHUNK_SIZE};
+	struct ppspp_codec_ctx ctx = {
+	    .cam = PPSPP_CAM_CHUNK32, .hash_len = 20, .chunk_size = PPSPP_DEFAULT_CHUNK_SIZE};
 	struct ppspp_reader r;
 	struct ppspp_msg m;
 	int rc;
@@ -478,7 +477,8 @@ int ppspp_engine_input(struct ppspp_engine *e, const struct ppspp_peer_addr *fro
 		const struct ppspp_hash_node *src = e->in_nodes + (nh - (int)add);
 		if (c->n_hashes + add > PPSPP_MAX_HASHES) {
 			uint32_t drop = c->n_hashes + add - PPSPP_MAX_HASHES;
-			memmove(c->hashes, c->hashes + drop, (c->n_hashes - drop) * sizeof(*c->hashes));
+			memmove(c->hashes, c->hashes + drop,
+				(c->n_hashes - drop) * sizeof(*c->hashes));
 			c->n_hashes -= drop;
 		}
 		memcpy(c->hashes + c->n_hashes, src, add * sizeof(*c->hashes));
@@ -592,9 +592,10 @@ void ppspp_engine_chunk_ready(struct ppspp_engine *e, int swarm, uint64_t chunk,
 int ppspp_engine_counters_format(const struct ppspp_engine_counters *c, char *out, size_t size)
 {
 	static const char *const msg_names[] = {
-		"handshake", "data",	"ack",	   "have",  "integrity", "pex_resv4", "pex_req",
-		"signed_integrity", "request", "cancel", "choke", "unchoke", "pex_resv6",
-		"pex_rescert"};
+	    "handshake", "data",       "ack",	  "have",
+	    "integrity", "pex_resv4",  "pex_req", "signed_integrity",
+	    "request",	 "cancel",     "choke",	  "unchoke",
+	    "pex_resv6", "pex_rescert"};
 	size_t n = 0;
 
 #define PUT(...)                                                                                   \

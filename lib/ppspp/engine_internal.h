@@ -2,8 +2,8 @@
 #ifndef PPSPP_ENGINE_INTERNAL_H
 #define PPSPP_ENGINE_INTERNAL_H
 
-#include "ppspp.h"
 #include "pcdn_common.h"
+#include "ppspp.h"
 
 /* ---- chunk sets (binmap.c) ------------------------------------------------------------------ */
 
@@ -54,9 +54,9 @@ uint64_t ppspp_bitmap_run_end(const struct ppspp_bitmap *b, uint64_t i);
 
 struct ppspp_swarm {
 	bool used;
-	bool failed;      /* storage error: no more downloading */
+	bool failed; /* storage error: no more downloading */
 	bool complete_sent;
-	bool empty;       /* root hash all zeros: zero-length content */
+	bool empty; /* root hash all zeros: zero-length content */
 	struct ppspp_merkle *tree;
 	struct ppspp_storage st;
 	uint8_t cam;
@@ -64,16 +64,16 @@ struct ppspp_swarm {
 	uint8_t hash_len;
 	uint32_t chunk_size;
 	uint8_t root[PPSPP_HASH_MAX_LEN];
-	uint64_t count;       /* chunks, 0 until known */
-	uint64_t verified;    /* verified chunks */
+	uint64_t count;	   /* chunks, 0 until known */
+	uint64_t verified; /* verified chunks */
 	/* Allocated when count becomes known (once per swarm). */
-	struct ppspp_bitmap have;   /* verified here */
-	struct ppspp_bitmap taken;  /* verified, or requested from some channel */
+	struct ppspp_bitmap have;    /* verified here */
+	struct ppspp_bitmap taken;   /* verified, or requested from some channel */
 	struct ppspp_bitmap retried; /* requested more than once */
-	uint16_t *owner;            /* channel index + 1 a chunk is requested from; 0 = none */
-	uint32_t *req_pos;          /* the owner's request ring position for the chunk */
-	uint64_t cursor;            /* every chunk below is taken */
-	uint64_t prefix;            /* every chunk below is verified */
+	uint16_t *owner;	     /* channel index + 1 a chunk is requested from; 0 = none */
+	uint32_t *req_pos;	     /* the owner's request ring position for the chunk */
+	uint64_t cursor;	     /* every chunk below is taken */
+	uint64_t prefix;	     /* every chunk below is verified */
 	/* Chunks verified since the last run: announced with HAVE/ACK then. */
 	struct ppspp_ivset fresh;
 	/* pull.c: chunks asked for first; want_only: nothing else is requested */
@@ -88,8 +88,8 @@ void ppspp_swarm_free(struct ppspp_swarm *s);
 
 enum ppspp_chan_state {
 	CH_FREE = 0,
-	CH_HS_SENT,     /* initiator: handshake sent, no reply yet */
-	CH_HS_REPLIED,  /* responder: reply sent, waiting for a datagram on our channel ID */
+	CH_HS_SENT,    /* initiator: handshake sent, no reply yet */
+	CH_HS_REPLIED, /* responder: reply sent, waiting for a datagram on our channel ID */
 	CH_ESTABLISHED,
 };
 
@@ -115,23 +115,23 @@ struct ppspp_pending { /* a chunk of a burst being sent with its hashes apart */
 	bool retransmit;
 };
 
-#define PPSPP_RQ_CAP 64         /* queued peer REQUEST ranges (sender side) */
-#define PPSPP_MAX_HASHES 128    /* INTEGRITY hashes kept for the next DATA */
+#define PPSPP_RQ_CAP	    64	/* queued peer REQUEST ranges (sender side) */
+#define PPSPP_MAX_HASHES    128 /* INTEGRITY hashes kept for the next DATA */
 #define PPSPP_REJECT_MEMORY 8
-#define PPSPP_ACK_CAP 16
+#define PPSPP_ACK_CAP	    16
 
 struct ppspp_channel {
 	uint8_t state;
 	bool initiator;
-	bool core_only;         /* our handshake carries only the core options */
-	bool choked_by_peer;    /* §3.9: no REQUESTs to it */
-	bool choking_peer;      /* we ignore its REQUESTs */
+	bool core_only;	     /* our handshake carries only the core options */
+	bool choked_by_peer; /* §3.9: no REQUESTs to it */
+	bool choking_peer;   /* we ignore its REQUESTs */
 	bool send_unchoke, send_choke;
-	bool peer_knows_peaks;  /* it acknowledged a chunk, or we sent the peaks (not retransmit) */
-	bool pex_wanted;        /* we owe it a PEX_REQ */
-	bool pex_owed;          /* it asked us for peers */
-	bool first_req_out;     /* count unknown: first chunk requested */
-	bool must_speak;        /* initiator: the third datagram of the handshake is owed */
+	bool peer_knows_peaks; /* it acknowledged a chunk, or we sent the peaks (not retransmit) */
+	bool pex_wanted;       /* we owe it a PEX_REQ */
+	bool pex_owed;	       /* it asked us for peers */
+	bool first_req_out;    /* count unknown: first chunk requested */
+	bool must_speak;       /* initiator: the third datagram of the handshake is owed */
 	int swarm;
 	uint32_t local_id, remote_id;
 	struct ppspp_peer_addr peer;
@@ -145,58 +145,58 @@ struct ppspp_channel {
 	uint64_t chunks_received, chunks_sent;
 
 	/* downloading from this peer */
-	struct ppspp_ivset peer_have;       /* its HAVEs and ACKs */
-	struct ppspp_req *req;              /* ring, e->cfg.max_requests */
+	struct ppspp_ivset peer_have; /* its HAVEs and ACKs */
+	struct ppspp_req *req;	      /* ring, e->cfg.max_requests */
 	uint32_t req_head, req_tail;
-	uint32_t n_out;                     /* requests still owned by this channel */
-	uint32_t hi_pos;                    /* newest ring position answered */
+	uint32_t n_out;	 /* requests still owned by this channel */
+	uint32_t hi_pos; /* newest ring position answered */
 	uint32_t window;
 	uint64_t srtt_us, rttvar_us, min_rtt_us;
 	uint64_t rate_start_us, rate_count;
 	double rate_cps;
-	struct ppspp_range new_reqs[PPSPP_ACK_CAP];  /* REQUEST ranges to send this run */
+	struct ppspp_range new_reqs[PPSPP_ACK_CAP]; /* REQUEST ranges to send this run */
 	uint32_t n_new_reqs;
 	struct ppspp_range cancels[PPSPP_ACK_CAP];
 	uint32_t n_cancels;
-	struct ppspp_ivset ack_new;         /* chunks it sent us, to ACK this run */
+	struct ppspp_ivset ack_new; /* chunks it sent us, to ACK this run */
 	uint64_t ack_delay_us;
-	struct ppspp_hash_node *hashes;     /* INTEGRITY seen in earlier datagrams (atomic split) */
+	struct ppspp_hash_node *hashes; /* INTEGRITY seen in earlier datagrams (atomic split) */
 	uint32_t n_hashes;
-	bool hashes_used;                   /* a DATA used them: the next INTEGRITY-only datagram replaces them */
+	bool hashes_used; /* a DATA used them: the next INTEGRITY-only datagram replaces them */
 
 	/* uploading to this peer */
-	struct ppspp_ivset sent;            /* chunks sent (optimistic uncle skipping, §5.3) */
+	struct ppspp_ivset sent; /* chunks sent (optimistic uncle skipping, §5.3) */
 	struct ppspp_range rq[PPSPP_RQ_CAP];
 	uint32_t rq_head, rq_n;
-	bool waiting;                       /* storage said -EAGAIN for rq head */
-	bool ready;                         /* ppspp_engine_chunk_ready arrived */
-	bool gone;                          /* ... with "not available" */
+	bool waiting; /* storage said -EAGAIN for rq head */
+	bool ready;   /* ppspp_engine_chunk_ready arrived */
+	bool gone;    /* ... with "not available" */
 	uint64_t wait_chunk;
 	struct ppspp_ledbat ledbat;
 	bool slow_start;
-	struct ppspp_flight *fl;            /* ring, e->cfg.max_inflight */
+	struct ppspp_flight *fl; /* ring, e->cfg.max_inflight */
 	uint32_t fl_head, fl_tail;
-	uint32_t *fl_index;                 /* chunk & mask -> ring position */
-	uint64_t fl_acked_sent_us;          /* send time of the newest DATA acknowledged */
+	uint32_t *fl_index;	   /* chunk & mask -> ring position */
+	uint64_t fl_acked_sent_us; /* send time of the newest DATA acknowledged */
 };
 
 struct ppspp_engine {
 	struct ppspp_engine_config cfg;
-	uint32_t ch_hwm;        /* channel slots at or above are free */
+	uint32_t ch_hwm; /* channel slots at or above are free */
 	struct ppspp_io io;
 	struct ppspp_engine_events ev;
 	struct ppspp_engine_counters ctr;
 	struct ppspp_swarm *swarms;
 	struct ppspp_channel *ch;
-	uint32_t *id_table;     /* open addressing: local channel ID -> index + 1 */
+	uint32_t *id_table; /* open addressing: local channel ID -> index + 1 */
 	uint32_t id_mask;
 	uint64_t now;
-	bool busy;              /* run had more to send */
-	uint8_t *buf;           /* scratch datagram */
+	bool busy;    /* run had more to send */
+	uint8_t *buf; /* scratch datagram */
 	uint32_t buf_cap;
 	struct ppspp_hash_node *scratch_nodes; /* 2 * PPSPP_MAX_HASHES, for sending */
 	struct ppspp_hash_node *in_nodes;      /* 3 * PPSPP_MAX_HASHES, for receiving */
-	struct ppspp_pending *pending;         /* cfg.send_burst */
+	struct ppspp_pending *pending;	       /* cfg.send_burst */
 };
 
 /* channel.c */

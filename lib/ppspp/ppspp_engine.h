@@ -67,12 +67,12 @@ struct ppspp_storage {
 };
 
 enum ppspp_peer_end {
-	PPSPP_PEER_TIMEOUT = 1,    /* §3.12: silent for dead_us with datagrams sent to it */
-	PPSPP_PEER_NO_ANSWER,      /* handshake never answered, core-option retry included */
-	PPSPP_PEER_CLOSED,         /* it sent a closing HANDSHAKE (§8.4) */
-	PPSPP_PEER_POISONED,       /* too many chunks that failed verification */
-	PPSPP_PEER_REFUSED,        /* its handshake reply failed our checks */
-	PPSPP_PEER_LOCAL_CLOSE,    /* ppspp_engine_close */
+	PPSPP_PEER_TIMEOUT = 1, /* §3.12: silent for dead_us with datagrams sent to it */
+	PPSPP_PEER_NO_ANSWER,	/* handshake never answered, core-option retry included */
+	PPSPP_PEER_CLOSED,	/* it sent a closing HANDSHAKE (§8.4) */
+	PPSPP_PEER_POISONED,	/* too many chunks that failed verification */
+	PPSPP_PEER_REFUSED,	/* its handshake reply failed our checks */
+	PPSPP_PEER_LOCAL_CLOSE, /* ppspp_engine_close */
 };
 const char *ppspp_peer_end_name(int reason);
 
@@ -97,19 +97,19 @@ struct ppspp_engine_events {
 };
 
 struct ppspp_engine_config {
-	uint32_t max_channels;       /* channel table size (default 64) */
-	uint32_t max_swarms;         /* default 8 */
-	uint32_t max_requests;       /* REQUESTs in flight per channel, power of two (default 1024) */
-	uint32_t max_inflight;       /* DATA in flight per channel, power of two (default 4096) */
-	uint32_t max_datagram;       /* bytes of UDP payload (default 1472) */
-	uint32_t send_burst;         /* DATA datagrams per channel per run (default 64) */
+	uint32_t max_channels; /* channel table size (default 64) */
+	uint32_t max_swarms;   /* default 8 */
+	uint32_t max_requests; /* REQUESTs in flight per channel, power of two (default 1024) */
+	uint32_t max_inflight; /* DATA in flight per channel, power of two (default 4096) */
+	uint32_t max_datagram; /* bytes of UDP payload (default 1472) */
+	uint32_t send_burst;   /* DATA datagrams per channel per run (default 64) */
 	uint64_t handshake_retry_us; /* resend an unanswered handshake (default 500 ms) */
 	uint32_t handshake_tries;    /* per option set before the core-option retry (default 3) */
-	uint64_t keepalive_us;       /* §3.12 keep-alive when idle (default 10 s) */
-	uint64_t dead_us;            /* §3.12 dead after this much silence (default 180 s) */
+	uint64_t keepalive_us;	     /* §3.12 keep-alive when idle (default 10 s) */
+	uint64_t dead_us;	     /* §3.12 dead after this much silence (default 180 s) */
 	uint64_t min_request_timeout_us; /* floor of the re-request timer (default 50 ms) */
-	uint32_t poison_limit;       /* rejected chunks before a peer is dropped (default 3) */
-	bool pex;                    /* send PEX_REQ to every new peer */
+	uint32_t poison_limit;		 /* rejected chunks before a peer is dropped (default 3) */
+	bool pex;			 /* send PEX_REQ to every new peer */
 	/* Send a burst's INTEGRITY in datagrams of their own ahead of its DATA (§5.4), so every
 	 * DATA datagram has the same size and a kernel sender can use UDP segmentation offload.
 	 * Off: each DATA datagram carries its own hashes (§5.3 atomic datagrams). */
@@ -127,27 +127,27 @@ struct ppspp_engine_counters {
 	uint64_t msgs_out[PPSPP_MSG_TYPE_MAX + 1];
 	uint64_t malformed[PPSPP_ERR_DECODE_MAX]; /* indexed by enum ppspp_decode_error */
 	uint64_t malformed_total;
-	uint64_t unknown_channel;    /* no such channel, or the wrong source address */
-	uint64_t bad_handshakes;     /* failed §3.1.1 checks: no reply sent */
+	uint64_t unknown_channel;     /* no such channel, or the wrong source address */
+	uint64_t bad_handshakes;      /* failed §3.1.1 checks: no reply sent */
 	uint64_t handshake_fallbacks; /* core-option retries */
-	uint64_t table_full;         /* handshakes refused: channel table full */
-	uint64_t ignored_msgs;       /* legal but unusable here (heavy payload too early, ...) */
+	uint64_t table_full;	      /* handshakes refused: channel table full */
+	uint64_t ignored_msgs;	      /* legal but unusable here (heavy payload too early, ...) */
 	uint64_t chunks_verified;
-	uint64_t chunks_rejected;    /* failed Merkle verification (poisoned) */
+	uint64_t chunks_rejected;     /* failed Merkle verification (poisoned) */
 	uint64_t chunks_unverifiable; /* hashes missing (lost/reordered INTEGRITY); re-requested */
 	uint64_t chunks_duplicate;
 	uint64_t chunks_sent;
-	uint64_t retransmits;        /* DATA sent again for a re-sent REQUEST */
-	uint64_t rerequests;         /* chunks asked again after a timeout, rejection or choke */
-	uint64_t requests_deferred;  /* storage answered -EAGAIN */
-	uint64_t data_lost;          /* DATA never acknowledged within the RTO */
+	uint64_t retransmits;	    /* DATA sent again for a re-sent REQUEST */
+	uint64_t rerequests;	    /* chunks asked again after a timeout, rejection or choke */
+	uint64_t requests_deferred; /* storage answered -EAGAIN */
+	uint64_t data_lost;	    /* DATA never acknowledged within the RTO */
 	uint64_t send_errors;
 	uint64_t storage_errors;
 	uint64_t peers_dead, peers_poisoned, peers_closed;
 	uint64_t keepalives_out;
 	uint64_t pex_peers_in;
-	uint64_t unknown_swarm;      /* handshakes for a swarm not here (unknown_swarm event; also
-				      * counted in bad_handshakes) */
+	uint64_t unknown_swarm; /* handshakes for a swarm not here (unknown_swarm event; also
+				 * counted in bad_handshakes) */
 };
 
 struct ppspp_engine;
@@ -217,13 +217,13 @@ struct ppspp_channel_info {
 	bool choked_by_peer;
 	bool core_options_only;
 	uint32_t local_id, remote_id;
-	uint64_t chunks_received;  /* verified chunks that came from this peer */
+	uint64_t chunks_received; /* verified chunks that came from this peer */
 	uint64_t chunks_sent;
 	uint64_t rejected;
 	uint32_t requests_out;
 	double cwnd_bytes;
-	uint64_t flight_bytes;     /* DATA sent, not acknowledged or presumed lost */
-	uint32_t queued_requests;  /* its REQUEST ranges not yet served */
+	uint64_t flight_bytes;	  /* DATA sent, not acknowledged or presumed lost */
+	uint32_t queued_requests; /* its REQUEST ranges not yet served */
 };
 int ppspp_engine_channel_info(const struct ppspp_engine *e, int channel,
 			      struct ppspp_channel_info *out);

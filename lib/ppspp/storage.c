@@ -17,10 +17,11 @@ struct ppspp_file_store {
 	int fd;
 	bool writable;
 	uint32_t chunk_size;
-	uint64_t size;  /* a seeder: bytes mapped; a download: chunk count * chunk size */
-	uint8_t *map;   /* a seeder's mapping */
+	uint64_t size; /* a seeder: bytes mapped; a download: chunk count * chunk size */
+	uint8_t *map;  /* a seeder's mapping */
 	/* a download: contiguous verified chunks gathered into one pwrite (fresh page-cache pages
-	 * are then filled by a copy, not zeroed by a page fault first as a writable mapping would) */
+	 * are then filled by a copy, not zeroed by a page fault first as a writable mapping would)
+	 */
 	uint8_t *batch;
 	uint64_t batch_off;
 	size_t batch_len;

@@ -117,7 +117,8 @@ int main(int argc, char **argv)
 			c.seconds = atof(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: udp_blast [-g] [-p PORT] [-s BYTES] [-t SECONDS]\n");
+			fprintf(stderr,
+				"usage: udp_blast [-g] [-p PORT] [-s BYTES] [-t SECONDS]\n");
 			return 2;
 		}
 	}
@@ -183,8 +184,9 @@ int main(int argc, char **argv)
 	printf("sent %llu datagrams of %zu bytes in %.3f s (%.1f MB/s offered)\n",
 	       (unsigned long long)c.sent, c.size, send_s, (double)c.sent * c.size / 1e6 / send_s);
 	printf("received %llu datagrams (%.1f%%) in %.3f s: %.3f Mpps, %.1f MB/s\n",
-	       (unsigned long long)c.received, c.sent ? 100.0 * (double)c.received / (double)c.sent : 0,
-	       rx_s, rx_s > 0 ? (double)c.received / rx_s / 1e6 : 0, mbps);
+	       (unsigned long long)c.received,
+	       c.sent ? 100.0 * (double)c.received / (double)c.sent : 0, rx_s,
+	       rx_s > 0 ? (double)c.received / rx_s / 1e6 : 0, mbps);
 	printf("%s %.1f\n", c.gso ? "kernel_udp_gso_mb_per_s" : "kernel_udp_mb_per_s", mbps);
 	return 0;
 }

@@ -12,9 +12,9 @@
 #include "pcdn_common.h"
 #include "ppspp.h"
 
-#define CHUNK 1024
+#define CHUNK  1024
 #define CHUNKS 40
-#define QCAP 512
+#define QCAP   512
 
 struct dgram {
 	int to;
@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.send_burst = 8;
 	cfg.integrity_apart = size > 0 && (data[0] & 1);
 	struct ppspp_merkle *leech =
-		ppspp_merkle_create_verifier(PPSPP_HASH_SHA1, CHUNK, root, sizeof(root));
+	    ppspp_merkle_create_verifier(PPSPP_HASH_SHA1, CHUNK, root, sizeof(root));
 	struct ppspp_storage seed_st = {.get_chunk = st_get};
 	struct ppspp_storage leech_st = {.put_chunk = st_put};
 	qn = 0;

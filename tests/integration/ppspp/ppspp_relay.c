@@ -64,9 +64,8 @@ static void send_to(bool to_client, const uint8_t *b, size_t len)
 /* RFC 7574 §8.6: find the DATA message and flip one bit of its payload. */
 static bool flip_data(uint8_t *b, size_t len)
 {
-	struct ppspp_codec_ctx ctx = {.cam = PPSPP_CAM_CHUNK32,
-				      .hash_len = 20,
-				      .chunk_size = PPSPP_DEFAULT_CHUNK_SIZE};
+	struct ppspp_codec_ctx ctx = {
+	    .cam = PPSPP_CAM_CHUNK32, .hash_len = 20, .chunk_size = PPSPP_DEFAULT_CHUNK_SIZE};
 	struct ppspp_reader rd;
 	struct ppspp_msg m;
 
@@ -135,8 +134,9 @@ static void relay(bool to_client, uint8_t *b, size_t len)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ppspp_relay --listen ADDR:PORT --upstream ADDR:PORT [--drop PCT] "
-			"[--dup PCT] [--reorder PCT] [--flip-data PCT] [--garbage PCT] [--seed N]\n");
+	fprintf(stderr,
+		"usage: ppspp_relay --listen ADDR:PORT --upstream ADDR:PORT [--drop PCT] "
+		"[--dup PCT] [--reorder PCT] [--flip-data PCT] [--garbage PCT] [--seed N]\n");
 }
 
 int main(int argc, char **argv)
@@ -216,8 +216,8 @@ int main(int argc, char **argv)
 			continue;
 		struct pcdn_addr from;
 		from.len = sizeof(from.ss);
-		ssize_t len = recvfrom(r.fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.ss,
-				       &from.len);
+		ssize_t len =
+		    recvfrom(r.fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.ss, &from.len);
 		if (len < 0)
 			continue;
 		bool from_up = pcdn_addr_equal(&from, &r.upstream);

@@ -12,7 +12,7 @@
 /* ---- the fake network --------------------------------------------------------------------- */
 
 #define MAX_NODES 4
-#define QCAP 65536
+#define QCAP	  65536
 #define DGRAM_MAX 4096
 
 struct dgram {
@@ -30,9 +30,9 @@ struct net {
 	uint64_t now;
 	uint64_t rng;
 	unsigned drop_pct, dup_pct, reorder_pct;
-	int corrupt_from;          /* flip a payload bit in DATA sent by this node (-1: none) */
-	int strict_node;           /* this node drops handshakes carrying options 8 or 9 */
-	unsigned garbage_pct;      /* inject garbage on established channels */
+	int corrupt_from;     /* flip a payload bit in DATA sent by this node (-1: none) */
+	int strict_node;      /* this node drops handshakes carrying options 8 or 9 */
+	unsigned garbage_pct; /* inject garbage on established channels */
 	uint64_t delivered, dropped, garbage_sent;
 };
 
@@ -40,8 +40,8 @@ struct store {
 	uint8_t *data;
 	uint64_t size;
 	uint32_t chunk_size;
-	uint8_t *got;              /* receiver: chunk stored */
-	bool defer;                /* get_chunk: -EAGAIN until released */
+	uint8_t *got; /* receiver: chunk stored */
+	bool defer;   /* get_chunk: -EAGAIN until released */
 	uint8_t *released;
 	uint64_t deferred_pending[64];
 	int n_pending;
@@ -285,7 +285,7 @@ static struct node *node_new(struct net *n, bool seeder, uint8_t cam,
 	nd->e = ppspp_engine_create(cfg, &io, &ev, n->now);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(nd->e);
 	struct ppspp_merkle *full =
-		ppspp_merkle_build_mem(content, content_size, PPSPP_HASH_SHA1, CHUNK);
+	    ppspp_merkle_build_mem(content, content_size, PPSPP_HASH_SHA1, CHUNK);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(full);
 	nd->st.chunk_size = CHUNK;
 	nd->st.size = content_size;
@@ -302,10 +302,8 @@ static struct node *node_new(struct net *n, bool seeder, uint8_t cam,
 		ppspp_merkle_free(full);
 		nd->st.data = calloc(content_size + 1, 1);
 	}
-	struct ppspp_storage st = {.ctx = &nd->st,
-				   .get_chunk = st_get,
-				   .release = st_release,
-				   .put_chunk = st_put};
+	struct ppspp_storage st = {
+	    .ctx = &nd->st, .get_chunk = st_get, .release = st_release, .put_chunk = st_put};
 	nd->swarm = ppspp_engine_swarm_add(nd->e, nd->tree, cam, &st);
 	CU_ASSERT_EQUAL_FATAL(nd->swarm, 0);
 	return nd;
@@ -569,7 +567,8 @@ static void test_forged_peaks(void)
 	CU_ASSERT_EQUAL_FATAL(ppspp_engine_channel_info(b->e, ci, &info), 0);
 	uint8_t root[20];
 	ppspp_merkle_root(b->tree, root);
-	struct ppspp_codec_ctx ctx = {.cam = PPSPP_CAM_CHUNK32, .hash_len = 20, .chunk_size = CHUNK};
+	struct ppspp_codec_ctx ctx = {
+	    .cam = PPSPP_CAM_CHUNK32, .hash_len = 20, .chunk_size = CHUNK};
 	uint8_t buf[2048];
 	struct ppspp_writer w;
 	struct ppspp_msg m;
@@ -613,7 +612,7 @@ static void test_forged_peaks(void)
 	CU_ASSERT_EQUAL(ppspp_merkle_chunk_count(b->tree), 0);
 	/* refused: as unverifiable (the lone peak leaves 30 uncles missing) */
 	CU_ASSERT_EQUAL(ppspp_engine_counters(b->e)->chunks_rejected +
-				ppspp_engine_counters(b->e)->chunks_unverifiable,
+			    ppspp_engine_counters(b->e)->chunks_unverifiable,
 			1);
 	CU_ASSERT_EQUAL(b->st.puts, 0);
 	net_free(n);

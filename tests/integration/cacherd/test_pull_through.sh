@@ -7,6 +7,7 @@
 # hashes, then every chunk a client misses) from the source; the source is then stopped and a
 # second download is served from the cache alone. Both are byte-identical to the file, and the
 # counters agree: misses on the first, none on the second, chunks served = chunk count each time.
+# In background mode the second download runs over IPv6 (ND to the DPDK port).
 # Modes: misses (only what clients ask is fetched: every chunk after the first is a miss),
 # readahead (each miss also fetches the next 64 chunks), background (the whole swarm is fetched
 # once the first handshake named it), choke (a budget
@@ -149,7 +150,7 @@ ports = (
     mtu = 1500;
     rx_desc = 512;
     tx_desc = 512;
-    addresses = [ "10.78.0.2/24" ];
+    addresses = [ "10.78.0.2/24", "fd78::2/64" ];
   }
 );
 CONF
@@ -162,6 +163,7 @@ expect_ge uptime_ms 0
 ip netns exec "$nsc" ip link set lo up
 ip netns exec "$nsc" python3 "$here/txcsum_off.py" "$vc"
 ip -n "$nsc" addr add 10.78.0.1/24 dev "$vc"
+ip -n "$nsc" -6 addr add fd78::1/64 dev "$vc" nodad
 ip -n "$nsc" link set "$vc" up
 
 shutdown_check() {
@@ -238,14 +240,16 @@ else
 fi
 echo "ok: download 1 counters: served $served1, hits $hits1, misses $misses1, fetches $started1"
 
-# 2: the source is gone; everything comes from the cache.
+# 2: the source is gone; everything comes from the cache (over IPv6 in background mode).
 kill -TERM "$spid"
 wait "$spid" 2>/dev/null || true
 spid=
-ip netns exec "$nsc" "$get" --peer 10.78.0.2:6778 --swarm "$swarm" --chunk-size 1024 \
+peer2=10.78.0.2:6778
+[ "$mode" = background ] && peer2="[fd78::2]:6778"
+ip netns exec "$nsc" "$get" --peer "$peer2" --swarm "$swarm" --chunk-size 1024 \
 	-o "$tmp/out2" --timeout 20 2>"$tmp/get2.log" || { cat "$tmp/get2.log"; fail "download 2"; }
 cmp "$tmp/file" "$tmp/out2" || fail "download 2 differs"
-echo "ok: download 2 identical ($(tail -1 "$tmp/get2.log"))"
+echo "ok: download 2 from $peer2 identical ($(tail -1 "$tmp/get2.log"))"
 expect_ge serve.chunks_served $((served1 + chunks))
 fresh_stats
 served2=$(($(counter serve.chunks_served) - served1))

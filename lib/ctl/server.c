@@ -483,7 +483,8 @@ int ctl_server_set_readonly_gid(struct ctl_server *s, gid_t gid)
 			return -errno;
 		return 0;
 	}
-	if (s->conf.group != (gid_t)-1 && chown(s->path, (uid_t)-1, s->conf.group) < 0)
+	/* The file goes back to the configured group, or to ours (as bind made it). */
+	if (chown(s->path, (uid_t)-1, s->conf.group != (gid_t)-1 ? s->conf.group : getegid()) < 0)
 		return -errno;
 	return chmod(s->path, s->conf.mode) < 0 ? -errno : 0;
 }

@@ -241,6 +241,32 @@ static void test_permissions(void)
 	chmod(sock_path, 0660);
 }
 
+/* Reload changes the read-only group: the socket file follows (group, mode 0660), members of
+ * the new group get read-only connections, the old group is out. */
+static void test_readonly_group_change(void)
+{
+	struct stat st;
+
+	CU_ASSERT_EQUAL(ctl_server_set_readonly_gid(srv, 65533), 0);
+	CU_ASSERT_EQUAL(ctl_server_readonly_gid(srv), 65533);
+	CU_ASSERT_EQUAL_FATAL(stat(sock_path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_gid, 65533);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0660);
+	/* The kernel lets the group in (mode), SO_PEERCRED makes it read-only. */
+	CU_ASSERT_EQUAL(call_as(65532, 65533, "show count"), 0);
+	CU_ASSERT_EQUAL(call_as(65532, 65533, "set value 2"), -EPERM);
+	/* The previous group has no access to the file any more: connect() fails. */
+	CU_ASSERT_EQUAL(call_as(65532, 65534, "show count"), -998);
+	/* No group: the file is ours again with the configured mode; SO_PEERCRED refuses. */
+	CU_ASSERT_EQUAL(ctl_server_set_readonly_gid(srv, (gid_t)-1), 0);
+	CU_ASSERT_EQUAL_FATAL(stat(sock_path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_gid, getegid());
+	chmod(sock_path, 0666);
+	CU_ASSERT_EQUAL(call_as(65532, 65533, "show count"), -EACCES);
+	CU_ASSERT_EQUAL(ctl_server_set_readonly_gid(srv, 65534), 0);
+	CU_ASSERT_EQUAL(call_as(65533, 65534, "show count"), 0);
+}
+
 struct client_arg {
 	int ok;
 };
@@ -290,6 +316,7 @@ int main(void)
 	CU_add_test(s, "framing", test_framing);
 	CU_add_test(s, "garbage_and_overlong", test_garbage_and_overlong);
 	CU_add_test(s, "permissions", test_permissions);
+	CU_add_test(s, "readonly_group_change", test_readonly_group_change);
 	CU_add_test(s, "concurrent_clients", test_concurrent_clients);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

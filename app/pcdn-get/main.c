@@ -472,13 +472,16 @@ int main(int argc, char **argv)
 {
 	struct get *g = calloc(1, sizeof(*g));
 	struct pcdn_addr bind_addr;
-	int rc;
+	int rc = -ENOMEM;
 
-	if (!g || parse(argc, argv, g) < 0)
+	if (!g || parse(argc, argv, g) < 0) {
+		free(g);
 		return 2;
+	}
 	g->tty = isatty(STDERR_FILENO);
 	if (g->bind && pcdn_addr_parse(g->bind, &bind_addr) < 0) {
 		fprintf(stderr, "pcdn-get: bad bind address '%s'\n", g->bind);
+		free(g);
 		return 2;
 	}
 	/* resume when the state file matches this swarm; start over otherwise */

@@ -151,7 +151,7 @@ static int serve(const struct opts *o)
 	struct pcdn_addr listen;
 	struct ppspp_file_store *fs = NULL;
 	struct udp_io *u;
-	int rc;
+	int rc = -ENOMEM;
 
 	if (!o->listen) {
 		fprintf(stderr, "pcdn-source: serve needs --listen ADDR:PORT\n");

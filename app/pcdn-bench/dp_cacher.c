@@ -73,7 +73,8 @@ int dp_cacher_create(struct dp_cacher *dc, const struct dp_swarm_conf *conf, uns
 		rc = -EINVAL;
 		goto out;
 	}
-	/* The arena in DPDK memory (hugepages when the EAL has them): IOVA = memzone IOVA + offset */
+	/* The arena in DPDK memory (hugepages when the EAL has them): IOVA = memzone IOVA + offset
+	 */
 	dc->mz = rte_memzone_reserve_aligned("pcdn_bench_cache", region, SOCKET_ID_ANY, 0, 64);
 	if (!dc->mz) {
 		rc = -ENOMEM;
@@ -99,7 +100,8 @@ int dp_cacher_create(struct dp_cacher *dc, const struct dp_swarm_conf *conf, uns
 	for (uint64_t k = 0; k < dc->chunks; k++) {
 		struct cache_key key = {.swarm = dc->swarm, .chunk = k};
 		uint64_t off = k * conf->chunk_size;
-		uint32_t len = (uint32_t)PCDN_MIN((uint64_t)conf->chunk_size, conf->content_len - off);
+		uint32_t len =
+		    (uint32_t)PCDN_MIN((uint64_t)conf->chunk_size, conf->content_len - off);
 		if ((rc = cache_insert(dc->cache, &key, content + off, len, CACHE_INSERT_PIN)) < 0)
 			goto out;
 	}

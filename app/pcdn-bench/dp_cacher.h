@@ -14,9 +14,9 @@
 #include <rte_memzone.h>
 
 #include "cache.h"
+#include "cacherd.h"
 #include "net.h"
 #include "ppspp.h"
-#include "cacherd.h"
 
 struct dp_swarm_conf {
 	uint64_t content_len;

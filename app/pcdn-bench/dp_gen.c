@@ -150,8 +150,8 @@ struct dpg *dpg_create(const struct dpg_config *cfg, dpg_send_fn send, void *sen
 
 	if (!cfg || !send || cfg->n_clients == 0 || cfg->n_clients > DPG_MAX_CLIENTS ||
 	    cfg->window == 0 || cfg->window > 1024 || (cfg->window & (cfg->window - 1)) ||
-	    cfg->sample_every == 0 || (cfg->sample_every & (cfg->sample_every - 1)) ||
-	    !cfg->root || ppspp_hash_len(cfg->hash_fn) != cfg->root_len || cfg->chunk_size == 0) {
+	    cfg->sample_every == 0 || (cfg->sample_every & (cfg->sample_every - 1)) || !cfg->root ||
+	    ppspp_hash_len(cfg->hash_fn) != cfg->root_len || cfg->chunk_size == 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -172,8 +172,8 @@ struct dpg *dpg_create(const struct dpg_config *cfg, dpg_send_fn send, void *sen
 	g->req_ns_mem = calloc((size_t)cfg->n_clients * 2 * cfg->window, sizeof(uint64_t));
 	g->dirty = calloc(cfg->n_clients, sizeof(*g->dirty));
 	g->lat = calloc(DPG_MAX_GROUPS, sizeof(*g->lat));
-	g->verifier = ppspp_merkle_create_verifier(cfg->hash_fn, cfg->chunk_size, cfg->root,
-						   cfg->root_len);
+	g->verifier =
+	    ppspp_merkle_create_verifier(cfg->hash_fn, cfg->chunk_size, cfg->root, cfg->root_len);
 	if (!g->c || !g->req_ns_mem || !g->dirty || !g->lat || !g->verifier ||
 	    pcdn_random_bytes(&g->rnd, sizeof(g->rnd)) < 0) {
 		dpg_destroy(g);
@@ -316,7 +316,8 @@ static void verify_sample(struct dpg *g, uint64_t k, const uint8_t *data, size_t
 		return;
 	}
 	uint64_t node = ppspp_bin_from_chunk(k);
-	while (n < 48 && ppspp_bin_layer(node) < 41 && !ppspp_merkle_node_verified(g->verifier, node)) {
+	while (n < 48 && ppspp_bin_layer(node) < 41 &&
+	       !ppspp_merkle_node_verified(g->verifier, node)) {
 		if (store_get(g, ppspp_bin_sibling(node), &unc[n]))
 			n++;
 		node = ppspp_bin_parent(node);
@@ -373,11 +374,10 @@ static void start_handshake(struct dpg *g, unsigned ci, uint64_t now)
 	o->merkle_hash = g->cfg.hash_fn;
 	o->cam = PPSPP_CAM_CHUNK32;
 	o->chunk_size = g->cfg.chunk_size;
-	ppspp_supported_msgs_set(o, (1u << PPSPP_HANDSHAKE) | (1u << PPSPP_DATA) |
-					(1u << PPSPP_ACK) | (1u << PPSPP_HAVE) |
-					(1u << PPSPP_INTEGRITY) | (1u << PPSPP_REQUEST) |
-					(1u << PPSPP_CANCEL) | (1u << PPSPP_CHOKE) |
-					(1u << PPSPP_UNCHOKE));
+	ppspp_supported_msgs_set(
+	    o, (1u << PPSPP_HANDSHAKE) | (1u << PPSPP_DATA) | (1u << PPSPP_ACK) |
+		   (1u << PPSPP_HAVE) | (1u << PPSPP_INTEGRITY) | (1u << PPSPP_REQUEST) |
+		   (1u << PPSPP_CANCEL) | (1u << PPSPP_CHOKE) | (1u << PPSPP_UNCHOKE));
 	/* §3.1.1 step 1: the first datagram goes to channel 0 */
 	if (ppspp_writer_init(&w, g->out, sizeof(g->out), 0, &g->ctx) < 0 ||
 	    ppspp_writer_put(&w, &m) < 0)
@@ -555,8 +555,8 @@ static void on_reply(struct dpg *g, unsigned ci, const uint8_t *p, size_t len, u
 }
 
 /* Anything the fast path does not read: the generic decoder over the whole datagram. */
-static void slow_path(struct dpg *g, unsigned ci, const uint8_t *p, size_t len,
-		      const uint8_t *tail, size_t tail_len, uint64_t now)
+static void slow_path(struct dpg *g, unsigned ci, const uint8_t *p, size_t len, const uint8_t *tail,
+		      size_t tail_len, uint64_t now)
 {
 	struct ppspp_reader r;
 	struct ppspp_msg m;

@@ -97,7 +97,8 @@ static double proc_cpu_s(long pid)
 	buf[n] = '\0';
 	/* fields after the command name, which may hold spaces: skip to the last ')' */
 	char *p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -118,13 +119,12 @@ static void kb_usage(FILE *f)
 int bench_dp_kernel_main(int argc, char **argv)
 {
 	static const struct option longs[] = {
-	    {"server", required_argument, NULL, 'a'},	 {"swarm", required_argument, NULL, 'x'},
-	    {"hash", required_argument, NULL, 'H'},	 {"chunk-size", required_argument, NULL, 'k'},
-	    {"clients", required_argument, NULL, 'c'},	 {"window", required_argument, NULL, 'w'},
-	    {"sample", required_argument, NULL, 's'},	 {"seconds", required_argument, NULL, 't'},
-	    {"warmup", required_argument, NULL, 'u'},	 {"server-pid", required_argument, NULL, 'p'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	    {"server", required_argument, NULL, 'a'},  {"swarm", required_argument, NULL, 'x'},
+	    {"hash", required_argument, NULL, 'H'},    {"chunk-size", required_argument, NULL, 'k'},
+	    {"clients", required_argument, NULL, 'c'}, {"window", required_argument, NULL, 'w'},
+	    {"sample", required_argument, NULL, 's'},  {"seconds", required_argument, NULL, 't'},
+	    {"warmup", required_argument, NULL, 'u'},  {"server-pid", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0}};
 	const char *server = NULL, *swarm = NULL;
 	int hash_fn = PPSPP_HASH_SHA256, ch;
 	unsigned long chunk = 1024, clients = 64, window = 64, sample = 1024;
@@ -253,10 +253,12 @@ int bench_dp_kernel_main(int argc, char **argv)
 		}
 		if (measuring && now >= next_line) {
 			const struct dpg_counters *c = dpg_counters(g);
-			fprintf(stderr, "[%5.1f s] DATA %.3f Mpps (average), verified %llu failed %llu\n",
-				(double)(now - t0) / 1e9,
-				(double)(c->data_in - c0.data_in) / ((double)(now - t0) / 1e9) / 1e6,
-				(unsigned long long)c->verified, (unsigned long long)c->verify_failed);
+			fprintf(
+			    stderr,
+			    "[%5.1f s] DATA %.3f Mpps (average), verified %llu failed %llu\n",
+			    (double)(now - t0) / 1e9,
+			    (double)(c->data_in - c0.data_in) / ((double)(now - t0) / 1e9) / 1e6,
+			    (unsigned long long)c->verified, (unsigned long long)c->verify_failed);
 			next_line += 1000000000ull;
 		}
 		if (measuring && now >= t_end)
@@ -270,7 +272,8 @@ int bench_dp_kernel_main(int argc, char **argv)
 	dpg_close_all(g, t1);
 	kb_flush(k);
 	double dt = (double)(t1 - t0) / 1e9;
-	double cpu = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
+	double cpu =
+	    (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
 	if (!measuring || dt <= 0) {
 		fprintf(stderr, "pcdn-bench dp-kernel: interrupted before measuring\n");
 		return 1;

@@ -59,24 +59,26 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: pcdn-bench dp [EAL args] -- [options]\n"
-		"  --setup ring|memif-server|memif-client   (default ring)\n"
-		"  --memif-socket PATH     memif control socket (default /tmp/pcdn-bench-memif.sock)\n"
-		"  --clients N             emulated CSCs (default 64, at most %u)\n"
-		"  --window N              chunks requested ahead per client, power of two (default 64)\n"
-		"  --workers N             cacher worker lcores (default 1)\n"
-		"  --chunk-size N          bytes (default 1024)\n"
-		"  --content-mib N         swarm size (default 16)\n"
-		"  --hash NAME             Merkle hash (default sha256)\n"
-		"  --seed N                content seed (default 1; both memif processes alike)\n"
-		"  --seconds S             measured time (default 5)\n"
-		"  --warmup S              before measuring (default 1)\n"
-		"  --sample N              verify one DATA in N, power of two (default 1024)\n"
-		"  --io-limit-seconds S    ring set-up: I/O ceiling measurement (default 2, 0: none)\n"
-		"  --interactive           prompt: start, stop, show, quit\n"
-		"lcores (-l): the main lcore, then one per cacher worker, then the generator's.\n",
-		DPG_MAX_CLIENTS);
+	fprintf(
+	    f,
+	    "usage: pcdn-bench dp [EAL args] -- [options]\n"
+	    "  --setup ring|memif-server|memif-client   (default ring)\n"
+	    "  --memif-socket PATH     memif control socket (default /tmp/pcdn-bench-memif.sock)\n"
+	    "  --clients N             emulated CSCs (default 64, at most %u)\n"
+	    "  --window N              chunks requested ahead per client, power of two (default "
+	    "64)\n"
+	    "  --workers N             cacher worker lcores (default 1)\n"
+	    "  --chunk-size N          bytes (default 1024)\n"
+	    "  --content-mib N         swarm size (default 16)\n"
+	    "  --hash NAME             Merkle hash (default sha256)\n"
+	    "  --seed N                content seed (default 1; both memif processes alike)\n"
+	    "  --seconds S             measured time (default 5)\n"
+	    "  --warmup S              before measuring (default 1)\n"
+	    "  --sample N              verify one DATA in N, power of two (default 1024)\n"
+	    "  --io-limit-seconds S    ring set-up: I/O ceiling measurement (default 2, 0: none)\n"
+	    "  --interactive           prompt: start, stop, show, quit\n"
+	    "lcores (-l): the main lcore, then one per cacher worker, then the generator's.\n",
+	    DPG_MAX_CLIENTS);
 }
 
 static int parse_u(const char *s, unsigned long long lo, unsigned long long hi,
@@ -93,16 +95,22 @@ static int parse_u(const char *s, unsigned long long lo, unsigned long long hi,
 
 static int parse_opts(int argc, char **argv, struct dp_opts *o)
 {
-	static const struct option longs[] = {
-	    {"setup", required_argument, NULL, 'S'},	   {"memif-socket", required_argument, NULL, 'M'},
-	    {"clients", required_argument, NULL, 'c'},	   {"window", required_argument, NULL, 'w'},
-	    {"workers", required_argument, NULL, 'W'},	   {"chunk-size", required_argument, NULL, 'k'},
-	    {"content-mib", required_argument, NULL, 'm'}, {"hash", required_argument, NULL, 'H'},
-	    {"seed", required_argument, NULL, 'r'},	   {"seconds", required_argument, NULL, 't'},
-	    {"warmup", required_argument, NULL, 'u'},	   {"sample", required_argument, NULL, 's'},
-	    {"io-limit-seconds", required_argument, NULL, 'i'},
-	    {"interactive", no_argument, NULL, 'I'},	   {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option longs[] = {{"setup", required_argument, NULL, 'S'},
+					      {"memif-socket", required_argument, NULL, 'M'},
+					      {"clients", required_argument, NULL, 'c'},
+					      {"window", required_argument, NULL, 'w'},
+					      {"workers", required_argument, NULL, 'W'},
+					      {"chunk-size", required_argument, NULL, 'k'},
+					      {"content-mib", required_argument, NULL, 'm'},
+					      {"hash", required_argument, NULL, 'H'},
+					      {"seed", required_argument, NULL, 'r'},
+					      {"seconds", required_argument, NULL, 't'},
+					      {"warmup", required_argument, NULL, 'u'},
+					      {"sample", required_argument, NULL, 's'},
+					      {"io-limit-seconds", required_argument, NULL, 'i'},
+					      {"interactive", no_argument, NULL, 'I'},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
 	unsigned long long v;
 	int ch;
 
@@ -209,7 +217,7 @@ bad:
 
 struct dp_run {
 	struct dp_opts o;
-	struct dp_cacher *dc; /* NULL in the memif client */
+	struct dp_cacher *dc;  /* NULL in the memif client */
 	struct dp_genport *gp; /* NULL in the memif server */
 	struct dpg *gen;
 	unsigned nw;
@@ -264,7 +272,8 @@ static void snap_take(const struct dp_run *r, struct dp_snap *s)
 struct dp_result {
 	double dt, data_mpps, payload_gbps, p50, p99;
 	double w_mpps[NET_MAX_WORKERS], w_busy[NET_MAX_WORKERS], w_cpu[NET_MAX_WORKERS];
-	double w_p50[NET_MAX_WORKERS], w_p99[NET_MAX_WORKERS], w_cap[NET_MAX_WORKERS], w_idle[NET_MAX_WORKERS];
+	double w_p50[NET_MAX_WORKERS], w_p99[NET_MAX_WORKERS], w_cap[NET_MAX_WORKERS],
+	    w_idle[NET_MAX_WORKERS];
 	double busy_avg, cpu_avg, sent_mpps, mpps_per_cpu, mpps_per_busy, mpps_per_clean_busy;
 	double gen_cpu, gen_busy;
 	uint64_t drops;
@@ -303,8 +312,7 @@ static void result_of(const struct dp_run *r, const struct dp_snap *a, const str
 		double idle_s = (double)(b->w_idle[i] - a->w_idle[i]) / 1e9;
 		double cpu_s = (double)(b->w_cpu_ns[i] - a->w_cpu_ns[i]) / 1e9;
 		double wk = cpu_s > idle_s ? cpu_s - idle_s : 0;
-		res->w_cap[i] =
-		    wk > 0 ? (double)(b->w_data[i] - a->w_data[i]) / wk / 1e6 : 0;
+		res->w_cap[i] = wk > 0 ? (double)(b->w_data[i] - a->w_data[i]) / wk / 1e6 : 0;
 		work_s += wk;
 		res->w_idle[i] = cpu_s > 0 ? idle_s / cpu_s : 0;
 		cb_ns += b->w_cb_ns[i] - a->w_cb_ns[i];
@@ -329,15 +337,16 @@ static void result_of(const struct dp_run *r, const struct dp_snap *a, const str
 	if (r->gp) {
 		res->gen_cpu = (double)(b->gen_cpu_ns - a->gen_cpu_ns) / 1e9 / res->dt;
 		uint64_t loops = b->gen_loops - a->gen_loops;
-		res->gen_busy = loops ? 1.0 - (double)(b->gen_idle - a->gen_idle) / (double)loops : 0;
+		res->gen_busy =
+		    loops ? 1.0 - (double)(b->gen_idle - a->gen_idle) / (double)loops : 0;
 	}
 }
 
 static void print_line(FILE *f, const struct dp_run *r, const struct dp_result *x,
 		       const struct dp_snap *b)
 {
-	fprintf(f, "DATA %.3f Mpps  payload %.2f Gbps  latency p50 %.1f us p99 %.1f us", x->data_mpps,
-		x->payload_gbps, x->p50, x->p99);
+	fprintf(f, "DATA %.3f Mpps  payload %.2f Gbps  latency p50 %.1f us p99 %.1f us",
+		x->data_mpps, x->payload_gbps, x->p50, x->p99);
 	if (r->gen)
 		fprintf(f, "  verified %llu failed %llu", (unsigned long long)b->g.verified,
 			(unsigned long long)b->g.verify_failed);
@@ -349,12 +358,12 @@ static void print_line(FILE *f, const struct dp_run *r, const struct dp_result *
 		return;
 	for (unsigned i = 0; i < r->nw; i++)
 		fprintf(f,
-			"  worker %u (lcore %u): DATA %.3f Mpps  %.2f Gbps  p50 %.1f us p99 %.1f us  "
+			"  worker %u: DATA %.3f Mpps  %.2f Gbps  p50 %.1f us p99 %.1f us  "
 			"busy %.0f%% cpu %.0f%% (idle polling %.0f%% of it)  %.3f Mpps per working "
 			"core-second\n",
-			i, r->dc->w[i].idx, x->w_mpps[i],
-			x->w_mpps[i] * 1e6 * (double)r->o.chunk_size * 8 / 1e9, x->w_p50[i],
-			x->w_p99[i], x->w_busy[i] * 100, x->w_cpu[i] * 100, x->w_idle[i] * 100, x->w_cap[i]);
+			i, x->w_mpps[i], x->w_mpps[i] * 1e6 * (double)r->o.chunk_size * 8 / 1e9,
+			x->w_p50[i], x->w_p99[i], x->w_busy[i] * 100, x->w_cpu[i] * 100,
+			x->w_idle[i] * 100, x->w_cap[i]);
 }
 
 /* ---- set-ups --------------------------------------------------------------------------------- */
@@ -398,7 +407,9 @@ static struct dp_cacher *cacher_start(const struct dp_opts *o, uint16_t port,
 	    .ext_mbufs = pool_size(o),
 	    .neigh_capacity = 2 * o->clients + 16,
 	    .socket_id = SOCKET_ID_ANY,
-	    .neigh = {.reachable_ns = 3600ull * 1000000000, .retrans_ns = 100000000, .max_probes = 20},
+	    .neigh = {.reachable_ns = 3600ull * 1000000000,
+		      .retrans_ns = 100000000,
+		      .max_probes = 20},
 	};
 	struct net_iface ifc = {0};
 	struct net_ipaddr a;
@@ -545,7 +556,8 @@ static void interactive(struct dp_run *r)
 			result_of(r, start, cur, &x);
 			printf("since start (%.1f s): ", x.dt);
 			print_line(stdout, r, &x, cur);
-			printf("clients established %u, handshakes %llu, downloads %llu, stalls %llu\n",
+			printf("clients established %u, handshakes %llu, downloads %llu, stalls "
+			       "%llu\n",
 			       dpg_established(r->gen), (unsigned long long)cur->g.handshakes_ok,
 			       (unsigned long long)cur->g.downloads_done,
 			       (unsigned long long)cur->g.stalls);
@@ -565,10 +577,10 @@ out:
 static double io_limit(const struct dp_opts *o, unsigned fwd_lcore, unsigned bounce_lcore,
 		       struct rte_mempool *pool, double *busy_mpps)
 {
-	struct rte_ring *ra = rte_ring_create("dpb_io_a", DP_RING_SIZE, SOCKET_ID_ANY,
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
-	struct rte_ring *rb = rte_ring_create("dpb_io_b", DP_RING_SIZE, SOCKET_ID_ANY,
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *ra =
+	    rte_ring_create("dpb_io_a", DP_RING_SIZE, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *rb =
+	    rte_ring_create("dpb_io_b", DP_RING_SIZE, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	struct dp_iolimit fwd = {0}, bounce = {0};
 	struct rte_eth_conf conf;
 	double mpps = 0;
@@ -608,7 +620,8 @@ static double io_limit(const struct dp_opts *o, unsigned fwd_lcore, unsigned bou
 	mpps = (double)(p1 - p0) / (t1 - t0) / 1e6;
 	/* per busy core-second of forwarding (testpmd's cycles per packet, inverted) */
 	if (b1 > b0)
-		*busy_mpps = (double)(bp1 - bp0) / ((double)(b1 - b0) / (double)rte_get_tsc_hz()) / 1e6;
+		*busy_mpps =
+		    (double)(bp1 - bp0) / ((double)(b1 - b0) / (double)rte_get_tsc_hz()) / 1e6;
 	for (int p = 0; p < 2; p++) {
 		uint16_t id = (uint16_t)(p ? pb : pf);
 		rte_eth_dev_stop(id);
@@ -636,15 +649,16 @@ static void print_details(const struct dp_run *r)
 				fprintf(stderr, "cacher drop %s: %llu\n", net_drop_name(k),
 					(unsigned long long)sum.drop[k]);
 		for (unsigned i = 0; i < r->nw; i++) {
-			ppspp_engine_counters_format(ppspp_engine_counters(dp_cacher_engine(r->dc, i)),
-						     buf, sizeof(buf));
+			ppspp_engine_counters_format(
+			    ppspp_engine_counters(dp_cacher_engine(r->dc, i)), buf, sizeof(buf));
 			fprintf(stderr, "worker %u engine:\n%s", i, buf);
 		}
 	}
 	if (r->gen) {
 		const struct dpg_counters *c = dpg_counters(r->gen);
 		fprintf(stderr,
-			"clients: data_in %llu integrity_in %llu dgrams_out %llu requests %llu acks %llu "
+			"clients: data_in %llu integrity_in %llu dgrams_out %llu requests %llu "
+			"acks %llu "
 			"handshakes %llu/%llu closes %llu downloads %llu verified %llu failed %llu "
 			"unverifiable %llu stale %llu malformed %llu other %llu stalls %llu\n",
 			(unsigned long long)c->data_in, (unsigned long long)c->integrity_in,
@@ -652,13 +666,15 @@ static void print_details(const struct dp_run *r)
 			(unsigned long long)c->acks_out, (unsigned long long)c->handshakes_ok,
 			(unsigned long long)c->handshakes_out, (unsigned long long)c->closes_out,
 			(unsigned long long)c->downloads_done, (unsigned long long)c->verified,
-			(unsigned long long)c->verify_failed, (unsigned long long)c->verify_unverifiable,
-			(unsigned long long)c->stale, (unsigned long long)c->malformed,
-			(unsigned long long)c->other_msgs, (unsigned long long)c->stalls);
+			(unsigned long long)c->verify_failed,
+			(unsigned long long)c->verify_unverifiable, (unsigned long long)c->stale,
+			(unsigned long long)c->malformed, (unsigned long long)c->other_msgs,
+			(unsigned long long)c->stalls);
 	}
 	if (r->gp)
 		fprintf(stderr,
-			"generator port: rx %llu arp %llu other %llu tx %llu tx_full %llu no_mbuf %llu\n",
+			"generator port: rx %llu arp %llu other %llu tx %llu tx_full %llu no_mbuf "
+			"%llu\n",
 			(unsigned long long)r->gp->rx_frames, (unsigned long long)r->gp->rx_arp,
 			(unsigned long long)r->gp->rx_other, (unsigned long long)r->gp->tx_frames,
 			(unsigned long long)r->gp->tx_full, (unsigned long long)r->gp->tx_nombuf);
@@ -701,22 +717,26 @@ static void print_json(const struct dp_run *r, const struct dp_result *x, const 
 			serr += c0->send_errors;
 			stor += c0->storage_errors;
 		}
-		printf(",\"worker_busy\":%.3f,\"worker_cpu\":%.3f,\"data_mpps_per_worker_cpu_s\":%.4f,"
-		       "\"dropped\":%llu,\"retransmits\":%llu,"
-		       "\"data_lost\":%llu,\"send_errors\":%llu,\"storage_errors\":%llu",
-		       x->busy_avg, x->cpu_avg, x->mpps_per_cpu, (unsigned long long)x->drops, (unsigned long long)retx,
-		       (unsigned long long)lost, (unsigned long long)serr, (unsigned long long)stor);
+		printf(
+		    ",\"worker_busy\":%.3f,\"worker_cpu\":%.3f,\"data_mpps_per_worker_cpu_s\":%.4f,"
+		    "\"dropped\":%llu,\"retransmits\":%llu,"
+		    "\"data_lost\":%llu,\"send_errors\":%llu,\"storage_errors\":%llu",
+		    x->busy_avg, x->cpu_avg, x->mpps_per_cpu, (unsigned long long)x->drops,
+		    (unsigned long long)retx, (unsigned long long)lost, (unsigned long long)serr,
+		    (unsigned long long)stor);
 	}
 	if (r->gen)
 		printf(",\"verified\":%llu,\"verify_failed\":%llu,\"unverifiable\":%llu,"
 		       "\"handshakes\":%llu,\"downloads\":%llu,\"stalls\":%llu,\"gen_cpu\":%.3f",
-		       (unsigned long long)end->g.verified, (unsigned long long)end->g.verify_failed,
+		       (unsigned long long)end->g.verified,
+		       (unsigned long long)end->g.verify_failed,
 		       (unsigned long long)end->g.verify_unverifiable,
 		       (unsigned long long)end->g.handshakes_ok,
 		       (unsigned long long)end->g.downloads_done, (unsigned long long)end->g.stalls,
 		       x->gen_cpu);
 	if (io_mpps >= 0)
-		printf(",\"io_limit_mpps_wall\":%.3f,\"io_limit_mpps\":%.3f", io_mpps, io_busy_mpps);
+		printf(",\"io_limit_mpps_wall\":%.3f,\"io_limit_mpps\":%.3f", io_mpps,
+		       io_busy_mpps);
 	printf(",\"loadavg\":%.2f%s}\n", load[0], extra ? extra : "");
 	fflush(stdout);
 }
@@ -743,7 +763,7 @@ int bench_dp_main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	nl = lcore_list(lcores, RTE_MAX_LCORE);
-	unsigned need = r.o.setup == SETUP_RING		? r.o.workers + 1
+	unsigned need = r.o.setup == SETUP_RING		  ? r.o.workers + 1
 			: r.o.setup == SETUP_MEMIF_SERVER ? r.o.workers
 							  : 1;
 	if (nl < (int)need) {
@@ -752,8 +772,8 @@ int bench_dp_main(int argc, char **argv)
 		return 2;
 	}
 	r.nw = r.o.setup == SETUP_MEMIF_CLIENT ? 1 : r.o.workers;
-	struct rte_mempool *pool =
-	    rte_pktmbuf_pool_create("dpb_gen", 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	struct rte_mempool *pool = rte_pktmbuf_pool_create(
+	    "dpb_gen", 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (!pool) {
 		fprintf(stderr, "pcdn-bench dp: mbuf pool: %s\n", rte_strerror(rte_errno));
 		return 1;
@@ -836,7 +856,8 @@ int bench_dp_main(int argc, char **argv)
 	} else if (r.o.setup == SETUP_MEMIF_SERVER) {
 		char dev[512];
 		uint16_t port;
-		snprintf(dev, sizeof(dev), "net_memif0,role=server,id=0,rsize=12,socket-abstract=no,socket=%s",
+		snprintf(dev, sizeof(dev),
+			 "net_memif0,role=server,id=0,rsize=12,socket-abstract=no,socket=%s",
 			 r.o.memif_socket);
 		if (net_port_probe(dev, &port) < 0) {
 			fprintf(stderr, "pcdn-bench dp: cannot probe %s\n", dev);
@@ -856,7 +877,8 @@ int bench_dp_main(int argc, char **argv)
 		uint16_t port;
 		uint8_t mac_unused[NET_ETH_ALEN];
 		(void)mac_unused;
-		snprintf(dev, sizeof(dev), "net_memif0,role=client,id=0,rsize=12,socket-abstract=no,socket=%s",
+		snprintf(dev, sizeof(dev),
+			 "net_memif0,role=client,id=0,rsize=12,socket-abstract=no,socket=%s",
 			 r.o.memif_socket);
 		struct net_ipaddr server;
 		uint8_t plen;

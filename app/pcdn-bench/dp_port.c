@@ -32,7 +32,8 @@ int dp_genport_init(struct dp_genport *gp, uint16_t port_id, unsigned n_queues,
 	gp->pool = pool;
 	gp->ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
 	memset(&conf, 0, sizeof(conf));
-	if ((rc = rte_eth_dev_configure(port_id, (uint16_t)n_queues, (uint16_t)n_queues, &conf)) < 0)
+	if ((rc = rte_eth_dev_configure(port_id, (uint16_t)n_queues, (uint16_t)n_queues, &conf)) <
+	    0)
 		return rc;
 	for (unsigned q = 0; q < n_queues; q++) {
 		rc = rte_eth_rx_queue_setup(port_id, (uint16_t)q, 4096,
@@ -271,9 +272,8 @@ int dp_genport_main(void *arg)
 				rx_frame(gp, pkts[i], now);
 			}
 			if (n) {
-				unsigned k = gp->done[q] ? rte_ring_sp_enqueue_burst(gp->done[q],
-										(void **)pkts, n,
-										NULL)
+				unsigned k = gp->done[q] ? rte_ring_sp_enqueue_burst(
+							       gp->done[q], (void **)pkts, n, NULL)
 							 : 0;
 				if (k < n)
 					rte_pktmbuf_free_bulk(pkts + k, n - k);

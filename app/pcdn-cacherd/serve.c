@@ -253,10 +253,11 @@ int cacherd_workers_create(struct cacherd *d)
 	    .peer_up = on_peer_up,
 	    .peer_end = on_peer_end,
 	};
-	/* A waiting channel has one miss out at a time; every fetch and every swarm produce at
-	 * most one message per worker: the fill ring never overflows within these bounds. */
+	/* Every FILL answers one miss: at once (at most a miss ring's worth per control poll) or
+	 * when its fetch ends (at most fill.max_outstanding fetches); plus one SWARM per swarm and
+	 * a DRAIN. A lost FILL would leave a channel waiting, so the fill ring holds all of them. */
 	unsigned miss_sz = 2 * c->serve_max_channels + 1024;
-	unsigned fill_sz = c->serve_max_channels + c->fill_max_outstanding + c->serve_max_swarms + 64;
+	unsigned fill_sz = miss_sz + c->fill_max_outstanding + c->serve_max_swarms + 64;
 
 	ppspp_engine_config_defaults(&ec);
 	ec.max_channels = c->serve_max_channels;

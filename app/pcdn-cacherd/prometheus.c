@@ -240,6 +240,9 @@ int ctl_http_set(struct ctl_state *s, const char *listen)
 		evhttp_set_cb(h->http, "/metrics", on_metrics, h);
 		evhttp_set_gencb(h->http, on_other, h);
 		evhttp_set_timeout(h->http, 10);
+		/* Scrapers send a request line and a few headers, never a body. */
+		evhttp_set_max_headers_size(h->http, 16384);
+		evhttp_set_max_body_size(h->http, 1024);
 	}
 	ctl_http_stop(s);
 	s->http = h;

@@ -387,6 +387,7 @@ static void flight_lost(struct ppspp_engine *e, int ci, struct ppspp_flight *f)
 
 	f->acked = 2;
 	c->slow_start = false;
+	c->last_loss_us = e->now;
 	ppspp_ledbat_on_loss(&c->ledbat, e->now, f->bytes);
 	e->ctr.data_lost++;
 }
@@ -926,7 +927,10 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 	struct ppspp_channel *c = &e->ch[ci];
 	struct ppspp_swarm *s = &e->swarms[c->swarm];
 	uint32_t burst = e->cfg.send_burst;
-	bool apart = e->cfg.integrity_apart;
+	/* hashes apart only on a clean path: a lost INTEGRITY-only datagram strands its whole
+	 * burst, so a channel that lost DATA in the last second goes back to atomic datagrams */
+	bool apart = e->cfg.integrity_apart &&
+		     (c->last_loss_us == 0 || e->now - c->last_loss_us > 1000000);
 	struct ppspp_pending *p = e->pending;
 	int np = 0;
 	uint64_t pending_bytes = 0, hashes_before = e->ctr.msgs_out[PPSPP_INTEGRITY];
@@ -1239,9 +1243,9 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 			c->req_head++; /* answered, moved to another peer, or asked again later */
 			continue;
 		}
-		/* the peer serves requests in order: four later ones answered means this one
-		 * (its REQUEST or its DATA) was lost */
-		bool overtaken = (int32_t)(c->hi_pos - c->req_head) >= 4;
+		/* the peer serves requests in order: 32 later ones answered means this REQUEST
+		 * was lost (lost DATA the sender recovers itself, sooner) */
+		bool overtaken = (int32_t)(c->hi_pos - c->req_head) >= 32;
 		if (!overtaken && now - r->sent_us < to)
 			break;
 		ppspp_picker_release(e, c->swarm, r->chunk);
@@ -1266,15 +1270,23 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 		}
 		bool overtaken = srtt && f->sent_us < c->fl_acked_sent_us && now - f->sent_us > reo;
 		/* tail loss probe (RFC 8985 §7): nothing acknowledged for two smoothed RTTs (at
-		 * least 50 ms: a busy receiver is not a lossy path) means the oldest DATA is gone;
-		 * far sooner than the 1 s RTO floor */
-		uint64_t pto = PCDN_MAX(2 * srtt, 50000);
+		 * least 5 ms) while the oldest DATA waits: send it again as a probe, far sooner
+		 * than the 1 s RTO floor. A probe is not a loss: the window is not cut (a busy
+		 * receiver is not a lossy path); the entry leaves the flight so the probe fits. */
+		uint64_t pto = PCDN_MAX(2 * srtt, 5000);
 		bool tail = srtt && now - f->sent_us > pto && now - c->ledbat.last_ack_us > pto;
 		if (!overtaken && !tail && now - f->sent_us < rto)
 			break;
-		if (!overtaken && !tail)
+		if (overtaken) {
+			flight_lost(e, ci, f);
+		} else if (tail && now - f->sent_us < rto) {
+			f->acked = 2;
+			c->ledbat.flightsize -= PCDN_MIN((uint64_t)f->bytes, c->ledbat.flightsize);
+			e->ctr.tail_probes++;
+		} else {
 			ppspp_ledbat_on_timeout(&c->ledbat, now); /* RFC 6298 §5: the CTO fired */
-		flight_lost(e, ci, f);
+			flight_lost(e, ci, f);
+		}
 		rq_push_front(e, ci, f->chunk);
 		c->fl_head++;
 	}

@@ -639,6 +639,7 @@ int ppspp_engine_counters_format(const struct ppspp_engine_counters *c, char *ou
 	CTR(rerequests);
 	CTR(requests_deferred);
 	CTR(data_lost);
+	CTR(tail_probes);
 	CTR(send_errors);
 	CTR(storage_errors);
 	CTR(peers_dead);

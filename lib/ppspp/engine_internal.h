@@ -174,6 +174,7 @@ struct ppspp_channel {
 	uint64_t wait_chunk;
 	struct ppspp_ledbat ledbat;
 	bool slow_start;
+	uint64_t last_loss_us;              /* last DATA presumed lost (0: never) */
 	struct ppspp_flight *fl; /* ring, e->cfg.max_inflight */
 	uint32_t fl_head, fl_tail;
 	uint32_t *fl_index;	   /* chunk & mask -> ring position */

@@ -140,7 +140,8 @@ struct ppspp_engine_counters {
 	uint64_t retransmits;	    /* DATA sent again for a re-sent REQUEST */
 	uint64_t rerequests;	    /* chunks asked again after a timeout, rejection or choke */
 	uint64_t requests_deferred; /* storage answered -EAGAIN */
-	uint64_t data_lost;	    /* DATA never acknowledged within the RTO */
+	uint64_t data_lost;	    /* DATA presumed lost (later DATA acknowledged, or the CTO) */
+	uint64_t tail_probes;	    /* oldest DATA resent after 2 SRTT without an ACK */
 	uint64_t send_errors;
 	uint64_t storage_errors;
 	uint64_t peers_dead, peers_poisoned, peers_closed;

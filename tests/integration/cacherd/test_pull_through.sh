@@ -11,8 +11,8 @@
 # Modes: misses (only what clients ask is fetched: every chunk after the first is a miss),
 # readahead (each miss also fetches the next 64 chunks), background (the whole swarm is fetched
 # once the first handshake named it), choke (a budget
-# of one peer per worker: a second client is choked (§3.9) while the first is up, unchoked
-# when the first closes, and both downloads complete).
+# of one peer per worker: a client is choked (§3.9) while another peer is up, unchoked when
+# it closes; and SIGTERM closes a connected peer's channel (§8.4)).
 # usage: test_pull_through.sh PCDN_CACHERD PCDN_SOURCE PCDN_GET [misses|readahead|background|choke]
 set -euo pipefail
 exe=$1
@@ -48,11 +48,11 @@ prefix=pcdn_it_pt_$id
 tmp=$(mktemp -d)
 pid=
 spid=
-apid=
 bpid=
+ppid=
 
 cleanup() {
-	for p in $pid $spid $apid $bpid; do
+	for p in $pid $spid $bpid $ppid; do
 		kill -CONT "$p" 2>/dev/null || true
 		if kill -0 "$p" 2>/dev/null; then
 			kill -KILL "$p" 2>/dev/null || true
@@ -172,34 +172,55 @@ shutdown_check() {
 	wait "$pid" || rc=$?
 	pid=
 	[ "$rc" -eq 0 ] || fail "exit status $rc after SIGTERM"
-	grep -q "^serve.chunks_served $1\$" "$tmp/out" || fail "exit report lacks the counters"
+	grep -q "^serve.chunks_served ${1:-[0-9]*}\$" "$tmp/out" || fail "exit report lacks the counters"
 	grep -q 'stopped' "$tmp/err" || fail "no 'stopped' log line"
 }
 
 if [ "$mode" = choke ]; then
-	# A is up and requesting, then frozen: it stays up (no silence timeout for minutes)
-	ip netns exec "$nsc" "$get" --peer 10.78.0.2:6778 --swarm "$swarm" --chunk-size 1024 \
-		-o "$tmp/outa" --timeout 60 2>"$tmp/geta.log" &
-	apid=$!
-	expect_ge serve.hits 1
-	kill -STOP "$apid"
+	# P (ppspp_peer.py) opens a channel and keeps it without requesting: the budget of one
+	# peer is used, so client B is choked; P closes, B is unchoked and completes.
+	mkfifo "$tmp/p.ctl"
+	ip netns exec "$nsc" python3 "$here/ppspp_peer.py" 10.78.0.2 6778 "$swarm" \
+		<"$tmp/p.ctl" >"$tmp/p.out" &
+	ppid=$!
+	exec 7>"$tmp/p.ctl"
+	for _ in $(seq 1 100); do
+		grep -q . "$tmp/p.out" && break
+		sleep 0.1
+	done
+	grep -qx up "$tmp/p.out" || fail "peer P: $(cat "$tmp/p.out")"
 	ip netns exec "$nsc" "$get" --peer 10.78.0.2:6778 --swarm "$swarm" --chunk-size 1024 \
 		-o "$tmp/outb" --timeout 60 2>"$tmp/getb.log" &
 	bpid=$!
 	expect_ge serve.chokes 1
-	echo "ok: second client choked while the first is up"
-	kill -CONT "$apid"
-	wait "$apid" || { cat "$tmp/geta.log"; fail "download A"; }
-	apid=
+	echo "ok: client B choked while peer P is up"
+	echo close >&7
+	exec 7>&-
+	wait "$ppid" || fail "peer P"
+	ppid=
 	expect_ge serve.unchokes 1
 	wait "$bpid" || { cat "$tmp/getb.log"; fail "download B"; }
 	bpid=
-	cmp "$tmp/file" "$tmp/outa" || fail "download A differs"
 	cmp "$tmp/file" "$tmp/outb" || fail "download B differs"
-	echo "ok: first closed, second unchoked; both downloads identical"
+	echo "ok: P closed, B unchoked and complete, identical"
 	[ "$(counter serve.chokes)" -eq 1 ] || fail "chokes $(counter serve.chokes), expected 1"
-	fresh_stats
-	shutdown_check "$(counter serve.chunks_served)"
+	# Shutdown with a peer connected: the daemon closes its channel (§8.4).
+	mkfifo "$tmp/q.ctl"
+	ip netns exec "$nsc" python3 "$here/ppspp_peer.py" 10.78.0.2 6778 "$swarm" \
+		<"$tmp/q.ctl" >"$tmp/q.out" &
+	ppid=$!
+	exec 7>"$tmp/q.ctl"
+	for _ in $(seq 1 100); do
+		grep -q . "$tmp/q.out" && break
+		sleep 0.1
+	done
+	grep -qx up "$tmp/q.out" || fail "peer Q: $(cat "$tmp/q.out")"
+	shutdown_check
+	wait "$ppid" || fail "peer Q"
+	ppid=
+	exec 7>&-
+	grep -qx closed "$tmp/q.out" || fail "peer Q was not closed: $(cat "$tmp/q.out")"
+	echo "ok: shutdown closed the connected peer's channel"
 	echo "PASS"
 	exit 0
 fi

@@ -41,10 +41,12 @@ struct ctl_server {
 	struct ctl_cmd *cmds;
 	int ncmds, capcmds;
 	unsigned nclients;
+	struct ctl_conn *conns; /* open connections, freed with the server */
 };
 
 struct ctl_conn {
 	struct ctl_server *srv;
+	struct ctl_conn *prev, *next;
 	struct bufferevent *bev;
 	bool readonly;
 	bool closing;
@@ -127,6 +129,12 @@ static void send_reply(struct ctl_conn *c, int status, const char *body, size_t 
 
 static void conn_free(struct ctl_conn *c)
 {
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	bufferevent_free(c->bev);
 	c->srv->nclients--;
 	free(c);
@@ -351,6 +359,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	s->nclients++;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
@@ -411,6 +423,9 @@ void ctl_server_free(struct ctl_server *s)
 {
 	if (!s)
 		return;
+	/* Clients still connected at shutdown are cut off (their pending replies dropped). */
+	while (s->conns)
+		conn_free(s->conns);
 	evconnlistener_free(s->listener);
 	unlink(s->path);
 	for (int i = 0; i < s->ncmds; i++) {

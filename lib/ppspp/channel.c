@@ -1270,10 +1270,10 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 		}
 		bool overtaken = srtt && f->sent_us < c->fl_acked_sent_us && now - f->sent_us > reo;
 		/* tail loss probe (RFC 8985 §7): nothing acknowledged for two smoothed RTTs (at
-		 * least 5 ms) while the oldest DATA waits: send it again as a probe, far sooner
+		 * least 50 ms) while the oldest DATA waits: send it again as a probe, far sooner
 		 * than the 1 s RTO floor. A probe is not a loss: the window is not cut (a busy
 		 * receiver is not a lossy path); the entry leaves the flight so the probe fits. */
-		uint64_t pto = PCDN_MAX(2 * srtt, 5000);
+		uint64_t pto = PCDN_MAX(2 * srtt, 50000);
 		bool tail = srtt && now - f->sent_us > pto && now - c->ledbat.last_ack_us > pto;
 		if (!overtaken && !tail && now - f->sent_us < rto)
 			break;

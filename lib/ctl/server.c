@@ -334,7 +334,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	admin = cred.uid == 0 || cred.uid == geteuid();
-	ro = !admin && in_group(cred.uid, cred.gid, s->conf.readonly_gid);
+	ro = !admin && in_group(cred.uid, cred.gid, ctl_server_readonly_gid(s));
 	if ((!admin && !ro) || s->nclients >= s->conf.max_clients) {
 		const char *msg = (!admin && !ro) ? "STATUS -13 permission denied\nLENGTH 0\n"
 						  : "STATUS -11 too many clients\nLENGTH 0\n";
@@ -490,7 +490,9 @@ unsigned ctl_server_clients(const struct ctl_server *s)
 
 int ctl_server_set_readonly_gid(struct ctl_server *s, gid_t gid)
 {
-	s->conf.readonly_gid = gid;
+	/* Atomic: a caller off the loop's thread (a test, a signal-driven reload) may change it
+	 * while clients are admitted. */
+	__atomic_store_n(&s->conf.readonly_gid, gid, __ATOMIC_RELAXED);
 	if (gid != (gid_t)-1) {
 		if (chown(s->path, (uid_t)-1, gid) < 0)
 			return -errno;
@@ -506,5 +508,5 @@ int ctl_server_set_readonly_gid(struct ctl_server *s, gid_t gid)
 
 gid_t ctl_server_readonly_gid(const struct ctl_server *s)
 {
-	return s->conf.readonly_gid;
+	return __atomic_load_n(&s->conf.readonly_gid, __ATOMIC_RELAXED);
 }

@@ -401,6 +401,23 @@ ctl -j show config | python3 -c '
 import json, sys
 c = json.load(sys.stdin)
 assert c["log_level"] == "info" and c["ppspp_port"] == 6778, c' || fail "config after reload"
+# The metrics listener moves live: the new port answers, the old one is closed.
+new_port=$((metrics_port + 1))
+write_conf info 6778 nogroup "127.0.0.1:$new_port"
+ctl reload | grep -q "^applied metrics_listen: 127.0.0.1:$metrics_port -> 127.0.0.1:$new_port$" ||
+	fail "reload metrics_listen"
+in_d python3 - "$new_port" "$metrics_port" <<'PY' || fail "metrics listener did not move"
+import sys, urllib.request, urllib.error
+r = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=10)
+assert b"pcdn_up 1" in r.read()
+try:
+    urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[2], timeout=10)
+    sys.exit(1)
+except urllib.error.URLError:
+    pass
+PY
+write_conf info 6778 nogroup "127.0.0.1:$metrics_port"
+ctl reload | grep -q "^applied metrics_listen" || fail "reload metrics_listen back"
 # A read-only group dropped on reload: the socket closes to the group.
 write_conf info 6778 "" "127.0.0.1:$metrics_port"
 ctl reload | grep -q "applied control_readonly_group: nogroup -> $" || fail "reload group"
@@ -432,7 +449,7 @@ ctl reload 2>"$tmp/e" || rc=$?
 ctl -j show config | python3 -c 'import json,sys; assert json.load(sys.stdin)["log_level"] == "info"' ||
 	fail "a refused reload changed log_level"
 as_nobody "$ctl_exe" -s "$sock" show status >/dev/null || fail "refused reload dropped the group"
-ctl show status | grep -q "reloads      4 ok, 2 refused" || fail "reload counts: $(ctl show status)"
+ctl show status | grep -q "reloads      6 ok, 2 refused" || fail "reload counts: $(ctl show status)"
 echo "ok: reload (live keys, restart keys, broken file with file:line, old config kept)"
 
 # ---- still serving, then a clean stop ---------------------------------------------------------

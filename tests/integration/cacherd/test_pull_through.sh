@@ -13,7 +13,10 @@
 # once the first handshake named it), choke (a budget
 # of one peer per worker: a client is choked (§3.9) while another peer is up, unchoked when
 # it closes; and SIGTERM closes a connected peer's channel (§8.4)).
-# usage: test_pull_through.sh PCDN_CACHERD PCDN_SOURCE PCDN_GET [misses|readahead|background|choke]
+# collapse: two peers miss the same chunk while the source is frozen: one upstream fetch, both
+# served when it arrives.
+# usage: test_pull_through.sh PCDN_CACHERD PCDN_SOURCE PCDN_GET
+#        [misses|readahead|background|choke|collapse]
 set -euo pipefail
 exe=$1
 src=$2
@@ -25,6 +28,7 @@ readahead=0
 case "$mode" in
 misses) ;;
 readahead) readahead=64 ;;
+collapse) ;;
 background) background=true ;;
 choke)
 	background=true
@@ -50,9 +54,10 @@ pid=
 spid=
 bpid=
 ppid=
+p2pid=
 
 cleanup() {
-	for p in $pid $spid $bpid $ppid; do
+	for p in $pid $spid $bpid $ppid $p2pid; do
 		kill -CONT "$p" 2>/dev/null || true
 		if kill -0 "$p" 2>/dev/null; then
 			kill -KILL "$p" 2>/dev/null || true
@@ -221,6 +226,54 @@ if [ "$mode" = choke ]; then
 	exec 7>&-
 	grep -qx closed "$tmp/q.out" || fail "peer Q was not closed: $(cat "$tmp/q.out")"
 	echo "ok: shutdown closed the connected peer's channel"
+	echo "PASS"
+	exit 0
+fi
+
+# waits for line $2 in file $1 (a scripted peer's output)
+expect_line() {
+	for _ in $(seq 1 200); do
+		grep -qx "$2" "$1" && return 0
+		sleep 0.05
+	done
+	fail "expected '$2' in $1: $(cat "$1")"
+}
+
+if [ "$mode" = collapse ]; then
+	mkfifo "$tmp/p1.ctl" "$tmp/p2.ctl"
+	ip netns exec "$nsc" python3 "$here/ppspp_peer.py" 10.78.0.2 6778 "$swarm" \
+		<"$tmp/p1.ctl" >"$tmp/p1.out" &
+	ppid=$!
+	exec 7>"$tmp/p1.ctl"
+	expect_line "$tmp/p1.out" up
+	ip netns exec "$nsc" python3 "$here/ppspp_peer.py" 10.78.0.2 6778 "$swarm" \
+		<"$tmp/p2.ctl" >"$tmp/p2.out" &
+	p2pid=$!
+	exec 8>"$tmp/p2.ctl"
+	expect_line "$tmp/p2.out" up
+	# the source is frozen: a fetch cannot end while the second miss arrives
+	kill -STOP "$spid"
+	echo "request 7" >&7
+	expect_ge fill.started 1
+	echo "request 7" >&8
+	expect_ge fill.collapsed 1
+	[ "$(counter fill.started)" -eq 1 ] || fail "fill.started $(counter fill.started)"
+	[ "$(counter serve.misses)" -eq 2 ] || fail "serve.misses $(counter serve.misses)"
+	kill -CONT "$spid"
+	want="data 7 1024 $(dd if="$tmp/file" bs=1024 skip=7 count=1 2>/dev/null | md5sum | cut -d' ' -f1)"
+	expect_line "$tmp/p1.out" "$want"
+	expect_line "$tmp/p2.out" "$want"
+	expect_ge fill.done 1
+	[ "$(counter fill.started)" -eq 1 ] || fail "fill.started $(counter fill.started)"
+	echo "ok: two misses of chunk 7, one upstream fetch, both peers served the right bytes"
+	echo close >&7
+	echo close >&8
+	exec 7>&- 8>&-
+	wait "$ppid" || fail "peer 1"
+	wait "$p2pid" || fail "peer 2"
+	ppid=
+	p2pid=
+	shutdown_check
 	echo "PASS"
 	exit 0
 fi

@@ -76,14 +76,14 @@ expect_stat_ge() {
 	fail "counter $1 = ${v:-missing}, expected >= $2"
 }
 
-write_conf() { # LOG_LEVEL PPSPP_PORT READONLY_GROUP METRICS
+write_conf() { # LOG_LEVEL PPSPP_PORT READONLY_GROUP METRICS [LOG_TARGET]
 	cat >"$conf" <<CONF
 log_level = "$1";
 ppspp_port = $2;
 workers = [ 1 ];
 control_socket = "$sock";
 control_readonly_group = "$3";
-log_target = "stderr";
+log_target = "${5:-stderr}";
 metrics_listen = "$4";
 mempool = { mbufs = 2047; cache = 32; ext_mbufs = 1023; };
 upstreams = [ "127.0.0.1:7931" ];
@@ -418,6 +418,20 @@ except urllib.error.URLError:
 PY
 write_conf info 6778 nogroup "127.0.0.1:$metrics_port"
 ctl reload | grep -q "^applied metrics_listen" || fail "reload metrics_listen back"
+# Logs to syslog and back, live: while on syslog, operator actions leave stderr alone.
+write_conf info 6778 nogroup "127.0.0.1:$metrics_port" syslog
+ctl reload | grep -q "^applied log_target: stderr -> syslog$" || fail "reload log_target"
+before=$(grep -c "ctl: undrain" "$tmp/err" || true)
+ctl undrain >/dev/null
+[ "$(grep -c "ctl: undrain" "$tmp/err" || true)" -eq "$before" ] || fail "logged to stderr on syslog"
+write_conf info 6778 nogroup "127.0.0.1:$metrics_port"
+ctl reload | grep -q "^applied log_target: syslog -> stderr$" || fail "reload log_target back"
+ctl undrain >/dev/null
+for _ in $(seq 1 20); do
+	[ "$(grep -c "ctl: undrain" "$tmp/err" || true)" -gt "$before" ] && break
+	sleep 0.1
+done
+[ "$(grep -c "ctl: undrain" "$tmp/err" || true)" -gt "$before" ] || fail "stderr logging not back"
 # A read-only group dropped on reload: the socket closes to the group.
 write_conf info 6778 "" "127.0.0.1:$metrics_port"
 ctl reload | grep -q "applied control_readonly_group: nogroup -> $" || fail "reload group"
@@ -449,7 +463,7 @@ ctl reload 2>"$tmp/e" || rc=$?
 ctl -j show config | python3 -c 'import json,sys; assert json.load(sys.stdin)["log_level"] == "info"' ||
 	fail "a refused reload changed log_level"
 as_nobody "$ctl_exe" -s "$sock" show status >/dev/null || fail "refused reload dropped the group"
-ctl show status | grep -q "reloads      6 ok, 2 refused" || fail "reload counts: $(ctl show status)"
+ctl show status | grep -q "reloads      8 ok, 2 refused" || fail "reload counts: $(ctl show status)"
 echo "ok: reload (live keys, restart keys, broken file with file:line, old config kept)"
 
 # ---- still serving, then a clean stop ---------------------------------------------------------

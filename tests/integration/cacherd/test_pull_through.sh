@@ -14,7 +14,8 @@
 # of one peer per worker: a client is choked (§3.9) while another peer is up, unchoked when
 # it closes; and SIGTERM closes a connected peer's channel (§8.4)).
 # collapse: two peers miss the same chunk while the source is frozen: one upstream fetch, both
-# served when it arrives.
+# served when it arrives; a third peer's miss beyond fill.max_outstanding = 1 is refused at
+# once (fill.busy), and a fetch the frozen source never answers times out (fill.timeouts).
 # usage: test_pull_through.sh PCDN_CACHERD PCDN_SOURCE PCDN_GET
 #        [misses|readahead|background|choke|collapse]
 set -euo pipefail
@@ -25,10 +26,15 @@ mode=${4:-misses}
 background=false
 max_peers=0
 readahead=0
+max_outstanding=256
+fill_timeout=5000
 case "$mode" in
 misses) ;;
 readahead) readahead=64 ;;
-collapse) ;;
+collapse)
+	max_outstanding=1
+	fill_timeout=3000
+	;;
 background) background=true ;;
 choke)
 	background=true
@@ -55,9 +61,10 @@ spid=
 bpid=
 ppid=
 p2pid=
+p3pid=
 
 cleanup() {
-	for p in $pid $spid $bpid $ppid $p2pid; do
+	for p in $pid $spid $bpid $ppid $p2pid $p3pid; do
 		kill -CONT "$p" 2>/dev/null || true
 		if kill -0 "$p" 2>/dev/null; then
 			kill -KILL "$p" 2>/dev/null || true
@@ -147,7 +154,7 @@ upstreams = [ "10.79.0.2:7000" ];
 cache = { classes = ( { slot_size = 1024; slots = 8192; } ); max_swarms = 16; meta_mb = 1;
           hugepages = false; };
 serve = { max_swarms = 8; max_channels = 64; max_peers = $max_peers; };
-fill = { max_outstanding = 256; timeout_ms = 5000; background = $background;
+fill = { max_outstanding = $max_outstanding; timeout_ms = $fill_timeout; background = $background;
          readahead = $readahead; };
 ports = (
   {
@@ -240,7 +247,7 @@ expect_line() {
 }
 
 if [ "$mode" = collapse ]; then
-	mkfifo "$tmp/p1.ctl" "$tmp/p2.ctl"
+	mkfifo "$tmp/p1.ctl" "$tmp/p2.ctl" "$tmp/p3.ctl"
 	ip netns exec "$nsc" python3 "$here/ppspp_peer.py" 10.78.0.2 6778 "$swarm" \
 		<"$tmp/p1.ctl" >"$tmp/p1.out" &
 	ppid=$!
@@ -251,6 +258,11 @@ if [ "$mode" = collapse ]; then
 	p2pid=$!
 	exec 8>"$tmp/p2.ctl"
 	expect_line "$tmp/p2.out" up
+	ip netns exec "$nsc" python3 "$here/ppspp_peer.py" 10.78.0.2 6778 "$swarm" \
+		<"$tmp/p3.ctl" >"$tmp/p3.out" &
+	p3pid=$!
+	exec 9>"$tmp/p3.ctl"
+	expect_line "$tmp/p3.out" up
 	# the source is frozen: a fetch cannot end while the second miss arrives
 	kill -STOP "$spid"
 	echo "request 7" >&7
@@ -259,6 +271,11 @@ if [ "$mode" = collapse ]; then
 	expect_ge fill.collapsed 1
 	[ "$(counter fill.started)" -eq 1 ] || fail "fill.started $(counter fill.started)"
 	[ "$(counter serve.misses)" -eq 2 ] || fail "serve.misses $(counter serve.misses)"
+	# a different chunk while the one allowed fetch is out: refused at once
+	echo "request 8" >&9
+	expect_ge fill.busy 1
+	expect_ge serve.fills_failed 1
+	[ "$(counter fill.started)" -eq 1 ] || fail "fill.started $(counter fill.started)"
 	kill -CONT "$spid"
 	want="data 7 1024 $(dd if="$tmp/file" bs=1024 skip=7 count=1 2>/dev/null | md5sum | cut -d' ' -f1)"
 	expect_line "$tmp/p1.out" "$want"
@@ -266,13 +283,24 @@ if [ "$mode" = collapse ]; then
 	expect_ge fill.done 1
 	[ "$(counter fill.started)" -eq 1 ] || fail "fill.started $(counter fill.started)"
 	echo "ok: two misses of chunk 7, one upstream fetch, both peers served the right bytes"
+	echo "ok: a third miss beyond fill.max_outstanding refused at once (fill.busy)"
+	# a fetch the (frozen) source never answers ends at fill.timeout_ms
+	kill -STOP "$spid"
+	echo "request 9" >&9
+	expect_ge fill.timeouts 1
+	expect_ge serve.fills_failed 2
+	kill -CONT "$spid"
+	echo "ok: a fetch with no answer timed out, its waiter was told"
 	echo close >&7
 	echo close >&8
-	exec 7>&- 8>&-
+	echo close >&9
+	exec 7>&- 8>&- 9>&-
 	wait "$ppid" || fail "peer 1"
 	wait "$p2pid" || fail "peer 2"
+	wait "$p3pid" || fail "peer 3"
 	ppid=
 	p2pid=
+	p3pid=
 	shutdown_check
 	echo "PASS"
 	exit 0

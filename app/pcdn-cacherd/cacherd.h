@@ -39,19 +39,19 @@ struct udp_io;
 /* ---- per-worker serving counters ------------------------------------------------------------ *
  * One X-macro list: names, enum and strings never drift apart. Summed on read. */
 #define CACHERD_FOREACH_SERVE_COUNTER(X)                                                           \
-	X(hits)              /* get_chunk found the chunk in the cache */                          \
-	X(misses)            /* get_chunk did not: a miss went to the control thread */            \
-	X(fills_ok)          /* fill-done: the chunk arrived, waiting requests served */            \
-	X(fills_failed)      /* fill-done: it will not (timeout, upstream gone, cache full) */      \
-	X(unknown_swarms)    /* handshakes for a swarm not served yet, reported */                 \
-	X(swarms_added)      /* swarms published to this worker */                                 \
-	X(chokes)            /* peers choked: over the per-worker peer budget */                   \
-	X(unchokes)          /* choked peers let in when others left */                            \
-	X(drop_miss_ring_full) /* a miss not reported (ring full): the request is dropped */       \
+	X(hits)			 /* get_chunk found the chunk in the cache */                      \
+	X(misses)		 /* get_chunk did not: a miss went to the control thread */        \
+	X(fills_ok)		 /* fill-done: the chunk arrived, waiting requests served */       \
+	X(fills_failed)		 /* fill-done: it will not (timeout, upstream gone, cache full) */ \
+	X(unknown_swarms)	 /* handshakes for a swarm not served yet, reported */             \
+	X(swarms_added)		 /* swarms published to this worker */                             \
+	X(chokes)		 /* peers choked: over the per-worker peer budget */               \
+	X(unchokes)		 /* choked peers let in when others left */                        \
+	X(drop_miss_ring_full)	 /* a miss not reported (ring full): the request is dropped */     \
 	X(drop_report_ring_full) /* an unknown swarm not reported (ring full) */                   \
-	X(drop_swarm_add)    /* a published swarm the engine refused (its swarm table is full) */  \
-	X(drop_no_swarm)     /* a miss or fill for a swarm this worker does not serve */          \
-	X(drop_draining)     /* a handshake refused while draining */
+	X(drop_swarm_add) /* a published swarm the engine refused (its swarm table is full) */     \
+	X(drop_no_swarm)  /* a miss or fill for a swarm this worker does not serve */              \
+	X(drop_draining)  /* a handshake refused while draining */
 
 enum cacherd_serve_counter {
 #define CACHERD_CTR_ENUM(name) CACHERD_CTR_##name,
@@ -68,11 +68,11 @@ struct cacherd_serve_counters {
 /* ---- rings ---------------------------------------------------------------------------------- */
 
 enum cacherd_msg_type {
-	CACHERD_MSG_MISS = 1,      /* worker -> control: (swarm, chunk) not in the cache */
+	CACHERD_MSG_MISS = 1,	   /* worker -> control: (swarm, chunk) not in the cache */
 	CACHERD_MSG_UNKNOWN_SWARM, /* worker -> control: a handshake named a swarm not served */
-	CACHERD_MSG_FILL,          /* control -> worker: (swarm, chunk) arrived (ok) or will not */
-	CACHERD_MSG_SWARM,         /* control -> worker: serve d->swarms[swarm] from now on */
-	CACHERD_MSG_DRAIN,         /* control -> worker: close every channel politely */
+	CACHERD_MSG_FILL,	   /* control -> worker: (swarm, chunk) arrived (ok) or will not */
+	CACHERD_MSG_SWARM,	   /* control -> worker: serve d->swarms[swarm] from now on */
+	CACHERD_MSG_DRAIN,	   /* control -> worker: close every channel politely */
 };
 
 /* worker -> control (miss_ring element) */
@@ -124,12 +124,12 @@ struct cacherd_swarm {
 	uint64_t chunk_count; /* set before READY */
 	cache_swarm_t cache_swarm;
 	struct ppspp_merkle *tree; /* the control thread verifies into it; workers read */
-	int up_swarm;              /* index in the upstream engine, -1 when none */
+	int up_swarm;		   /* index in the upstream engine, -1 when none */
 	uint64_t created_us, state_us;
-	uint64_t fetched;          /* chunks inserted from upstream */
-	uint64_t misses;           /* misses reported for it (all workers) */
-	unsigned up_channels;      /* upstream channels open for it */
-	bool background;           /* whole-swarm fill running */
+	uint64_t fetched;     /* chunks inserted from upstream */
+	uint64_t misses;      /* misses reported for it (all workers) */
+	unsigned up_channels; /* upstream channels open for it */
+	bool background;      /* whole-swarm fill running */
 };
 
 /* ---- fetches: misses collapsed into one upstream request each ------------------------------- */
@@ -161,16 +161,16 @@ struct cacherd_worker {
 	struct net_worker *w;
 	struct cacherd_ppspp glue;
 	struct ppspp_engine *engine;
-	struct cache_reader *reader; /* registered on the worker's own lcore */
-	struct rte_ring *miss_ring;  /* SP/SC, struct cacherd_up_msg */
-	struct rte_ring *fill_ring;  /* SP/SC, struct cacherd_down_msg */
+	struct cache_reader *reader;	   /* registered on the worker's own lcore */
+	struct rte_ring *miss_ring;	   /* SP/SC, struct cacherd_up_msg */
+	struct rte_ring *fill_ring;	   /* SP/SC, struct cacherd_down_msg */
 	struct cacherd_serve_swarm *slots; /* serve.max_swarms, by d->swarms index */
-	int16_t *engine_swarm;       /* d->swarms index -> engine swarm index (-1: not served) */
-	uint8_t *chan_state;         /* per engine channel: 0 not up, 1 up, 2 up and choked */
+	int16_t *engine_swarm; /* d->swarms index -> engine swarm index (-1: not served) */
+	uint8_t *chan_state;   /* per engine channel: 0 not up, 1 up, 2 up and choked */
 	struct cacherd_serve_counters ctr;
-	uint32_t peers_up;           /* established channels */
+	uint32_t peers_up; /* established channels */
 	uint32_t peers_choked;
-	bool drained;                /* DRAIN handled (written by the worker, read by control) */
+	bool drained; /* DRAIN handled (written by the worker, read by control) */
 };
 
 /* ---- the daemon ----------------------------------------------------------------------------- */
@@ -190,7 +190,7 @@ struct cacherd {
 	struct net_dataplane *dp;
 	struct cache *cache;
 	rte_iova_t cache_iova_base; /* IOVA of cache_region_base() */
-	bool cache_iova_linear;     /* the region is IOVA-contiguous (else net_payload_iova) */
+	bool cache_iova_linear;	    /* the region is IOVA-contiguous (else net_payload_iova) */
 
 	unsigned n_workers;
 	struct cacherd_worker workers[CACHERD_MAX_WORKERS];
@@ -232,8 +232,8 @@ int cacherd_ctl_start(struct cacherd *d);
 void cacherd_ctl_stop(struct cacherd *d);
 
 /* serve.c (worker side) */
-int cacherd_workers_create(struct cacherd *d);   /* engines, glues, rings (before launch) */
-int cacherd_worker_main(void *arg);              /* lcore entry, arg: struct cacherd_worker */
+int cacherd_workers_create(struct cacherd *d);	 /* engines, glues, rings (before launch) */
+int cacherd_worker_main(void *arg);		 /* lcore entry, arg: struct cacherd_worker */
 void cacherd_workers_destroy(struct cacherd *d); /* after the workers returned */
 /* Sum of the workers' serving counters; per (n_workers entries) may be NULL. */
 void cacherd_serve_counters(const struct cacherd *d, struct cacherd_serve_counters *sum,

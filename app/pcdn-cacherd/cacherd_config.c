@@ -6,23 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const root_keys[] = {"log_level",	   "ppspp_port",
-					"workers",	   "control_socket",
-					"control_readonly_group", "log_target",
-					"metrics_listen", "mempool",
-					"neighbour",	   "ports",
-					"upstreams",	   "cache",
-					"serve",	   "fill",
-					NULL};
+static const char *const root_keys[] = {
+    "log_level",  "ppspp_port",	    "workers", "control_socket", "control_readonly_group",
+    "log_target", "metrics_listen", "mempool", "neighbour",	 "ports",
+    "upstreams",  "cache",	    "serve",   "fill",		 NULL};
 static const char *const mempool_keys[] = {"mbufs", "cache", "ext_mbufs", NULL};
 static const char *const neigh_keys[] = {"entries", "reachable_ms", "retrans_ms", "probes", NULL};
-static const char *const cache_keys[] = {"classes",	 "max_swarms", "meta_mb",
+static const char *const cache_keys[] = {"classes",	  "max_swarms", "meta_mb",
 					 "small_percent", "hugepages",	NULL};
 static const char *const class_keys[] = {"slot_size", "slots", NULL};
 static const char *const serve_keys[] = {"max_swarms", "max_channels", "max_peers", "send_burst",
 					 NULL};
 static const char *const fill_keys[] = {"max_outstanding", "timeout_ms", "swarm_timeout_ms",
-					"background", "readahead", NULL};
+					"background",	   "readahead",	 NULL};
 static const char *const port_keys[] = {"device",    "mtu",	 "rx_desc",  "tx_desc",
 					"addresses", "gateway4", "gateway6", NULL};
 
@@ -236,9 +232,9 @@ static int parse_upstreams(const config_setting_t *root, struct cacherd_config *
 		struct pcdn_addr *a = &c->upstreams[c->n_upstreams];
 
 		if (!s || pcdn_addr_parse(s, a) < 0 || pcdn_addr_port(a) == 0) {
-			pcdn_conf_error(u, "upstreams", err, errlen,
-					"element %d: expected \"10.0.0.1:7000\" or \"[fd00::1]:7000\"",
-					i);
+			pcdn_conf_error(
+			    u, "upstreams", err, errlen,
+			    "element %d: expected \"10.0.0.1:7000\" or \"[fd00::1]:7000\"", i);
 			return -EINVAL;
 		}
 		for (unsigned k = 0; k < c->n_upstreams; k++) {
@@ -327,8 +323,7 @@ static int parse_serve_fill(const config_setting_t *root, struct cacherd_config 
 	}
 	TRY(get_uint(g, "send_burst", 1, 1024, 64, &c->serve_send_burst, err, errlen));
 	TRY(get_group(root, "fill", fill_keys, &g, err, errlen));
-	TRY(get_uint(g, "max_outstanding", 1, 65536, 1024, &c->fill_max_outstanding, err,
-		     errlen));
+	TRY(get_uint(g, "max_outstanding", 1, 65536, 1024, &c->fill_max_outstanding, err, errlen));
 	TRY(get_uint(g, "timeout_ms", 10, 600000, 5000, &c->fill_timeout_ms, err, errlen));
 	TRY(get_uint(g, "swarm_timeout_ms", 10, 600000, 5000, &c->fill_swarm_timeout_ms, err,
 		     errlen));

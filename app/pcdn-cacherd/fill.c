@@ -163,8 +163,8 @@ static int up_put_chunk(void *ctx, uint64_t chunk, const void *data, size_t len)
 	 * the swarm: the waiting workers are told it failed (chunk_verified), peers ask again. */
 	if (rc < 0 && rc != -EEXIST) {
 		d->insert_errors++;
-		PCDN_LOG(fill_log, INFO, "cache insert of chunk %llu: %s", (unsigned long long)chunk,
-			 pcdn_strerror(rc));
+		PCDN_LOG(fill_log, INFO, "cache insert of chunk %llu: %s",
+			 (unsigned long long)chunk, pcdn_strerror(rc));
 	} else {
 		sw->fetched++;
 	}
@@ -270,8 +270,8 @@ static void on_up_error(void *ctx, int up_si, int negative_errno)
 static void new_swarm(struct cacherd *d, const struct cacherd_up_msg *m)
 {
 	const struct cacherd_config *c = d->conf;
-	uint8_t hash_fn = (m->present & PPSPP_OPT_BIT(PPSPP_OPT_MERKLE_HASH)) ? m->hash_fn
-									   : PPSPP_HASH_SHA1;
+	uint8_t hash_fn =
+	    (m->present & PPSPP_OPT_BIT(PPSPP_OPT_MERKLE_HASH)) ? m->hash_fn : PPSPP_HASH_SHA1;
 	uint32_t chunk_size = (m->present & PPSPP_OPT_BIT(PPSPP_OPT_CHUNK_SIZE))
 				  ? m->chunk_size
 				  : PPSPP_DEFAULT_CHUNK_SIZE;
@@ -466,7 +466,8 @@ void cacherd_fill_poll(struct cacherd *d, uint64_t now_us)
 			sw->state = CACHERD_SWARM_FAILED;
 			sw->state_us = now_us;
 			d->swarm_failures++;
-			PCDN_LOG(fill_log, WARNING, "swarm %s: no peak hashes from upstream in %u ms",
+			PCDN_LOG(fill_log, WARNING,
+				 "swarm %s: no peak hashes from upstream in %u ms",
 				 swarm_hex(sw, hex), d->conf->fill_swarm_timeout_ms);
 		}
 	}
@@ -474,7 +475,8 @@ void cacherd_fill_poll(struct cacherd *d, uint64_t now_us)
 		up_run(d);
 }
 
-/* ---- lifecycle -------------------------------------------------------------------------------- */
+/* ---- lifecycle --------------------------------------------------------------------------------
+ */
 
 int cacherd_fill_start(struct cacherd *d)
 {
@@ -514,8 +516,8 @@ int cacherd_fill_start(struct cacherd *d)
 	}
 	ppspp_engine_config_defaults(&ec);
 	ec.max_swarms = c->serve_max_swarms;
-	ec.max_channels = PCDN_MAX(1u, PCDN_MIN(c->serve_max_swarms * PCDN_MAX(1u, c->n_upstreams),
-						 4096u));
+	ec.max_channels =
+	    PCDN_MAX(1u, PCDN_MIN(c->serve_max_swarms * PCDN_MAX(1u, c->n_upstreams), 4096u));
 	ec.pex = false;
 	io.ctx = d->up_io;
 	io.send = udp_io_send;
@@ -523,8 +525,7 @@ int cacherd_fill_start(struct cacherd *d)
 	if (!d->up)
 		return -errno;
 	d->up_io->engine = d->up;
-	d->up_read_ev =
-	    event_new(d->base, d->up_io->fd, EV_READ | EV_PERSIST, on_up_read, d);
+	d->up_read_ev = event_new(d->base, d->up_io->fd, EV_READ | EV_PERSIST, on_up_read, d);
 	d->up_timer_ev = event_new(d->base, -1, 0, on_up_timer, d);
 	if (!d->up_read_ev || !d->up_timer_ev || event_add(d->up_read_ev, NULL) < 0)
 		return -ENOMEM;

@@ -172,7 +172,6 @@ static void log_ports(struct net_dataplane *dp)
 	}
 }
 
-
 /* The chunk cache: one writer (this thread), QSBR readers (the workers). A DATA payload is an
  * external buffer pointing into it, so its IOVA must be cheap: IOVA-as-VA, or an IOVA-contiguous
  * memzone (base IOVA + offset); otherwise each payload's IOVA is looked up (slow, logged). */
@@ -207,10 +206,11 @@ static int cache_setup(struct cacherd *d)
 			cc.region = mz->addr;
 			cc.region_len = len;
 		} else {
-			PCDN_LOG(cacherd_log, WARNING,
-				 "cache: no IOVA-contiguous memzone of %zu bytes (%s): payload IOVAs "
-				 "are looked up per datagram",
-				 len, rte_strerror(rte_errno));
+			PCDN_LOG(
+			    cacherd_log, WARNING,
+			    "cache: no IOVA-contiguous memzone of %zu bytes (%s): payload IOVAs "
+			    "are looked up per datagram",
+			    len, rte_strerror(rte_errno));
 		}
 	}
 	d->cache = cache_create(&cc);
@@ -227,7 +227,9 @@ static int cache_setup(struct cacherd *d)
 	}
 	PCDN_LOG(cacherd_log, NOTICE, "cache: %zu MiB, %u class(es), %s", len >> 20,
 		 c->cache_n_classes,
-		 mz ? "memzone" : cache_uses_hugepages(d->cache) ? "hugepages" : "4 KiB pages");
+		 mz				  ? "memzone"
+		 : cache_uses_hugepages(d->cache) ? "hugepages"
+						  : "4 KiB pages");
 	return 0;
 }
 

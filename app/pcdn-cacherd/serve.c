@@ -255,7 +255,8 @@ int cacherd_workers_create(struct cacherd *d)
 	};
 	/* Every FILL answers one miss: at once (at most a miss ring's worth per control poll) or
 	 * when its fetch ends (at most fill.max_outstanding fetches); plus one SWARM per swarm and
-	 * a DRAIN. A lost FILL would leave a channel waiting, so the fill ring holds all of them. */
+	 * a DRAIN. A lost FILL would leave a channel waiting, so the fill ring holds all of them.
+	 */
 	unsigned miss_sz = 2 * c->serve_max_channels + 1024;
 	unsigned fill_sz = miss_sz + c->fill_max_outstanding + c->serve_max_swarms + 64;
 
@@ -263,7 +264,7 @@ int cacherd_workers_create(struct cacherd *d)
 	ec.max_channels = c->serve_max_channels;
 	ec.max_swarms = c->serve_max_swarms;
 	ec.send_burst = c->serve_send_burst;
-	ec.max_requests = 16;  /* requests we send: none, a cacher's worker only uploads */
+	ec.max_requests = 16;	/* requests we send: none, a cacher's worker only uploads */
 	ec.max_inflight = 1024; /* DATA in flight per channel: a 1 MiB window of 1 KiB chunks */
 	ec.pex = false;
 	for (unsigned i = 0; i < d->n_workers; i++) {
@@ -314,8 +315,7 @@ int cacherd_worker_main(void *arg)
 
 	wk->reader = cache_reader_register(wk->d->cache);
 	if (!wk->reader) {
-		PCDN_LOG(serve_log, ERR, "worker %u: cache reader: %s", wk->index,
-			 strerror(errno));
+		PCDN_LOG(serve_log, ERR, "worker %u: cache reader: %s", wk->index, strerror(errno));
 		__atomic_store_n(&wk->drained, true, __ATOMIC_RELEASE);
 		return -errno;
 	}

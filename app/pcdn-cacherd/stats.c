@@ -10,8 +10,8 @@
 typedef void (*ctr_fn)(void *ctx, const char *name, uint64_t value);
 
 static const char *const msg_names[] = {
-    "handshake", "data",    "ack",   "have",	"integrity", "pex_resv4", "pex_req",
-    "signed_integrity", "request", "cancel", "choke", "unchoke", "pex_resv6", "pex_rescert"};
+    "handshake",	"data",	   "ack",    "have",  "integrity", "pex_resv4", "pex_req",
+    "signed_integrity", "request", "cancel", "choke", "unchoke",   "pex_resv6", "pex_rescert"};
 
 static void net_block(const struct net_counters *c, ctr_fn fn, void *ctx)
 {

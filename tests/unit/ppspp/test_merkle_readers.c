@@ -11,9 +11,9 @@
 
 #include "ppspp.h"
 
-#define CHUNK 256u
+#define CHUNK	 256u
 #define N_CHUNKS 3001u
-#define READERS 2
+#define READERS	 2
 
 static struct ppspp_merkle *src, *rcv;
 static uint8_t *content;

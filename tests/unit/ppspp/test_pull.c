@@ -11,10 +11,10 @@
 
 #include "ppspp.h"
 
-#define CHUNK 1024u
+#define CHUNK	 1024u
 #define N_CHUNKS 300u
-#define SIZE ((uint64_t)N_CHUNKS * CHUNK - 333)
-#define QCAP 65536
+#define SIZE	 ((uint64_t)N_CHUNKS * CHUNK - 333)
+#define QCAP	 65536
 
 struct dgram {
 	int from, to;
@@ -42,8 +42,8 @@ static bool pending_miss[N_CHUNKS];
 
 enum { S, U, W, D };
 
-static int send_cb(void *ctx, const struct ppspp_peer_addr *to, const uint8_t *hdr,
-		   size_t hdr_len, const void *payload, size_t payload_len, void *ref)
+static int send_cb(void *ctx, const struct ppspp_peer_addr *to, const uint8_t *hdr, size_t hdr_len,
+		   const void *payload, size_t payload_len, void *ref)
 {
 	struct node *self = ctx;
 	int dst = -1;
@@ -112,8 +112,7 @@ static int w_get(void *ctx, uint64_t c, const void **data, size_t *len, void **r
 	return 0;
 }
 
-static void w_unknown(void *ctx, const struct ppspp_peer_addr *peer,
-		      const struct ppspp_options *o)
+static void w_unknown(void *ctx, const struct ppspp_peer_addr *peer, const struct ppspp_options *o)
 {
 	(void)ctx;
 	CU_ASSERT_TRUE(ppspp_peer_addr_equal(peer, &nodes[D].addr));

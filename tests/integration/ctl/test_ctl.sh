@@ -380,6 +380,16 @@ python3 "$here/ctl_raw.py" "$sock" concurrent 100 "show stats --per-worker" 3 | 
 	fail "100 concurrent clients"
 python3 "$here/ctl_raw.py" "$sock" concurrent 100 "-j show channels" 2 | grep -q "^ok 200$" ||
 	fail "100 concurrent clients (channels)"
+# And 100 pcdn-ctl processes at once, each with its own connection.
+cli_pids=()
+for i in $(seq 1 100); do
+	ctl -j show workers >"$tmp/cli.$i" 2>&1 &
+	cli_pids+=($!)
+done
+for i in $(seq 1 100); do
+	wait "${cli_pids[$((i - 1))]}" || fail "pcdn-ctl client $i: $(cat "$tmp/cli.$i")"
+	grep -q '"lcore":1' "$tmp/cli.$i" || fail "pcdn-ctl client $i output: $(cat "$tmp/cli.$i")"
+done
 wait "$get_pid" || { cat "$tmp/get3.log"; fail "download during the client storm"; }
 wait "$ping_pid" || true
 cmp "$tmp/content" "$tmp/got3" || fail "download during the storm differs"

@@ -396,10 +396,11 @@ static void rq_push(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b)
 {
 	struct ppspp_channel *c = &e->ch[ci];
 
-	for (uint32_t i = 0; i < c->rq_n; i++) {
+	/* a re-sent REQUEST for what is still queued (among the newest ranges) */
+	for (uint32_t i = c->rq_n > 64 ? c->rq_n - 64 : 0; i < c->rq_n; i++) {
 		const struct ppspp_range *q = &c->rq[(c->rq_head + i) % PPSPP_RQ_CAP];
 		if (q->a <= a && b <= q->b)
-			return; /* a re-sent REQUEST for what is still queued */
+			return;
 	}
 	if (c->rq_n > 0) {
 		struct ppspp_range *t = &c->rq[(c->rq_head + c->rq_n - 1) % PPSPP_RQ_CAP];
@@ -1274,7 +1275,8 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 		 * than the 1 s RTO floor. A probe is not a loss: the window is not cut (a busy
 		 * receiver is not a lossy path); the entry leaves the flight so the probe fits. */
 		uint64_t pto = PCDN_MAX(2 * srtt, 50000);
-		bool tail = srtt && now - f->sent_us > pto && now - c->ledbat.last_ack_us > pto;
+		bool tail = srtt && now - f->sent_us > pto && now - c->ledbat.last_ack_us > pto &&
+			    now - c->last_probe_us > pto; /* one probe per PTO */
 		if (!overtaken && !tail && now - f->sent_us < rto)
 			break;
 		if (overtaken) {
@@ -1282,6 +1284,7 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 		} else if (tail && now - f->sent_us < rto) {
 			f->acked = 2;
 			c->ledbat.flightsize -= PCDN_MIN((uint64_t)f->bytes, c->ledbat.flightsize);
+			c->last_probe_us = now;
 			e->ctr.tail_probes++;
 		} else {
 			ppspp_ledbat_on_timeout(&c->ledbat, now); /* RFC 6298 §5: the CTO fired */

@@ -115,7 +115,7 @@ struct ppspp_pending { /* a chunk of a burst being sent with its hashes apart */
 	bool retransmit;
 };
 
-#define PPSPP_RQ_CAP	    64	/* queued peer REQUEST ranges (sender side) */
+#define PPSPP_RQ_CAP	    1024 /* queued peer REQUEST ranges (sender side) */
 #define PPSPP_MAX_HASHES    128 /* INTEGRITY hashes kept for the next DATA */
 #define PPSPP_REJECT_MEMORY 8
 #define PPSPP_ACK_CAP	    16
@@ -175,6 +175,7 @@ struct ppspp_channel {
 	struct ppspp_ledbat ledbat;
 	bool slow_start;
 	uint64_t last_loss_us;              /* last DATA presumed lost (0: never) */
+	uint64_t last_probe_us;             /* last tail-loss probe */
 	struct ppspp_flight *fl; /* ring, e->cfg.max_inflight */
 	uint32_t fl_head, fl_tail;
 	uint32_t *fl_index;	   /* chunk & mask -> ring position */

@@ -9,7 +9,8 @@
 # Per-core figures are DATA per core-second of packet work: each worker thread's CPU time
 # (schedstat) minus its idle polling, so they hold on a shared machine; wall rates are printed
 # beside them. Run through scripts/bench.sh cacherd. Last line: one JSON object.
-# Environment: PCDN_BENCH_SECONDS (default 5), PCDN_BENCH_CLIENTS (64), PCDN_BENCH_CONTENT_MIB (16).
+# Environment: PCDN_BENCH_SECONDS (default 5), PCDN_BENCH_CLIENTS (64), PCDN_BENCH_CONTENT_MIB (16),
+# PCDN_BENCH_NO_HUGE=1 (--no-huge even when hugepages are there).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PCDN_BENCH_BUILD:-$top/build-bench}
@@ -34,7 +35,9 @@ load_start=$(cut -d' ' -f1 /proc/loadavg)
 # Hugepages when they can be had (BUILD-NOTES: 165 vs 69 Mpps for mbuf traffic), else --no-huge.
 need_pages=1536 # 3 GiB: the ring set-up and the two memif processes, 1 GiB each
 free_pages=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
-if [ "${free_pages:-0}" -lt "$need_pages" ] && [ -w /proc/sys/vm/nr_hugepages ]; then
+if [ "${PCDN_BENCH_NO_HUGE:-0}" = 1 ]; then
+	free_pages=0
+elif [ "${free_pages:-0}" -lt "$need_pages" ] && [ -w /proc/sys/vm/nr_hugepages ]; then
 	total=$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)
 	sysctl -q -w vm.nr_hugepages=$((total + need_pages - free_pages)) || true
 	free_pages=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
@@ -44,7 +47,7 @@ if [ "${free_pages:-0}" -ge "$need_pages" ] && mountpoint -q /dev/hugepages; the
 	mem=(--huge-dir=/dev/hugepages -m 1024)
 else
 	huge=false
-	echo "cacherd bench: fewer than $need_pages free hugepages: running with --no-huge" >&2
+	echo "cacherd bench: no $need_pages free hugepages (or PCDN_BENCH_NO_HUGE): running with --no-huge" >&2
 	mem=(--no-huge -m 1024)
 fi
 eal() { echo "${mem[@]}" --no-pci --log-level=error --file-prefix="pcdn_bc_$1_$$"; }

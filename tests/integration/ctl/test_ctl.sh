@@ -220,6 +220,25 @@ ctl show swarm "${swarm:0:12}" | grep -q "^id               $swarm" || fail "sho
 cached=$(ctl -j show swarm "$swarm" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cached"])')
 [ "$cached" -eq "$chunks" ] || fail "cached chunks $cached != $chunks"
 echo "ok: download of $chunks chunks through the cacher; show stats/swarms reflect it"
+# Every show command with -j gives one JSON object (jansson packs every field) now that a swarm,
+# channels and fetches exist.
+for cmd in status ports workers queues cache swarms "swarm $swarm" channels peers upstreams \
+	overlay config "stats --per-worker"; do
+	# shellcheck disable=SC2086
+	ctl -j show $cmd | python3 -c 'import json,sys; assert isinstance(json.load(sys.stdin), dict)' ||
+		fail "show $cmd -j"
+done
+ctl -j show cache | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+assert c["chunks"] == int(sys.argv[1]) and c["classes"][0]["slot_size"] == 1024, c' "$chunks" ||
+	fail "show cache -j values"
+ctl -j show upstreams | python3 -c '
+import json, sys
+u = json.load(sys.stdin)
+assert u["upstreams"][0]["upstream"] == "127.0.0.1:7931" and u["fetches"]["done"] >= 1, u' ||
+	fail "show upstreams -j values"
+echo "ok: every show command in JSON"
 
 # A second download is served from the cache: hits grow, no new upstream fetch needed.
 fills=$(ctr fill.done)

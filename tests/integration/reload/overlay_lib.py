@@ -66,13 +66,40 @@ def wait_for(what, cond, deadline_s):
     raise AssertionError('gave up waiting for %s (last: %r)' % (what, last))
 
 
+def free_base(count, hint=0):
+    """A base port such that base+1..base+count+1 are free for TCP and UDP on 127.0.0.1:
+    several checkouts may run these tests at once, so fixed ports would collide."""
+    rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+    for attempt in range(200):
+        base = hint if (attempt == 0 and hint) else rng.randrange(20000, 60000 - count - 2)
+        ok = True
+        held = []
+        for p in range(base + 1, base + count + 2):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(socket.AF_INET, kind)
+                held.append(s)
+                try:
+                    s.bind(('127.0.0.1', p))
+                except OSError:
+                    ok = False
+                    break
+            if not ok:
+                break
+        for s in held:
+            s.close()
+        if ok:
+            return base
+    raise RuntimeError('no free port range')
+
+
 class Overlay:
     def __init__(self, node_bin, workdir, n, base_port, link='tls', kinds=None, extra_conf='',
                  seed=1):
         self.bin = node_bin
         self.dir = workdir
         self.n = n
-        self.base = base_port
+        # base_port is a preference; a range in use elsewhere is replaced by a free one
+        self.base = free_base(n + 2, base_port)
         self.link = link
         self.procs = {}
         self.ids = {}

@@ -414,6 +414,26 @@ python3 "$here/ctl_raw.py" "$sock" concurrent 100 "show stats --per-worker" 3 | 
 	fail "100 concurrent clients"
 python3 "$here/ctl_raw.py" "$sock" concurrent 100 "-j show channels" 2 | grep -q "^ok 200$" ||
 	fail "100 concurrent clients (channels)"
+# The downloads' channels and peers are listed while they run.
+seen=
+for _ in $(seq 1 200); do
+	if ctl -j show channels | python3 -c '
+import json, sys
+c = [x for x in json.load(sys.stdin)["channels"] if x["peer"].startswith("10.78.0.1:")]
+sys.exit(0 if c and c[0]["swarm"] == sys.argv[1] and c[0]["worker"] == 0 else 1)' "$swarm"; then
+		seen=1
+		break
+	fi
+	sleep 0.05
+done
+[ -n "$seen" ] || fail "show channels never listed a download's channel"
+seen=
+for _ in $(seq 1 200); do
+	ctl show peers | grep -q "^10.78.0.1:[0-9]* *0 *[1-9]" && { seen=1; break; }
+	sleep 0.05
+done
+[ -n "$seen" ] || fail "show peers never listed the downloading peer"
+echo "ok: show channels / show peers list a running download"
 # And 100 pcdn-ctl processes at once, each with its own connection.
 cli_pids=()
 for i in $(seq 1 100); do

@@ -751,6 +751,10 @@ int bench_dp_main(int argc, char **argv)
 
 	if (!first || !end)
 		return 1;
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
 	int eal = rte_eal_init(argc, argv);
 	if (eal < 0) {
 		fprintf(stderr, "pcdn-bench dp: EAL init failed: %s\n", rte_strerror(rte_errno));

@@ -10,7 +10,9 @@ prefix=pcdn_it_dp_$$
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp" "/var/run/dpdk/$prefix"' EXIT
 
-"$exe" dp --no-huge -m 512 --no-pci --file-prefix="$prefix" --lcores=0@0,1@1,2@0 \
+# the cacher worker on its own CPU when there is a second one
+cpu=$(($(nproc) > 1 ? 1 : 0))
+"$exe" dp --no-huge -m 512 --no-pci --file-prefix="$prefix" --lcores="0@0,1@$cpu,2@0" \
 	--log-level=error -- --clients 8 --window 32 --content-mib 2 --sample 16 \
 	--seconds 1 --warmup 0.3 --io-limit-seconds 0.3 >"$tmp/out.json" 2>"$tmp/err.log" || {
 	echo "FAIL: pcdn-bench dp exited with $?"

@@ -8,7 +8,7 @@
 
 static const char *const root_keys[] = {
     "log_level",  "ppspp_port",	    "workers", "control_socket", "control_readonly_group",
-    "log_target", "metrics_listen", "mempool", "neighbour",	 "ports",
+    "log_target", "metrics_listen", "stats_interval_ms", "mempool", "neighbour", "ports",
     "upstreams",  "cache",	    "serve",   "fill",		 NULL};
 static const char *const mempool_keys[] = {"mbufs", "cache", "ext_mbufs", NULL};
 static const char *const neigh_keys[] = {"entries", "reachable_ms", "retrans_ms", "probes", NULL};
@@ -385,6 +385,14 @@ static int parse(const config_t *cfg, struct cacherd_config *c, char *err, size_
 	if (config_setting_get_member(root, "metrics_listen"))
 		c->metrics_listen_line = (unsigned)config_setting_source_line(
 		    config_setting_get_member(root, "metrics_listen"));
+	TRY(get_uint(root, "stats_interval_ms", 0, 3600000, 0, &c->stats_interval_ms, err, errlen));
+	if (c->stats_interval_ms && c->stats_interval_ms < 10) {
+		pcdn_conf_error(config_setting_get_member(root, "stats_interval_ms"),
+				"stats_interval_ms", err, errlen,
+				"%u: expected 0 (the command line's) or 10 to 3600000",
+				c->stats_interval_ms);
+		return -EINVAL;
+	}
 
 	TRY(get_group(root, "mempool", mempool_keys, &g, err, errlen));
 	TRY(get_uint(g, "mbufs", 1023, 16777215, 16383, &c->mbufs, err, errlen));

@@ -41,6 +41,8 @@ struct cacherd_config {
 	bool log_syslog;
 	char metrics_listen[64];
 	unsigned metrics_listen_line;
+	/* Period of --stats-file in ms; 0: --stats-interval-ms (default 1000). Live on reload. */
+	unsigned stats_interval_ms;
 	unsigned mbufs, mbuf_cache, ext_mbufs;
 	unsigned neigh_entries, neigh_probes;
 	unsigned neigh_reachable_ms, neigh_retrans_ms;

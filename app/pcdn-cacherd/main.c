@@ -395,7 +395,7 @@ int main(int argc, char **argv)
 	d->conf = &conf;
 	d->config_path = args.config;
 	d->stats_file = args.stats_file;
-	d->stats_interval_ms = args.stats_interval_ms;
+	d->stats_interval_ms = conf.stats_interval_ms ? conf.stats_interval_ms : args.stats_interval_ms;
 	d->n_workers = conf.n_workers;
 	signal(SIGPIPE, SIG_IGN);
 	if (cache_setup(d) < 0) {

@@ -20,7 +20,7 @@ tmpbase=/tmp
 [ -d /dev/shm ] && [ -w /dev/shm ] && tmpbase=/dev/shm
 tmp=$(mktemp -d "$tmpbase/pcdn-bench-ppspp.XXXXXX")
 spid=
-stop_seeder() { # the seeder runs under /usr/bin/time: signal the seeder itself
+stop_seeder() { # the seeder runs in a subshell that reports its CPU time: signal the seeder
 	local child
 	child=$(pgrep -P "$spid" || true)
 	kill -TERM ${child:-$spid} 2>/dev/null || true
@@ -37,13 +37,18 @@ head -c $((mb * 1024 * 1024)) /dev/urandom >"$tmp/in"
 t0=$(date +%s.%N)
 swarm=$("$src" hash "$tmp/in")
 t1=$(date +%s.%N)
-/usr/bin/time -f "cpu %U %S" -o "$tmp/src.time" "$src" serve "$tmp/in" --listen 127.0.0.1:47950 \
-	2>"$tmp/src.log" &
+# CPU time of each side from bash's `times` in a subshell (children's user and system time)
+(
+	"$src" serve "$tmp/in" --listen 127.0.0.1:47950 2>"$tmp/src.log"
+	times >"$tmp/src.times"
+) &
 spid=$!
 for _ in $(seq 1 600); do grep -q serving "$tmp/src.log" && break; sleep 0.05; done
-/usr/bin/time -f "cpu %U %S" -o "$tmp/get.time" \
-	"$get" --peer 127.0.0.1:47950 --swarm "$swarm" -o "$tmp/out" --log-level info 2>"$tmp/get.log" ||
-	{ tail -30 "$tmp/get.log" >&2; exit 1; }
+(
+	"$get" --peer 127.0.0.1:47950 --swarm "$swarm" -o "$tmp/out" --log-level info \
+		2>"$tmp/get.log" || exit 1
+	times >"$tmp/get.times"
+) || { tail -30 "$tmp/get.log" >&2; exit 1; }
 cmp "$tmp/in" "$tmp/out" || { echo "ppspp bench: downloaded file differs" >&2; exit 1; }
 stop_seeder
 rm -f "$tmp/out"
@@ -54,9 +59,13 @@ retx=$(ctr "$tmp/src.log" retransmits)
 lost=$(ctr "$tmp/src.log" data_lost)
 ints=$(ctr "$tmp/src.log" msgs_out.integrity)
 sends=$(sed -n 's/.*sendmmsg_calls \([0-9]*\).*/\1/p' "$tmp/src.log")
-cpu_s=$(awk '{ s += $2 + $3 } END { printf "%.2f", s }' "$tmp/src.time" "$tmp/get.time")
-get_cpu=$(awk '{ s += $2 + $3 } END { printf "%.2f", s }' "$tmp/get.time")
-src_cpu=$(awk '{ s += $2 + $3 } END { printf "%.2f", s }' "$tmp/src.time")
+cpu_of() { # the children line of `times`: "0m1.234s 0m0.567s"
+	tail -1 "$1" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]);
+		t += p[1] * 60 + p[2] } printf "%.2f", t }'
+}
+get_cpu=$(cpu_of "$tmp/get.times")
+src_cpu=$(cpu_of "$tmp/src.times")
+cpu_s=$(awk -v a="$get_cpu" -v b="$src_cpu" 'BEGIN { printf "%.2f", a + b }')
 # what two otherwise idle cores would sustain: the downloader is the busier side
 per_cpu=$(awk -v b=$((mb * 1024 * 1024)) -v c="$get_cpu" 'BEGIN { printf "%.1f", (c > 0 ? b / 1e6 / c : 0) }')
 dl=$(awk -v b=$((mb * 1024 * 1024)) -v s="$secs" 'BEGIN { printf "%.1f", b / 1e6 / s }')

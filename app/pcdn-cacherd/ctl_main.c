@@ -786,6 +786,10 @@ static int cmd_show_config(void *ctx, int argc, char **argv, struct ctl_reply *r
 	json_object_set_new(o, "control_socket", json_string(c->control_socket));
 	json_object_set_new(o, "control_readonly_group", json_string(c->control_readonly_group));
 	json_object_set_new(o, "metrics_listen", json_string(c->metrics_listen));
+	json_object_set_new(o, "stats_file",
+			    s->d->stats_file ? json_string(s->d->stats_file) : json_null());
+	/* The period in force (the key, or --stats-interval-ms when the key is 0). */
+	json_object_set_new(o, "stats_interval_ms", json_integer(s->d->stats_interval_ms));
 	json_object_set_new(o, "mempool",
 			    json_pack("{s:i, s:i, s:i}", "mbufs", (int)c->mbufs, "cache",
 				      (int)c->mbuf_cache, "ext_mbufs", (int)c->ext_mbufs));

@@ -4,6 +4,7 @@
  * change live are applied (log_level, log_target, control_readonly_group, metrics_listen) and
  * every other changed key is listed as needing a restart; the running values stay. */
 #include <errno.h>
+#include <event2/event.h>
 #include <grp.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -110,6 +111,7 @@ static bool others_differ(const struct cacherd_config *a, const struct cacherd_c
 		for (unsigned p = 0; p < CACHERD_MAX_PORTS; p++)
 			c->ports[p].line = 0;
 	}
+	y->stats_interval_ms = x->stats_interval_ms;
 	y->log_level = x->log_level;
 	y->log_syslog = x->log_syslog;
 	memcpy(y->control_readonly_group, x->control_readonly_group,
@@ -208,6 +210,11 @@ int ctl_cmd_reload(void *ctx, int argc, char **argv, struct ctl_reply *r)
 		if (strcmp(old->metrics_listen, nc->metrics_listen) != 0)
 			changed(&df, true, "metrics_listen", old->metrics_listen,
 				nc->metrics_listen);
+		if (old->stats_interval_ms != nc->stats_interval_ms) {
+			snprintf(a, sizeof(a), "%u", old->stats_interval_ms);
+			snprintf(b, sizeof(b), "%u", nc->stats_interval_ms);
+			changed(&df, true, "stats_interval_ms", a, b);
+		}
 		diff_restart(&df, old, nc);
 		rc = ctl_apply_live(s, nc, err, sizeof(err));
 	}
@@ -232,6 +239,16 @@ int ctl_cmd_reload(void *ctx, int argc, char **argv, struct ctl_reply *r)
 	d->conf->control_readonly_group_line = nc->control_readonly_group_line;
 	memcpy(d->conf->metrics_listen, nc->metrics_listen, sizeof(nc->metrics_listen));
 	d->conf->metrics_listen_line = nc->metrics_listen_line;
+	/* 0 means the command line's period: the one running stays. */
+	d->conf->stats_interval_ms = nc->stats_interval_ms;
+	if (nc->stats_interval_ms && nc->stats_interval_ms != d->stats_interval_ms) {
+		struct timeval tv = {(time_t)(nc->stats_interval_ms / 1000),
+				     (suseconds_t)(nc->stats_interval_ms % 1000) * 1000};
+
+		d->stats_interval_ms = nc->stats_interval_ms;
+		if (d->stats_ev)
+			event_add(d->stats_ev, &tv);
+	}
 	s->reloads++;
 	snprintf(s->last_reload, sizeof(s->last_reload), "ok: %zu applied, %zu need a restart",
 		 json_array_size(df.live), json_array_size(df.restart));

@@ -79,7 +79,7 @@ expect_stat_ge() {
 	fail "counter $1 = ${v:-missing}, expected >= $2"
 }
 
-write_conf() { # LOG_LEVEL PPSPP_PORT READONLY_GROUP METRICS [LOG_TARGET]
+write_conf() { # LOG_LEVEL PPSPP_PORT READONLY_GROUP METRICS [LOG_TARGET [STATS_INTERVAL_MS]]
 	cat >"$conf" <<CONF
 log_level = "$1";
 ppspp_port = $2;
@@ -88,6 +88,7 @@ control_socket = "$sock";
 control_readonly_group = "$3";
 log_target = "${5:-stderr}";
 metrics_listen = "$4";
+stats_interval_ms = ${6:-0};
 mempool = { mbufs = 2047; cache = 32; ext_mbufs = 1023; };
 upstreams = [ "127.0.0.1:7931" ];
 cache = { classes = ( { slot_size = 1024; slots = 4096; } ); max_swarms = 16; meta_mb = 4; };
@@ -124,7 +125,7 @@ src_pid=$!
 
 write_conf notice 6778 nogroup "127.0.0.1:$metrics_port"
 ip netns exec "$nsd" "$exe" -l 0-1 --no-huge -m 512 --no-pci --file-prefix="$prefix" -- -c "$conf" \
-	>"$tmp/out" 2>"$tmp/err" &
+	--stats-file "$tmp/stats" --stats-interval-ms 100 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 for _ in $(seq 1 300); do
 	[ -S "$sock" ] && ctl show status >/dev/null 2>&1 && break
@@ -504,6 +505,21 @@ for _ in $(seq 1 20); do
 	sleep 0.1
 done
 [ "$(grep -c "ctl: undrain" "$tmp/err" || true)" -gt "$before" ] || fail "stderr logging not back"
+# The counters file's period changes live.
+ctl -j show config | python3 -c 'import json,sys; assert json.load(sys.stdin)["stats_interval_ms"] == 100' ||
+	fail "stats_interval_ms from the command line"
+write_conf info 6778 nogroup "127.0.0.1:$metrics_port" stderr 50
+ctl reload | grep -q "^applied stats_interval_ms: 0 -> 50$" || fail "reload stats_interval_ms"
+ctl -j show config | python3 -c 'import json,sys; assert json.load(sys.stdin)["stats_interval_ms"] == 50' ||
+	fail "stats_interval_ms after reload"
+up0=$(awk '$1 == "uptime_ms" { print $2 }' "$tmp/stats")
+for _ in $(seq 1 50); do
+	[ "$(awk '$1 == "uptime_ms" { print $2 }' "$tmp/stats")" -gt "$up0" ] && break
+	sleep 0.1
+done
+[ "$(awk '$1 == "uptime_ms" { print $2 }' "$tmp/stats")" -gt "$up0" ] || fail "stats file stopped"
+write_conf info 6778 nogroup "127.0.0.1:$metrics_port"
+ctl reload | grep -q "^applied stats_interval_ms: 50 -> 0$" || fail "reload stats_interval_ms back"
 # A read-only group dropped on reload: the socket closes to the group.
 write_conf info 6778 "" "127.0.0.1:$metrics_port"
 ctl reload | grep -q "applied control_readonly_group: nogroup -> $" || fail "reload group"
@@ -535,7 +551,7 @@ ctl reload 2>"$tmp/e" || rc=$?
 ctl -j show config | python3 -c 'import json,sys; assert json.load(sys.stdin)["log_level"] == "info"' ||
 	fail "a refused reload changed log_level"
 as_nobody "$ctl_exe" -s "$sock" show status >/dev/null || fail "refused reload dropped the group"
-ctl show status | grep -q "reloads      8 ok, 2 refused" || fail "reload counts: $(ctl show status)"
+ctl show status | grep -q "reloads      10 ok, 2 refused" || fail "reload counts: $(ctl show status)"
 echo "ok: reload (live keys, restart keys, broken file with file:line, old config kept)"
 
 # ---- still serving, then a clean stop ---------------------------------------------------------

@@ -21,9 +21,7 @@ tmpbase=/tmp
 tmp=$(mktemp -d "$tmpbase/pcdn-bench-ppspp.XXXXXX")
 spid=
 stop_seeder() { # the seeder runs in a subshell that reports its CPU time: signal the seeder
-	local child
-	child=$(pgrep -P "$spid" || true)
-	kill -TERM ${child:-$spid} 2>/dev/null || true
+	kill -TERM "$(cat "$tmp/src.pid" 2>/dev/null || echo "$spid")" 2>/dev/null || true
 	wait "$spid" 2>/dev/null || true
 	spid=
 }
@@ -39,7 +37,9 @@ swarm=$("$src" hash "$tmp/in")
 t1=$(date +%s.%N)
 # CPU time of each side from bash's `times` in a subshell (children's user and system time)
 (
-	"$src" serve "$tmp/in" --listen 127.0.0.1:47950 2>"$tmp/src.log"
+	"$src" serve "$tmp/in" --listen 127.0.0.1:47950 2>"$tmp/src.log" &
+	echo $! >"$tmp/src.pid"
+	wait $!
 	times >"$tmp/src.times"
 ) &
 spid=$!

@@ -1529,7 +1529,15 @@ static void process_incoming(struct reload_node *n, const struct reload_node_id 
 			goto out;
 		}
 		if (h.ttl == 0) {
-			n->stats.dropped++; /* §6.3.2: TTL exhausted */
+			n->stats.dropped++;
+			if (is_request && !loopback) {
+				/* §6.3.2: the sender learns why (Error_TTL_Exceeded) */
+				struct reload_message fake;
+
+				memset(&fake, 0, sizeof(fake));
+				fake.hdr = h;
+				send_error(n, &fake, from, -ELOOP, "TTL exceeded");
+			}
 			goto out;
 		}
 		/* §6.1.2: forward, recording the previous hop in the Via List of requests */

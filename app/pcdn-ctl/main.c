@@ -6,6 +6,7 @@
 #include <editline/readline.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pcdn-ctl [-s SOCKET] [-j] [COMMAND...]\n"
-		   "  -s SOCKET  control socket (default %s, or $PCDN_CTL_SOCKET)\n"
-		   "  -j         JSON replies\n"
-		   "Without a command: an interactive prompt (on a terminal) or one command per line\n"
-		   "of standard input. 'help' lists the daemon's commands.\n",
+	fprintf(f,
+		"usage: pcdn-ctl [-s SOCKET] [-j] [COMMAND...]\n"
+		"  -s SOCKET  control socket (default %s, or $PCDN_CTL_SOCKET)\n"
+		"  -j         JSON replies\n"
+		"Without a command: an interactive prompt (on a terminal) or one command per line\n"
+		"of standard input. 'help' lists the daemon's commands.\n",
 		DEFAULT_SOCKET);
 }
 
@@ -69,12 +71,106 @@ static int call(int fd, const char *line)
 	return status == 0 ? 0 : 1;
 }
 
+/* ---- completion: the daemon's own command list (`-j help`), word by word ------------------- */
+
+static char **cmd_words; /* every registered command, e.g. "show stats" */
+static size_t n_cmd_words;
+static int word_start; /* where the word being completed starts in rl_line_buffer */
+
+static void load_commands(int fd)
+{
+	char *body;
+	size_t len, i;
+	int status;
+	json_t *root, *list, *c;
+
+	if (ctl_client_call(fd, "-j help", &status, &body, &len) < 0)
+		return;
+	root = status == 0 ? json_loadb(body, len, 0, NULL) : NULL;
+	free(body);
+	list = json_object_get(root, "commands");
+	cmd_words = calloc(json_array_size(list) + 1, sizeof(*cmd_words));
+	json_array_foreach(list, i, c)
+	{
+		const char *w = json_string_value(json_object_get(c, "command"));
+		if (w && cmd_words && (cmd_words[n_cmd_words] = strdup(w)) != NULL)
+			n_cmd_words++;
+	}
+	json_decref(root);
+}
+
+/* The word at position `nth` of command `cmd` if the words before it are `typed`, else NULL. */
+static const char *next_word(const char *cmd, const char *typed, size_t typed_len, char *out,
+			     size_t outlen)
+{
+	size_t n = 0;
+
+	/* typed: the words already on the line, each followed by blanks. */
+	while (n < typed_len) {
+		while (n < typed_len && typed[n] == ' ')
+			n++;
+		if (n == typed_len)
+			break;
+		size_t w = strcspn(typed + n, " ");
+		if (n + w > typed_len || strncmp(cmd, typed + n, w) != 0 ||
+		    (cmd[w] != ' ' && cmd[w] != '\0'))
+			return NULL;
+		cmd += w;
+		if (*cmd == '\0')
+			return NULL;
+		cmd++;
+		n += w;
+	}
+	snprintf(out, outlen, "%.*s", (int)strcspn(cmd, " "), cmd);
+	return out;
+}
+
+static char *complete_next(const char *text, int state)
+{
+	static size_t i;
+	size_t start = word_start > 0 ? (size_t)word_start : 0;
+	char word[64];
+
+	if (!state)
+		i = 0;
+	if (!rl_line_buffer)
+		return NULL;
+	for (; i < n_cmd_words; i++) {
+		const char *w = next_word(cmd_words[i], rl_line_buffer, start, word, sizeof(word));
+		if (!w || strncmp(w, text, strlen(text)) != 0)
+			continue;
+		/* One candidate per distinct word ("show" is the start of many commands). */
+		bool dup = false;
+		for (size_t k = 0; k < i && !dup; k++) {
+			char other[64];
+			const char *o =
+			    next_word(cmd_words[k], rl_line_buffer, start, other, sizeof(other));
+			dup = o && strcmp(o, w) == 0;
+		}
+		if (dup)
+			continue;
+		i++;
+		return strdup(w);
+	}
+	return NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+	(void)end;
+	word_start = start;
+	rl_attempted_completion_over = 1; /* no file-name completion */
+	return rl_completion_matches(text, complete_next);
+}
+
 static int interactive(int fd, bool json, const char *path)
 {
 	char prompt[128], *line, hist[512] = "";
 	const char *home = getenv("HOME");
 	int rc = 0;
 
+	load_commands(fd);
+	rl_attempted_completion_function = complete;
 	if (home)
 		snprintf(hist, sizeof(hist), "%s/.pcdn_ctl_history", home);
 	if (*hist)
@@ -99,6 +195,9 @@ static int interactive(int fd, bool json, const char *path)
 	}
 	if (*hist)
 		write_history(hist);
+	for (size_t i = 0; i < n_cmd_words; i++)
+		free(cmd_words[i]);
+	free(cmd_words);
 	return rc == 2 ? 2 : 0;
 }
 

@@ -189,6 +189,10 @@ if ctl show swarm 0123456789abcdef >/dev/null 2>"$tmp/e"; then fail "show swarm 
 grep -q "no swarm" "$tmp/e" || fail "show swarm unknown: $(cat "$tmp/e")"
 if ctl show nonsense 2>/dev/null; then fail "unknown command accepted"; fi
 echo "ok: every show command answers (text and -j)"
+# The interactive prompt on a terminal: completion from the daemon's commands, history.
+mkdir -p "$tmp/home"
+python3 "$here/ctl_pty.py" "$ctl_exe" "$sock" "$tmp/home" || fail "interactive pcdn-ctl"
+echo "ok: interactive prompt (completion, history)"
 
 # ---- counters move with traffic ---------------------------------------------------------------
 in_c ping -c 3 -i 0.2 -W 5 10.78.0.2 >/dev/null || fail "ping"

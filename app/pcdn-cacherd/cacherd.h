@@ -246,6 +246,9 @@ void cacherd_engine_counters(const struct cacherd *d, struct ppspp_engine_counte
 int cacherd_fill_start(struct cacherd *d);
 /* Drains the workers' miss rings and times out fetches; called from the control loop. */
 void cacherd_fill_poll(struct cacherd *d, uint64_t now_us);
+/* Fetches every chunk of a READY swarm (with an upstream swarm and upstream peers) that is not
+ * in the cache; *missing: how many were missing. 0 or a negative errno. */
+int cacherd_fill_prefetch(struct cacherd *d, struct cacherd_swarm *sw, uint64_t *missing);
 void cacherd_fill_stop(struct cacherd *d);
 /* Finds a swarm by ID; index or -1. */
 int cacherd_swarm_find(const struct cacherd *d, const uint8_t *id, size_t id_len);

@@ -979,18 +979,13 @@ static int cmd_cache_unpin(void *ctx, int argc, char **argv, struct ctl_reply *r
 	return pin(ctx, argc, argv, r, false);
 }
 
-/* Fetches every chunk of a known swarm that is not in the cache: the missing runs are asked of
- * the upstream client first (ppspp_engine_swarm_want: fetched even where its own bitmap says it
- * had them, since the cache may have evicted or purged them), and the swarm switches to the
- * whole-swarm fill of fill.background. Chunks arrive through the normal fill path. */
-#define PREFETCH_RUNS 32 /* ranges the engine remembers */
+/* Fetches every chunk of a known swarm that is not in the cache (cacherd_fill_prefetch). */
 static int cmd_cache_prefetch(void *ctx, int argc, char **argv, struct ctl_reply *r)
 {
 	struct ctl_state *s = ctx;
 	struct cacherd *d = s->d;
-	uint64_t missing = 0, runs = 0, run_start = 0, now = pcdn_now_us();
-	bool in_run = false;
-	int idx, rc = 0;
+	uint64_t missing = 0;
+	int idx, rc;
 
 	if (argc != 1)
 		return usage(r, "cache prefetch ID");
@@ -1008,43 +1003,10 @@ static int cmd_cache_prefetch(void *ctx, int argc, char **argv, struct ctl_reply
 				 argv[0], cacherd_swarm_state_name(sw->state), d->n_upstreams);
 		return -EAGAIN;
 	}
-	for (uint64_t c = 0; c <= sw->chunk_count && rc == 0; c++) {
-		struct cache_key k = {.swarm = sw->cache_swarm, .chunk = c};
-		struct cache_hit h;
-		bool miss = c < sw->chunk_count && cache_writer_lookup(d->cache, &k, &h) < 0;
-
-		missing += miss;
-		if (miss && !in_run) {
-			in_run = true;
-			run_start = c;
-		} else if (!miss && in_run) {
-			/* The last remembered range takes everything after it. */
-			uint64_t last = runs + 1 == PREFETCH_RUNS ? sw->chunk_count - 1 : c - 1;
-
-			in_run = false;
-			if (runs < PREFETCH_RUNS) {
-				rc = ppspp_engine_swarm_want(d->up, sw->up_swarm, run_start, last);
-				runs++;
-			}
-		}
-	}
+	rc = cacherd_fill_prefetch(d, sw, &missing);
 	if (rc < 0) {
 		ctl_reply_printf(r, "prefetch of %s not started: %s\n", argv[0], pcdn_strerror(rc));
 		return rc;
-	}
-	if (missing) {
-		ppspp_engine_swarm_wanted_only(d->up, sw->up_swarm, false);
-		sw->background = true;
-		if (sw->up_channels == 0) {
-			/* Upstream channels closed since the swarm was fetched: open them again. */
-			for (unsigned u = 0; u < d->n_upstreams; u++)
-				if (ppspp_engine_connect(d->up, sw->up_swarm, &d->upstreams[u].addr,
-							 now) >= 0)
-					sw->up_channels++;
-		}
-		/* The upstream client's timer event runs the engine and flushes its socket. */
-		if (d->up_timer_ev)
-			event_active(d->up_timer_ev, EV_TIMEOUT, 0);
 	}
 	PCDN_LOG(ctlm_log, NOTICE, "operator prefetch of swarm %s: %" PRIu64 " chunk(s) missing",
 		 argv[0], missing);

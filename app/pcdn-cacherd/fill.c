@@ -427,6 +427,51 @@ static void on_miss(struct cacherd *d, unsigned w, uint32_t gi, uint64_t chunk, 
 	readahead(d, sw, chunk);
 }
 
+/* The missing runs are asked of the upstream client first (ppspp_engine_swarm_want: fetched even
+ * where its own bitmap says it had them, since the cache may have evicted or purged them), and
+ * the swarm switches to the whole-swarm fill of fill.background. Chunks arrive through the normal
+ * fill path. */
+#define PREFETCH_RUNS 32 /* ranges the engine remembers */
+int cacherd_fill_prefetch(struct cacherd *d, struct cacherd_swarm *sw, uint64_t *missing_out)
+{
+	uint64_t missing = 0, runs = 0, run_start = 0;
+	bool in_run = false;
+	int rc = 0;
+
+	for (uint64_t c = 0; c <= sw->chunk_count && rc == 0; c++) {
+		bool miss = c < sw->chunk_count && !in_cache(d, sw, c);
+
+		missing += miss;
+		if (miss && !in_run) {
+			in_run = true;
+			run_start = c;
+		} else if (!miss && in_run) {
+			/* The last remembered range takes everything after it. */
+			uint64_t last = runs + 1 == PREFETCH_RUNS ? sw->chunk_count - 1 : c - 1;
+
+			in_run = false;
+			if (runs < PREFETCH_RUNS) {
+				rc = ppspp_engine_swarm_want(d->up, sw->up_swarm, run_start, last);
+				runs++;
+			}
+		}
+	}
+	if (rc < 0)
+		return rc;
+	if (missing) {
+		ppspp_engine_swarm_wanted_only(d->up, sw->up_swarm, false);
+		sw->background = true;
+		/* Upstream channels closed since the swarm was fetched: open them again. */
+		if (sw->up_channels == 0)
+			up_connect(d, sw);
+		/* The timer event runs the engine and flushes the socket. */
+		if (d->up_timer_ev)
+			event_active(d->up_timer_ev, EV_TIMEOUT, 0);
+	}
+	*missing_out = missing;
+	return 0;
+}
+
 void cacherd_fill_poll(struct cacherd *d, uint64_t now_us)
 {
 	bool work = false;

@@ -14,6 +14,7 @@
 
 #include "pcdn_common.h"
 #include "ppspp.h"
+#include "cli_opts.h"
 #include "udp_io.h"
 
 PCDN_LOG_COMPONENT(get_log, "pcdn-get")
@@ -122,26 +123,13 @@ static int parse(int argc, char **argv, struct get *g)
 			g->out = optarg;
 			break;
 		case 'H':
-			g->hash_fn = ppspp_hash_from_name(optarg);
-			if (g->hash_fn < 0) {
-				fprintf(stderr,
-					"pcdn-get: unknown hash '%s' (expected sha1, sha224, "
-					"sha256, sha384 or sha512)\n",
-					optarg);
+			if (cli_opt_hash("pcdn-get", optarg, &g->hash_fn) < 0)
 				return -1;
-			}
 			break;
-		case 'c': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v == 0 || v > 65000) {
-				fprintf(stderr, "pcdn-get: bad chunk size '%s' (1..65000)\n",
-					optarg);
+		case 'c':
+			if (cli_opt_chunk_size("pcdn-get", optarg, &g->chunk_size) < 0)
 				return -1;
-			}
-			g->chunk_size = (uint32_t)v;
 			break;
-		}
 		case 't': {
 			char *end;
 			g->timeout_s = strtod(optarg, &end);
@@ -156,15 +144,10 @@ static int parse(int argc, char **argv, struct get *g)
 		case 'b':
 			g->bind = optarg;
 			break;
-		case 'L': {
-			enum pcdn_log_level lvl;
-			if (pcdn_log_level_parse(optarg, &lvl) < 0) {
-				fprintf(stderr, "pcdn-get: bad log level '%s'\n", optarg);
+		case 'L':
+			if (cli_opt_log_level("pcdn-get", optarg) < 0)
 				return -1;
-			}
-			pcdn_log_set_level("*", lvl);
 			break;
-		}
 		case 'h':
 			usage(stdout);
 			exit(0);

@@ -11,6 +11,7 @@
 
 #include "pcdn_common.h"
 #include "ppspp.h"
+#include "cli_opts.h"
 #include "udp_io.h"
 
 PCDN_LOG_COMPONENT(src_log, "pcdn-source")
@@ -50,38 +51,20 @@ static int parse(int argc, char **argv, struct opts *o)
 	while ((ch = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
-			o->hash_fn = ppspp_hash_from_name(optarg);
-			if (o->hash_fn < 0) {
-				fprintf(stderr,
-					"pcdn-source: unknown hash '%s' (expected sha1, sha224, "
-					"sha256, sha384 or sha512)\n",
-					optarg);
+			if (cli_opt_hash("pcdn-source", optarg, &o->hash_fn) < 0)
 				return -1;
-			}
 			break;
-		case 'c': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v == 0 || v > 65000) {
-				fprintf(stderr, "pcdn-source: bad chunk size '%s' (1..65000)\n",
-					optarg);
+		case 'c':
+			if (cli_opt_chunk_size("pcdn-source", optarg, &o->chunk_size) < 0)
 				return -1;
-			}
-			o->chunk_size = (uint32_t)v;
 			break;
-		}
 		case 'l':
 			o->listen = optarg;
 			break;
-		case 'L': {
-			enum pcdn_log_level lvl;
-			if (pcdn_log_level_parse(optarg, &lvl) < 0) {
-				fprintf(stderr, "pcdn-source: bad log level '%s'\n", optarg);
+		case 'L':
+			if (cli_opt_log_level("pcdn-source", optarg) < 0)
 				return -1;
-			}
-			pcdn_log_set_level("*", lvl);
 			break;
-		}
 		case 'h':
 			usage(stdout);
 			exit(0);

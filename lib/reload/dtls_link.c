@@ -352,6 +352,15 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		l = find_link(ep, &a);
+		/* RFC 6347 §4.2.8: a ClientHello at epoch 0 from the address of an existing
+		 * association is a new association (the peer restarted): the old one is gone. */
+		if (l && n >= 14 && dgram_buf[0] == 22 && dgram_buf[3] == 0 && dgram_buf[4] == 0 &&
+		    dgram_buf[13] == 1 && l->up) {
+			link_fail(l, RELOAD_LINK_DOWN_CLOSED);
+			if (ep->freeing)
+				return;
+			l = NULL;
+		}
 		if (!l) {
 			/* Only a DTLS handshake record (content type 22) opens an association. */
 			if (n < 13 || dgram_buf[0] != 22)

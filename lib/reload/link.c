@@ -112,6 +112,7 @@ void reload_rto_init(struct reload_rto *r, uint32_t initial_ms)
 {
 	memset(r, 0, sizeof(*r));
 	r->rto_ms = initial_ms;
+	r->min_ms = PCDN_MAX(PCDN_MIN(initial_ms, RTO_MIN_MS), 10u);
 }
 
 void reload_rto_sample(struct reload_rto *r, uint32_t rtt_us)
@@ -130,7 +131,8 @@ void reload_rto_sample(struct reload_rto *r, uint32_t rtt_us)
 	}
 	/* RTO = SRTT + max(G, 4*RTTVAR), G = 1 ms clock granularity; rounded up to a ms. */
 	rto_us = (uint64_t)r->srtt_us + PCDN_MAX(1000u, 4ull * r->rttvar_us);
-	r->rto_ms = (uint32_t)PCDN_MIN(PCDN_MAX((rto_us + 999) / 1000, RTO_MIN_MS), RTO_MAX_MS);
+	r->rto_ms = (uint32_t)PCDN_MIN(PCDN_MAX((rto_us + 999) / 1000, (uint64_t)r->min_ms),
+				       RTO_MAX_MS);
 }
 
 void reload_rto_backoff(struct reload_rto *r)

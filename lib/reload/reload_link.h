@@ -145,6 +145,8 @@ int reload_fh_parse(const uint8_t *buf, size_t len, uint32_t max_msg, struct rel
 /* RFC 6298 §2 retransmission timer, milliseconds, no rounding to a second (§6.6.3.1). */
 struct reload_rto {
 	uint32_t srtt_us, rttvar_us, rto_ms;
+	uint32_t min_ms; /* 1 s (RFC 6298 §2.4), or the configured initial RTO when smaller:
+			  * §6.6.3.1 lets an operator declare a local network with a small RTO */
 	bool have_sample;
 };
 void reload_rto_init(struct reload_rto *r, uint32_t initial_ms);

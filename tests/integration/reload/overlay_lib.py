@@ -164,7 +164,7 @@ class Overlay:
     def sock(self, i):
         return os.path.join(self.dir, 'n%d.sock' % i)
 
-    def write_conf(self, i, cert=None, key=None, overlay='overlay.xml'):
+    def write_conf(self, i, cert=None, key=None, overlay='overlay.xml', bootstrap=None):
         conf = '''overlay = "%s";
 certificate = "%s";
 key = "%s";
@@ -181,6 +181,10 @@ log_level = "%s";
 %s
 ''' % (overlay, cert or 'n%d.crt' % i, key or 'n%d.key' % i, self.port(i), self.port(i),
             self.link, self.link, self.sock(i), os.environ.get("OVERLAY_LOG", "notice"), self.extra)
+        if bootstrap:
+            # a restarted node joins through running peers, not the document's first peer
+            conf += 'bootstrap = [ %s ];\n' % ', '.join('"127.0.0.1:%d"' % self.port(b)
+                                                        for b in bootstrap)
         path = os.path.join(self.dir, 'n%d.conf' % i)
         with open(path, 'w') as f:
             f.write(conf)

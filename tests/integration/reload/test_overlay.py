@@ -95,7 +95,7 @@ def main():
         check(True, 'every stored value fetchable from every survivor after repair')
 
         for v in victims:
-            ov.start(v)
+            ov.start(v, bootstrap=survivors[:3])
         wait_for('killed nodes rejoined', lambda: ov.ring_ok(range(1, N + 1)), 120)
         check(True, 'killed nodes rejoined: ring of %d again' % N)
         wait_for('values fetchable after rejoin',

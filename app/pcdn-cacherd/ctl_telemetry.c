@@ -41,22 +41,51 @@ static void tel_name(char *out, size_t n, const char *dotted)
 			*p = '/';
 }
 
+/* A worker index as the command's parameter; none: -1 (the sums). */
+static int parse_worker(const char *params, long *worker)
+{
+	char *end;
+
+	*worker = -1;
+	if (!params || !*params)
+		return 0;
+	*worker = strtol(params, &end, 10);
+	if (*end || *worker < 0 || (unsigned long)*worker >= tel_s->d->n_workers)
+		return -EINVAL;
+	return 0;
+}
+
+/* The body of a command: runs under tel_lock with tel_s attached; arg is the command's own. */
+typedef int tel_body_fn(const char *arg, const char *params, struct rte_tel_data *d);
+
+static int tel_run(tel_body_fn *body, const char *arg, const char *params, struct rte_tel_data *d)
+{
+	int rc = -ENODEV;
+
+	pthread_mutex_lock(&tel_lock);
+	if (tel_s)
+		rc = body(arg, params, d);
+	pthread_mutex_unlock(&tel_lock);
+	return rc;
+}
+
+#define TEL_CMD(fn, body, arg)                                                                     \
+	static int fn(const char *cmd, const char *params, struct rte_tel_data *d)                 \
+	{                                                                                          \
+		(void)cmd;                                                                         \
+		return tel_run(body, arg, params, d);                                              \
+	}
+
 /* Adds the metrics whose name starts with prefix; worker < 0: sums. */
-static int add_metrics(struct rte_tel_data *d, const char *prefix, const char *params)
+static int add_metrics(const char *prefix, const char *params, struct rte_tel_data *d)
 {
 	struct ctl_stats st;
-	long worker = -1;
+	long worker;
 	char name[80];
-	int rc = 0;
+	int rc;
 
-	if (!tel_s)
-		return -ENODEV;
-	if (params && *params) {
-		char *end;
-		worker = strtol(params, &end, 10);
-		if (*end || worker < 0 || (unsigned long)worker >= tel_s->d->n_workers)
-			return -EINVAL;
-	}
+	if ((rc = parse_worker(params, &worker)) < 0)
+		return rc;
 	if ((rc = ctl_stats_collect(tel_s, &st)) < 0)
 		return rc;
 	rte_tel_data_start_dict(d);
@@ -76,43 +105,22 @@ static int add_metrics(struct rte_tel_data *d, const char *prefix, const char *p
 	return 0;
 }
 
-#define METRIC_CMD(fn, prefix)                                                                     \
-	static int fn(const char *cmd, const char *params, struct rte_tel_data *d)                 \
-	{                                                                                          \
-		int rc;                                                                            \
-		(void)cmd;                                                                         \
-		pthread_mutex_lock(&tel_lock);                                                     \
-		rc = add_metrics(d, prefix, params);                                               \
-		pthread_mutex_unlock(&tel_lock);                                                   \
-		return rc;                                                                         \
-	}
-METRIC_CMD(cmd_ppspp, "ppspp.")
-METRIC_CMD(cmd_serve, "serve.")
-METRIC_CMD(cmd_cache, "cache.")
-METRIC_CMD(cmd_fill, "fill.")
+TEL_CMD(cmd_ppspp, add_metrics, "ppspp.")
+TEL_CMD(cmd_serve, add_metrics, "serve.")
+TEL_CMD(cmd_cache, add_metrics, "cache.")
+TEL_CMD(cmd_fill, add_metrics, "fill.")
 
-static int cmd_latency(const char *cmd, const char *params, struct rte_tel_data *d)
+static int latency(const char *arg, const char *params, struct rte_tel_data *d)
 {
 	struct ctl_stats st;
-	long worker = -1;
-	int rc = 0;
+	long worker;
+	int rc;
 
-	(void)cmd;
-	pthread_mutex_lock(&tel_lock);
-	if (!tel_s) {
-		rc = -ENODEV;
-		goto out;
-	}
-	if (params && *params) {
-		char *end;
-		worker = strtol(params, &end, 10);
-		if (*end || worker < 0 || (unsigned long)worker >= tel_s->d->n_workers) {
-			rc = -EINVAL;
-			goto out;
-		}
-	}
+	(void)arg;
+	if ((rc = parse_worker(params, &worker)) < 0)
+		return rc;
 	if ((rc = ctl_stats_collect(tel_s, &st)) < 0)
-		goto out;
+		return rc;
 	const struct ctl_latency_snap *l = worker >= 0 ? &st.lat[worker] : &st.lat_sum;
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "count", l->count);
@@ -128,24 +136,17 @@ static int cmd_latency(const char *cmd, const char *params, struct rte_tel_data 
 		rte_tel_data_add_dict_u64(d, key, l->bucket[k]);
 	}
 	ctl_stats_free(&st);
-out:
-	pthread_mutex_unlock(&tel_lock);
-	return rc;
+	return 0;
 }
+TEL_CMD(cmd_latency, latency, NULL)
 
-static int cmd_status(const char *cmd, const char *params, struct rte_tel_data *d)
+static int status(const char *arg, const char *params, struct rte_tel_data *d)
 {
-	int rc = 0;
-
-	(void)cmd;
-	(void)params;
-	pthread_mutex_lock(&tel_lock);
-	if (!tel_s) {
-		rc = -ENODEV;
-		goto out;
-	}
 	const struct cacherd *cd = tel_s->d;
 	uint64_t peers = 0;
+
+	(void)arg;
+	(void)params;
 	for (unsigned w = 0; w < cd->n_workers; w++)
 		peers += __atomic_load_n(&cd->workers[w].peers_up, __ATOMIC_RELAXED);
 	rte_tel_data_start_dict(d);
@@ -156,32 +157,23 @@ static int cmd_status(const char *cmd, const char *params, struct rte_tel_data *
 	rte_tel_data_add_dict_u64(d, "peers", peers);
 	rte_tel_data_add_dict_u64(d, "swarms", tel_total_swarms);
 	rte_tel_data_add_dict_string(d, "overlay", "not configured");
-out:
-	pthread_mutex_unlock(&tel_lock);
-	return rc;
+	return 0;
 }
+TEL_CMD(cmd_status, status, NULL)
 
-static int cmd_workers(const char *cmd, const char *params, struct rte_tel_data *d)
+static int workers(const char *arg, const char *params, struct rte_tel_data *d)
 {
-	int rc = 0;
-
-	(void)cmd;
-	(void)params;
-	pthread_mutex_lock(&tel_lock);
-	if (!tel_s) {
-		rc = -ENODEV;
-		goto out;
-	}
 	const struct cacherd *cd = tel_s->d;
+
+	(void)arg;
+	(void)params;
 	rte_tel_data_start_dict(d);
 	for (unsigned w = 0; w < cd->n_workers; w++) {
 		struct rte_tel_data *o = rte_tel_data_alloc();
 		char key[16];
 
-		if (!o) {
-			rc = -ENOMEM;
-			goto out;
-		}
+		if (!o)
+			return -ENOMEM;
 		rte_tel_data_start_dict(o);
 		rte_tel_data_add_dict_u64(o, "lcore", cd->workers[w].lcore);
 		rte_tel_data_add_dict_u64(
@@ -194,31 +186,21 @@ static int cmd_workers(const char *cmd, const char *params, struct rte_tel_data 
 		snprintf(key, sizeof(key), "%u", w);
 		rte_tel_data_add_dict_container(d, key, o, 0);
 	}
-out:
-	pthread_mutex_unlock(&tel_lock);
-	return rc;
+	return 0;
 }
+TEL_CMD(cmd_workers, workers, NULL)
 
-static int cmd_swarms(const char *cmd, const char *params, struct rte_tel_data *d)
+static int swarms(const char *arg, const char *params, struct rte_tel_data *d)
 {
-	int rc = 0;
-
-	(void)cmd;
+	(void)arg;
 	(void)params;
-	pthread_mutex_lock(&tel_lock);
-	if (!tel_s) {
-		rc = -ENODEV;
-		goto out;
-	}
 	rte_tel_data_start_dict(d);
 	for (unsigned i = 0; i < tel_n_swarms; i++) {
 		struct rte_tel_data *o = rte_tel_data_alloc();
 		const struct tel_swarm *sw = &tel_swarms[i];
 
-		if (!o) {
-			rc = -ENOMEM;
-			goto out;
-		}
+		if (!o)
+			return -ENOMEM;
 		rte_tel_data_start_dict(o);
 		rte_tel_data_add_dict_string(o, "state", cacherd_swarm_state_name(sw->state));
 		rte_tel_data_add_dict_u64(o, "chunk_size", sw->chunk_size);
@@ -231,10 +213,9 @@ static int cmd_swarms(const char *cmd, const char *params, struct rte_tel_data *
 		snprintf(key, sizeof(key), "%.40s", sw->id);
 		rte_tel_data_add_dict_container(d, key, o, 0);
 	}
-out:
-	pthread_mutex_unlock(&tel_lock);
-	return rc;
+	return 0;
 }
+TEL_CMD(cmd_swarms, swarms, NULL)
 
 /* Control thread: copies the swarm table for /pcdn/swarms. */
 static void refresh_swarms(evutil_socket_t fd, short what, void *arg)

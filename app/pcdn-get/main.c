@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_opts.h"
 #include "pcdn_common.h"
 #include "ppspp.h"
-#include "cli_opts.h"
 #include "udp_io.h"
 
 PCDN_LOG_COMPONENT(get_log, "pcdn-get")

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_opts.h"
 #include "pcdn_common.h"
 #include "ppspp.h"
-#include "cli_opts.h"
 #include "udp_io.h"
 
 PCDN_LOG_COMPONENT(src_log, "pcdn-source")

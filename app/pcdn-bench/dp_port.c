@@ -159,6 +159,18 @@ static bool is_client_ip(const struct dp_genport *gp, const struct net_ipaddr *i
 	return (unsigned)(ip->a[2] - 1) * 250 + (ip->a[3] - 1) < gp->n_clients;
 }
 
+/* Sends an ARP frame built into m (rl: its length, or the builder's negative error) on queue 0. */
+static void tx_frame(struct dp_genport *gp, struct rte_mbuf *m, int rl)
+{
+	if (rl < 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)rl;
+	m->pkt_len = (uint32_t)rl;
+	tx_put(gp, 0, m);
+}
+
 static void rx_arp(struct dp_genport *gp, const uint8_t *d, uint16_t len)
 {
 	struct net_frame f;
@@ -185,13 +197,7 @@ static void rx_arp(struct dp_genport *gp, const uint8_t *d, uint16_t len)
 	}
 	int rl = net_arp_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), 2,
 			       f.arp_sha, gp->mac, &f.dst, f.arp_sha, &f.src);
-	if (rl < 0) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	m->data_len = (uint16_t)rl;
-	m->pkt_len = (uint32_t)rl;
-	tx_put(gp, 0, m);
+	tx_frame(gp, m, rl);
 }
 
 static void arp_ask(struct dp_genport *gp)
@@ -202,13 +208,7 @@ static void arp_ask(struct dp_genport *gp)
 		return;
 	int rl = net_arp_request_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m),
 				       gp->mac, &gp->tuples[0].local, &gp->server_ip);
-	if (rl < 0) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	m->data_len = (uint16_t)rl;
-	m->pkt_len = (uint32_t)rl;
-	tx_put(gp, 0, m);
+	tx_frame(gp, m, rl);
 }
 
 static void rx_frame(struct dp_genport *gp, struct rte_mbuf *m, uint64_t now)

@@ -54,6 +54,8 @@ static int glue_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t 
 	    .release_ctx = g->ref_ctx,
 	    .ref = payload_ref,
 	};
+	if (g->payload_sum)
+		pl.has_sum = g->payload_sum(g->ref_ctx, payload_ref, &pl.sum);
 	/* net_tx_udp releases the payload itself on failure. */
 	rc = net_tx_udp(g->w, port_id, &t, hdr, (uint16_t)hdr_len, &pl);
 	if (rc < 0)

@@ -6,6 +6,7 @@
 #define CACHERD_PPSPP_GLUE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ctl_latency.h"
@@ -26,6 +27,9 @@ struct cacherd_ppspp {
 	void *ref_ctx;
 	/* IOVA of a payload address (e.g. arena base IOVA + offset); NULL: net_payload_iova(). */
 	rte_iova_t (*iova)(void *ref_ctx, const void *addr);
+	/* RFC 1071 sum of a payload kept with it (net_payload.sum, e.g. lib/cache's per-chunk sum):
+	 * true and *sum, or false (NULL: never) and a software UDP checksum reads the payload. */
+	bool (*payload_sum)(void *ref_ctx, void *payload_ref, uint16_t *sum);
 	/* Called once per poll loop iteration, after the engine ran (NULL: nothing): where a worker
 	 * reading lib/cache under QSBR reports its quiescent state. */
 	void (*on_loop)(void *ref_ctx);

@@ -73,6 +73,16 @@ static void serve_ref_take(void *ctx, void *ref)
 	cache_ref(wk->d->cache, (uint32_t)(uintptr_t)ref);
 }
 
+/* The chunk's RFC 1071 sum, kept by lib/cache since the insert: no payload read for the UDP
+ * checksum where the port has no offload. */
+static bool serve_payload_sum(void *ctx, void *ref, uint16_t *sum)
+{
+	struct cacherd_worker *wk = ctx;
+
+	*sum = cache_chunk_sum16(wk->d->cache, (uint32_t)(uintptr_t)ref);
+	return true;
+}
+
 static void serve_ref_release(void *ctx, void *ref)
 {
 	struct cacherd_worker *wk = ctx;
@@ -293,6 +303,7 @@ int cacherd_workers_create(struct cacherd *d)
 		    .ref_release = serve_ref_release,
 		    .ref_ctx = wk,
 		    .iova = d->cache_iova_linear ? serve_iova : NULL,
+		    .payload_sum = serve_payload_sum,
 		    .on_loop = serve_loop,
 		    .draining = &d->draining,
 		    .drain_refused = &wk->ctr.ctr[CACHERD_CTR_drop_draining],

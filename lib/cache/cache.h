@@ -220,6 +220,11 @@ int cache_writer_lookup(struct cache *c, const struct cache_key *key, struct cac
  * (CACHE_NO_SLOT from a miss, for instance). */
 void cache_ref(struct cache *c, uint32_t slot);
 void cache_unref(struct cache *c, uint32_t slot);
+/* [reader, while the hit is valid or a reference is held] RFC 1071 16-bit ones' complement sum
+ * of the hit's payload taken from an even offset (big-endian words, folded, not complemented),
+ * computed once when the chunk was inserted: a UDP sender without checksum offload adds it
+ * instead of reading the payload. 0 for a slot out of range. */
+uint16_t cache_chunk_sum16(const struct cache *c, uint32_t slot);
 
 /* ---- statistics --------------------------------------------------------------------------- */
 

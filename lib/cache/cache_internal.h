@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cache.h"
 #include "pcdn_common.h"
@@ -43,7 +44,9 @@ struct cache_slot {
 	uint32_t len;
 	uint32_t crc; /* CRC32C of key, len and payload */
 	_Atomic uint32_t commit;
-	uint32_t pad;
+	/* RFC 1071 ones' complement sum of the payload (16 bits, folded, big-endian words in
+	 * host order; see cache_chunk_sum16). Written with the record, recomputed on recovery. */
+	uint32_t sum16;
 };
 
 /* One per swarm, in the region (persistent). */
@@ -335,6 +338,31 @@ static inline uint32_t cache_slot_crc(const struct cache_slot *s, const void *da
 	crc = cache_crc32c(crc, &s->chunk, sizeof(s->chunk));
 	crc = cache_crc32c(crc, &s->len, sizeof(s->len));
 	return cache_crc32c(crc, data, s->len);
+}
+
+/* RFC 1071 §4.1 over the payload from an even offset: what a UDP sender adds for the payload
+ * instead of reading it (zero-copy transmission without checksum offload). */
+static inline uint16_t cache_payload_sum16(const void *data, uint32_t len)
+{
+	const uint8_t *p = data;
+	uint64_t acc = 0;
+
+	for (; len >= 4; p += 4, len -= 4) {
+		uint32_t w;
+
+		memcpy(&w, p, 4);
+		acc += __builtin_bswap32(w);
+	}
+	if (len >= 2) {
+		acc += (uint32_t)(p[0] << 8 | p[1]);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		acc += (uint32_t)p[0] << 8;
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)acc;
 }
 
 static inline uint32_t cache_swarm_index(cache_swarm_t s)

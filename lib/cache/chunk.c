@@ -189,6 +189,7 @@ int cache_insert(struct cache *c, const struct cache_key *key, const void *data,
 	s->chunk = key->chunk;
 	s->len = len;
 	s->crc = cache_slot_crc(s, data);
+	s->sum16 = cache_payload_sum16(data, len);
 	atomic_store_explicit(&s->commit,
 			      (flags & CACHE_INSERT_PIN) ? CACHE_COMMIT_PINNED : CACHE_COMMIT_VALID,
 			      memory_order_release);
@@ -350,6 +351,7 @@ void cache_chunk_recover(struct cache *c)
 				k->free_stack[k->nfree++] = slot;
 				continue;
 			}
+			s->sum16 = cache_payload_sum16(cache_slot_data(c, slot), s->len);
 			cache_index_insert(&c->chunk_idx, h, s->swarm, s->chunk, slot, s->len);
 			if (commit == CACHE_COMMIT_PINNED || c->swarm_pinned[cache_swarm_index(s->swarm)])
 				c->queue[slot] = Q_PINNED;

@@ -85,6 +85,11 @@ struct net_payload {
 	void (*release)(void *release_ctx, void *ref);
 	void *release_ctx;
 	void *ref;
+	/* When has_sum: sum is the RFC 1071 16-bit ones' complement sum of the payload bytes
+	 * taken from an even offset (net_csum_add(0, addr, len, false) folded to 16 bits, e.g.
+	 * kept per cached chunk), so a software UDP checksum never reads the payload. */
+	bool has_sum;
+	uint16_t sum;
 };
 
 /* Control path (main lcore). NULL and errno on failure. */

@@ -258,11 +258,19 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		}
 		memcpy(u + 6, &ph, 2); /* already in network order */
 	} else {
-		uint32_t off = NET_ETH_HLEN + ip_hlen, sum;
+		/* The UDP header from its values (checksum field 0) and the caller's bytes, not
+		 * re-read from the mbuf just written; the payload from its stored sum when it has
+		 * one. It starts at UDP offset 8 + hdr_len: at an odd offset its words straddle
+		 * ours, and its sum taken from an even offset is worth that sum byte-swapped
+		 * (RFC 1071 §2(B): 2^8 * 2^8 = 1 mod 0xffff). */
+		uint32_t sum = (uint32_t)t->local_port + t->remote_port + udp_len;
 
-		sum = net_csum_add(0, p + off, NET_UDP_HLEN + hdr_len, false);
-		if (e)
-			sum = net_csum_add(sum, payload->addr, plen, (NET_UDP_HLEN + hdr_len) & 1);
+		if (hdr_len)
+			sum = net_csum_add(sum, hdr, hdr_len, false);
+		if (e && payload->has_sum)
+			sum += hdr_len & 1 ? __builtin_bswap16(payload->sum) : payload->sum;
+		else if (e)
+			sum = net_csum_add(sum, payload->addr, plen, hdr_len & 1);
 		net_udp_csum_finish(p, t, sum, udp_len);
 	}
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);

@@ -36,6 +36,19 @@ static inline void test_fill(uint64_t seed, uint8_t *buf, uint32_t len)
 	}
 }
 
+/* RFC 1071 sum of big-endian 16-bit words, folded (what cache_chunk_sum16 must give), done
+ * the slow obvious way. */
+static inline uint16_t test_sum16(const uint8_t *p, uint32_t len)
+{
+	uint32_t sum = 0;
+
+	for (uint32_t i = 0; i < len; i += 2) {
+		sum += (uint32_t)p[i] << 8 | (i + 1 < len ? p[i + 1] : 0);
+		sum = (sum & 0xffff) + (sum >> 16);
+	}
+	return (uint16_t)sum;
+}
+
 /* 0 when buf holds exactly what test_fill would write. */
 static inline int test_check(uint64_t seed, const uint8_t *buf, uint32_t len)
 {

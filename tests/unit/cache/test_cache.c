@@ -242,6 +242,36 @@ static void test_insert_lookup(void)
 	cache_destroy(c);
 }
 
+/* Each chunk's RFC 1071 sum, kept from the insert (a UDP sender adds it instead of reading the
+ * payload), for even and odd lengths in both classes. */
+static void test_payload_sums(void)
+{
+	static const uint32_t lens[] = { 1, 2, 3, 333, 700, 1023, 1024, 5001, 8192 };
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_reader *r;
+	cache_swarm_t s;
+
+	small_conf(&conf, 64, 8);
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	s = add_swarm(c, "swarm-sum", false);
+	for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		CU_ASSERT_EQUAL(put(c, s, i, lens[i], 0), 0);
+	for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct cache_hit h;
+
+		CU_ASSERT_EQUAL_FATAL(cache_lookup(r, &(struct cache_key){ s, i }, &h), 0);
+		CU_ASSERT_EQUAL(h.len, lens[i]);
+		CU_ASSERT_EQUAL(cache_chunk_sum16(c, h.slot), test_sum16(h.data, h.len));
+	}
+	CU_ASSERT_EQUAL(cache_chunk_sum16(c, CACHE_NO_SLOT), 0);
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
 static void test_swarms(void)
 {
 	struct cache_conf conf;
@@ -742,6 +772,7 @@ int main(void)
 	CU_add_test(s, "configuration errors", test_conf_errors);
 	CU_add_test(s, "hugepages or fallback", test_hugepage_attempt);
 	CU_add_test(s, "insert and lookup", test_insert_lookup);
+	CU_add_test(s, "payload sums", test_payload_sums);
 	CU_add_test(s, "swarms", test_swarms);
 	CU_add_test(s, "eviction", test_eviction);
 	CU_add_test(s, "pinning", test_pinning);

@@ -53,7 +53,8 @@ static int probe(struct cache *c, cache_swarm_t s, uint32_t tag, uint64_t chunk)
 
 	if (cache_writer_lookup(c, &(struct cache_key){ s, chunk }, &h) < 0)
 		return 0;
-	if (h.len != len_of(chunk) || test_check(test_seed(tag, chunk), h.data, h.len) != 0)
+	if (h.len != len_of(chunk) || test_check(test_seed(tag, chunk), h.data, h.len) != 0 ||
+	    cache_chunk_sum16(c, h.slot) != test_sum16(h.data, h.len))
 		return -1;
 	return 1;
 }

@@ -460,6 +460,93 @@ static void check_extbuf_reply(struct rig *r, const char *peer, unsigned q)
 	freed = 0;
 }
 
+/* The payload's stored RFC 1071 sum (net_payload.has_sum) stands for the payload bytes: the
+ * software checksum must come out the same as when they are read, at even and odd header
+ * lengths (the payload then starts at an odd offset), and a wrong stored sum must show. */
+struct sum_case {
+	const char *hdr;
+	uint16_t hdr_len;
+	int32_t sum; /* < 0: no stored sum */
+	int tx_rc;
+};
+
+static void sum_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram *d, unsigned n)
+{
+	struct sum_case *sc = ctx;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct net_payload pl = {.addr = region + 1,
+					 .iova = net_payload_iova(region + 1),
+					 .len = 999,
+					 .release = region_free,
+					 .has_sum = sc->sum >= 0,
+					 .sum = (uint16_t)(sc->sum >= 0 ? sc->sum : 0)};
+
+		sc->tx_rc = net_tx_udp(w, d[i].port_id, &d[i].tuple, sc->hdr, sc->hdr_len, &pl);
+	}
+}
+
+static void test_udp_extbuf_stored_sum(void)
+{
+	struct rig r;
+	struct sum_case sc = {0};
+	uint8_t buf[2048];
+	struct net_ipaddr src = ip("fd00::1"), target = ip("fd00::2");
+	uint32_t s32;
+	uint16_t good;
+
+	for (unsigned i = 0; i < sizeof(region); i++)
+		region[i] = (uint8_t)(i * 31 + 7);
+	s32 = net_csum_add(0, region + 1, 999, false);
+	s32 = (s32 & 0xffff) + (s32 >> 16);
+	good = (uint16_t)((s32 & 0xffff) + (s32 >> 16));
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	net_worker_set_udp_hook(net_dataplane_worker(r.dp, 0), sum_hook, &sc);
+	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+	inject(&r, buf, (uint32_t)net_nd_ns_build(buf, sizeof(buf), peer_mac, &src, &target));
+	poll_all(&r);
+	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
+	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* NA */
+	for (int fam = 0; fam < 2; fam++) {
+		const char *peer = fam ? "fd00::1" : "10.0.0.1", *own = fam ? "fd00::2" : "10.0.0.2";
+		static const char *hdrs[] = {"", "H", "HD", "HDR", "HDRXYZ0"};
+
+		for (unsigned h = 0; h < 5; h++) {
+			for (int variant = 0; variant < 3; variant++) {
+				struct net_frame f;
+				struct rte_mbuf *m;
+				int len;
+
+				sc.hdr = hdrs[h];
+				sc.hdr_len = (uint16_t)strlen(hdrs[h]);
+				/* 0: stored sum, 1: none (payload read), 2: a wrong stored sum */
+				sc.sum = variant == 0 ? good : variant == 1 ? -1 : (uint16_t)(good ^ 0x0100);
+				sc.tx_rc = -1;
+				inject(&r, buf,
+				       (uint32_t)udp_frame(buf, peer, own, 4000, PPSPP_PORT,
+							   r.pi->ifc.mac, "hi", 2));
+				poll_all(&r);
+				CU_ASSERT_EQUAL(sc.tx_rc, 0);
+				len = take(&r, 0, buf, sizeof(buf), &m);
+				CU_ASSERT_FATAL(len > 0);
+				CU_ASSERT_EQUAL(m->nb_segs, 2);
+				CU_ASSERT_EQUAL(net_frame_parse(buf, (uint32_t)len, 0, &f),
+						variant == 2 ? NET_DROP_UDP_CSUM : NET_DROP_NONE);
+				if (variant != 2) {
+					CU_ASSERT_EQUAL(f.payload_len, sc.hdr_len + 999u);
+					CU_ASSERT_EQUAL(memcmp(buf + f.payload_off + sc.hdr_len,
+							       region + 1, 999),
+							0);
+				}
+				rte_pktmbuf_free(m);
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(freed, 2 * 5 * 3);
+	freed = 0;
+	rig_free(&r);
+}
+
 static void test_udp_hook_extbuf(void)
 {
 	struct rig r;
@@ -949,6 +1036,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "ns_na", test_ns_na);
 	CU_add_test(s, "garbage_counted", test_garbage);
 	CU_add_test(s, "udp_hook_extbuf_tx", test_udp_hook_extbuf);
+	CU_add_test(s, "udp_extbuf_stored_sum", test_udp_extbuf_stored_sum);
 	CU_add_test(s, "tx_resolve", test_tx_resolve);
 	CU_add_test(s, "software_dispatch", test_dispatch);
 	CU_add_test(s, "software_dispatch_two_queues", test_dispatch_two_queues);

@@ -824,9 +824,11 @@ static int put_hashes(struct ppspp_engine *e, int ci, uint64_t k, bool retransmi
 	}
 	/* §5.3: uncles the peer lacks, highest first. A node is known to the peer once it holds
 	 * any chunk below it (it verified that path); chunks already sent count too (the MAY
-	 * of §5.3), except on a retransmission, which must stand alone. */
+	 * of §5.3), except on a retransmission, which must stand alone. How many layers it lacks
+	 * is decided from bins alone, bottom up (what the peer knows only grows with the layer,
+	 * and in-order serving stops after 1-2), then only those hashes are copied from the tree. */
 	struct ppspp_hash_node *unc = nodes + 64;
-	int nu = ppspp_merkle_uncles(s->tree, k, unc, 64);
+	int nu = ppspp_merkle_uncle_layers(s->tree, k);
 	if (nu < 0)
 		return nu;
 	int need = 0;
@@ -837,6 +839,8 @@ static int put_hashes(struct ppspp_engine *e, int ci, uint64_t k, bool retransmi
 			break;
 		need = l + 1;
 	}
+	if (need && (rc = ppspp_merkle_uncles_low(s->tree, k, unc, need)) < 0)
+		return rc;
 	for (int l = need - 1; l >= 0; l--) {
 		split_if_needed(e, ci, w, hash_msg + reserve);
 		if ((rc = put_integrity(e, w, &unc[l], c, s->chunk_size)) < 0)

@@ -876,6 +876,34 @@ int ppspp_merkle_uncles(const struct ppspp_merkle *t, uint64_t chunk, struct pps
 	return (int)top;
 }
 
+int ppspp_merkle_uncle_layers(const struct ppspp_merkle *t, uint64_t chunk)
+{
+	if (!t->peaks_known)
+		return -EAGAIN;
+	if (chunk >= t->n_chunks)
+		return -ERANGE;
+	return (int)ppspp_bin_layer(peak_of(t->n_chunks, chunk));
+}
+
+int ppspp_merkle_uncles_low(const struct ppspp_merkle *t, uint64_t chunk,
+			    struct ppspp_hash_node *out, int n)
+{
+	int top = ppspp_merkle_uncle_layers(t, chunk);
+
+	if (top < 0)
+		return top;
+	if (n < 0 || n > top)
+		return -EINVAL;
+	for (unsigned l = 0; l < (unsigned)n; l++) {
+		uint64_t sib = ppspp_bin_sibling(bin_ancestor(chunk, l));
+		if (!node_known(t, sib))
+			return -EAGAIN;
+		out[l].bin = sib;
+		memcpy(out[l].hash, known_hash(t, sib), t->hash_len);
+	}
+	return n;
+}
+
 bool ppspp_merkle_chunk_verified(const struct ppspp_merkle *t, uint64_t chunk)
 {
 	return t->peaks_known && chunk < t->n_chunks && chunk_get(t, chunk);

@@ -104,6 +104,15 @@ int ppspp_merkle_add_peaks_with_chunk(struct ppspp_merkle *t, const struct ppspp
 int ppspp_merkle_uncles(const struct ppspp_merkle *t, uint64_t chunk,
 			struct ppspp_hash_node *out, int max);
 
+/* How many uncles verify `chunk` against its peak (the peak's layer), without touching a hash:
+ * a sender first decides how many of them the peer lacks. -ERANGE, -EAGAIN as above. */
+int ppspp_merkle_uncle_layers(const struct ppspp_merkle *t, uint64_t chunk);
+/* The n lowest of those uncles (n <= ppspp_merkle_uncle_layers), lowest first: what a peer that
+ * already verified the path above them needs (RFC 7574 §5.3). Returns n, -ERANGE, -EAGAIN when
+ * one of them is not known here, -EINVAL when n is negative or above the peak's layer. */
+int ppspp_merkle_uncles_low(const struct ppspp_merkle *t, uint64_t chunk,
+			    struct ppspp_hash_node *out, int n);
+
 /* Receiver: verifies a chunk's bytes using the given uncle hashes (any order; may be 0 when the
  * tree already holds verified siblings) and already verified nodes. On success the chunk, its
  * path and the uncles used become verified and 0 is returned. -EBADMSG when the chunk or the

@@ -326,6 +326,25 @@ static void test_rfc_figure4(void)
 	CU_ASSERT_EQUAL(u[0].bin, 10);
 	CU_ASSERT_EQUAL(ppspp_merkle_uncles(t, 6, u, 64), 0);
 	CU_ASSERT_EQUAL(ppspp_merkle_uncles(t, 7, u, 64), -ERANGE);
+	/* Layers first, then only the lowest n: the same nodes as the whole path's prefix. */
+	CU_ASSERT_EQUAL(ppspp_merkle_uncle_layers(t, 0), 2);
+	CU_ASSERT_EQUAL(ppspp_merkle_uncle_layers(t, 4), 1);
+	CU_ASSERT_EQUAL(ppspp_merkle_uncle_layers(t, 6), 0);
+	CU_ASSERT_EQUAL(ppspp_merkle_uncle_layers(t, 7), -ERANGE);
+	{
+		struct ppspp_hash_node lo[2], all[2];
+		CU_ASSERT_EQUAL_FATAL(ppspp_merkle_uncles(t, 1, all, 64), 2);
+		CU_ASSERT_EQUAL(ppspp_merkle_uncles_low(t, 1, lo, 0), 0);
+		CU_ASSERT_EQUAL_FATAL(ppspp_merkle_uncles_low(t, 1, lo, 1), 1);
+		CU_ASSERT_EQUAL(lo[0].bin, all[0].bin);
+		CU_ASSERT_EQUAL(memcmp(lo[0].hash, all[0].hash, 20), 0);
+		CU_ASSERT_EQUAL_FATAL(ppspp_merkle_uncles_low(t, 1, lo, 2), 2);
+		CU_ASSERT_EQUAL(lo[1].bin, all[1].bin);
+		CU_ASSERT_EQUAL(memcmp(lo[1].hash, all[1].hash, 20), 0);
+		CU_ASSERT_EQUAL(ppspp_merkle_uncles_low(t, 1, lo, 3), -EINVAL);
+		CU_ASSERT_EQUAL(ppspp_merkle_uncles_low(t, 1, lo, -1), -EINVAL);
+		CU_ASSERT_EQUAL(ppspp_merkle_uncles_low(t, 7, lo, 0), -ERANGE);
+	}
 
 	/* §5.6.2: the peaks give 7 chunks, the verified last chunk the exact 7162 bytes. */
 	struct ppspp_merkle *v = verifier_for(t);
@@ -575,6 +594,8 @@ static void test_bad_peaks(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	CU_ASSERT_EQUAL(ppspp_merkle_peaks(v, bad, 64), -EAGAIN);
 	CU_ASSERT_EQUAL(ppspp_merkle_uncles(v, 0, bad, 64), -EAGAIN);
+	CU_ASSERT_EQUAL(ppspp_merkle_uncle_layers(v, 0), -EAGAIN);
+	CU_ASSERT_EQUAL(ppspp_merkle_uncles_low(v, 0, bad, 0), -EAGAIN);
 	CU_ASSERT_EQUAL(ppspp_merkle_verify_chunk(v, 0, data, CS, NULL, 0), -EAGAIN);
 
 	/* A wrong hash. */

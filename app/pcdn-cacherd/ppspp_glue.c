@@ -5,8 +5,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include <rte_cycles.h>
-
 #include "pcdn_common.h"
 
 void cacherd_peer_to_net(const struct ppspp_peer_addr *p, struct net_ipaddr *ip)
@@ -43,7 +41,7 @@ static int glue_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t 
 	}
 	if (!payload)
 		return net_tx_udp(g->w, port_id, &t, hdr, (uint16_t)hdr_len, NULL);
-	cacherd_latency_data(&g->latency, to->family, to->addr, to->port, rte_rdtsc());
+	cacherd_latency_data(&g->latency, to->family, to->addr, to->port, net_worker_now_ns(g->w));
 	if (g->ref_take)
 		g->ref_take(g->ref_ctx, payload_ref);
 	pl = (struct net_payload){
@@ -93,7 +91,7 @@ static void udp_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram
 		/* The engine counted a REQUEST in this datagram: the latency clock starts. */
 		if (ctr->msgs_in[PPSPP_REQUEST] != requests)
 			cacherd_latency_request(&g->latency, from.family, from.addr, from.port,
-						rte_rdtsc());
+						net_worker_now_ns(w));
 	}
 	/* The engine answers after each batch of input. */
 	g->next_run_us = ppspp_engine_run(g->engine, now_us);
@@ -113,7 +111,7 @@ static void loop_hook(void *ctx, struct net_worker *w, uint64_t now_ns)
 
 void cacherd_ppspp_attach(struct cacherd_ppspp *g)
 {
-	cacherd_latency_init(&g->latency, rte_get_tsc_hz());
+	cacherd_latency_init(&g->latency, 1000000000u); /* stamps in ns (net_worker_now_ns) */
 	net_worker_set_udp_hook(g->w, udp_hook, g);
 	net_worker_set_loop_hook(g->w, loop_hook, g);
 }

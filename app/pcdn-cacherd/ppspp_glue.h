@@ -40,8 +40,10 @@ struct cacherd_ppspp {
 	uint64_t *drain_refused;
 	uint64_t next_run_us;
 	uint64_t send_errors;
-	/* Request->DATA latency histogram of this worker (ctl_latency.h), filled by the glue;
-	 * set up by cacherd_ppspp_attach. */
+	/* Request->DATA latency histogram of this worker (ctl_latency.h), filled by the glue
+	 * with the poll iteration's clock (net_worker_now_ns: ns, no TSC read per datagram, so
+	 * a DATA sent in the iteration that read its REQUEST counts as <= 1 us); set up by
+	 * cacherd_ppspp_attach. */
 	struct cacherd_latency latency;
 };
 

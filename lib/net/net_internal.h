@@ -45,6 +45,7 @@ struct net_worker {
 	void *loop_ctx;
 	uint64_t next_timer_ns;
 	uint64_t now_ns;		/* start of the current poll iteration */
+	bool in_poll;			/* inside net_worker_poll: now_ns is the clock */
 	struct rte_ring *dispatch_ring; /* mbufs of this worker's flows, from worker 0 */
 	struct rte_ring *share_ring;	/* struct net_neigh_share from other workers */
 	struct net_neigh_table *neigh[NET_MAX_PORTS];

@@ -274,7 +274,9 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		net_udp_csum_finish(p, t, sum, udp_len);
 	}
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
-	return tx_resolve(w, pidx, &nh, m, net_now_ns(dp));
+	/* Inside the poll loop the iteration's clock is close enough for neighbour ageing (no
+	 * TSC read per datagram); a sender outside it (tests, start-up) reads the clock. */
+	return tx_resolve(w, pidx, &nh, m, w->in_poll ? w->now_ns : net_now_ns(dp));
 }
 
 /* ---- neighbours shared between workers ---------------------------------------------------- */
@@ -572,6 +574,7 @@ unsigned net_worker_poll(struct net_worker *w)
 	unsigned total = 0, n;
 
 	w->now_ns = now;
+	w->in_poll = true;
 	for (unsigned p = 0; p < dp->n_ports; p++) {
 		const struct net_port_info *pi = &dp->ports[p].info;
 
@@ -601,6 +604,7 @@ unsigned net_worker_poll(struct net_worker *w)
 	if (w->loop_hook)
 		w->loop_hook(w->loop_ctx, w, now);
 	net_worker_flush(w);
+	w->in_poll = false;
 	return total;
 }
 

@@ -72,7 +72,11 @@ cleanup() {
 		ip netns del "$nsd" 2>/dev/null || true
 		ip netns del "$nsu" 2>/dev/null || true
 	fi
-	[ -n "${KEEP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
+	if [ -n "${KEEP:-}" ]; then
+		echo "demo: kept $tmp (KEEP is set)" >&2
+	else
+		rm -rf "$tmp"
+	fi
 	rm -rf "/var/run/dpdk/$prefix"
 	exit $rc
 }
@@ -167,7 +171,7 @@ echo "    every node is tracker and storer):"
 python3 "$top/scripts/demo/overlay.py" "$node" "$tmp/overlay" "$swarm" "$cacher_ep" \
 	"$tmp/peers" 4 &
 opid=$!
-pids+=($opid)
+pids+=("$opid")
 wait "$opid" || { tail -5 "$tmp"/overlay/n*.log 2>/dev/null >&2 || true; fail "overlay step"; }
 pids=()
 mapfile -t peers <"$tmp/peers"
@@ -210,7 +214,7 @@ echo "      $nsc  the CSCs, 10.78.0.1"
 ip netns exec "$nsu" "$src" serve "$tmp/content.bin" --listen 10.79.0.2:7000 --chunk-size 1024 \
 	2>"$tmp/src.log" &
 spid=$!
-pids+=($spid)
+pids+=("$spid")
 for _ in $(seq 1 200); do
 	grep -q serving "$tmp/src.log" && break
 	sleep 0.05
@@ -243,7 +247,7 @@ ip netns exec "$nsd" "$cacherd" -l 0-1 --no-huge -m 512 --no-pci --file-prefix="
 	-c "$tmp/cacherd.conf" --stats-file "$tmp/stats" --stats-interval-ms 100 \
 	>"$tmp/cacherd.out" 2>"$tmp/cacherd.err" &
 cpid=$!
-pids+=($cpid)
+pids+=("$cpid")
 wait_counter uptime_ms 0
 for _ in $(seq 1 100); do
 	[ -S "$tmp/ctl.sock" ] && break

@@ -306,6 +306,12 @@ void net_dataplane_destroy(struct net_dataplane *dp)
 			net_neigh_destroy(w->neigh[p], release_held, w);
 			w->neigh[p] = NULL;
 		}
+		/* never handed out: plain fresh mbufs, not drops */
+		rte_pktmbuf_free_bulk(&w->hdr_stash.m[w->hdr_stash.next],
+				      w->hdr_stash.n - w->hdr_stash.next);
+		rte_pktmbuf_free_bulk(&w->ext_stash.m[w->ext_stash.next],
+				      w->ext_stash.n - w->ext_stash.next);
+		w->hdr_stash.n = w->hdr_stash.next = w->ext_stash.n = w->ext_stash.next = 0;
 		while (w->dispatch_ring && rte_ring_dequeue(w->dispatch_ring, &m) == 0) {
 			net_drop_add(&w->ctr, NET_DROP_SHUTDOWN, 1);
 			rte_pktmbuf_free(m);

@@ -29,6 +29,14 @@ struct net_ext_priv {
 	void *ref;
 };
 
+/* Fresh mbufs taken from a pool in bulk (one mempool-cache access per NET_MSTASH datagrams,
+ * the next one's header prefetched while the current one is written). */
+#define NET_MSTASH 32
+struct net_mstash {
+	uint16_t n, next;
+	struct rte_mbuf *m[NET_MSTASH];
+};
+
 struct net_txbuf {
 	uint16_t n;
 	struct rte_mbuf *m[NET_TXBUF];
@@ -50,6 +58,8 @@ struct net_worker {
 	struct rte_ring *share_ring;	/* struct net_neigh_share from other workers */
 	struct net_neigh_table *neigh[NET_MAX_PORTS];
 	struct net_txbuf tx[NET_MAX_PORTS];
+	struct net_mstash hdr_stash; /* from dp->pool: datagram headers */
+	struct net_mstash ext_stash; /* from dp->ext_pool: zero-copy payloads */
 } __rte_cache_aligned;
 
 struct net_port {

@@ -141,6 +141,32 @@ static int tx_resolve(struct net_worker *w, unsigned pidx, const struct net_ipad
 	return 0;
 }
 
+/* One fresh mbuf from the worker's stash of pool, refilled in bulk; NULL when the pool is dry.
+ * The next mbuf's lines that net_tx_udp writes (its two header lines, and at `extra` bytes
+ * from it the frame headers of a packet mbuf or the private area of an external one) are
+ * prefetched, so the stores into a fresh mbuf do not wait for memory. */
+static struct rte_mbuf *stash_get(struct rte_mempool *pool, struct net_mstash *s, size_t extra)
+{
+	struct rte_mbuf *m;
+
+	if (s->next == s->n) {
+		if (rte_pktmbuf_alloc_bulk(pool, s->m, NET_MSTASH) != 0)
+			return rte_pktmbuf_alloc(pool); /* fewer left than a stash: one at a time */
+		s->n = NET_MSTASH;
+		s->next = 0;
+	}
+	m = s->m[s->next++];
+	if (s->next < s->n) {
+		char *nx = (char *)s->m[s->next];
+
+		rte_prefetch0(nx);
+		rte_prefetch0(nx + RTE_CACHE_LINE_SIZE);
+		rte_prefetch0(nx + extra);
+		rte_prefetch0(nx + extra + RTE_CACHE_LINE_SIZE);
+	}
+	return m;
+}
+
 static void payload_release(const struct net_payload *pl)
 {
 	if (pl && pl->release)
@@ -195,9 +221,11 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		payload_release(payload);
 		return -ENETUNREACH;
 	}
-	m = rte_pktmbuf_alloc(dp->pool);
+	m = stash_get(dp->pool, &w->hdr_stash,
+		      sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(dp->pool) +
+			  RTE_PKTMBUF_HEADROOM);
 	if (m && payload)
-		e = rte_pktmbuf_alloc(dp->ext_pool);
+		e = stash_get(dp->ext_pool, &w->ext_stash, sizeof(struct rte_mbuf));
 	if (!m || (payload && !e)) {
 		net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
 		rte_pktmbuf_free(m);

@@ -775,6 +775,11 @@ static int put_integrity(struct ppspp_engine *e, struct ppspp_writer *w,
 	uint64_t first = ppspp_bin_base_left(n->bin);
 	uint64_t last = first + ppspp_bin_base_width(n->bin) - 1;
 
+	if (c->ctx.cam == PPSPP_CAM_CHUNK32 && last <= UINT32_MAX) { /* the hot case: fixed layout */
+		e->ctr.msgs_out[PPSPP_INTEGRITY]++;
+		return ppspp_writer_put_integrity_chunk32(w, (uint32_t)first, (uint32_t)last,
+							  n->hash);
+	}
 	if (c->ctx.cam == PPSPP_CAM_BIN32 || c->ctx.cam == PPSPP_CAM_BIN64) {
 		sp[0].a = sp[0].b = n->bin;
 	} else if (ppspp_spec_from_chunks(c->ctx.cam, chunk_size, first, last, sp, 1) != 1) {
@@ -860,15 +865,21 @@ static int emit_data(struct ppspp_engine *e, int ci, struct ppspp_writer *w, uin
 	int rc;
 
 	split_if_needed(e, ci, w, data_hdr + len);
-	if (c->ctx.cam == PPSPP_CAM_BYTE64) {
-		sp[0].a = k * (uint64_t)s->chunk_size;
-		sp[0].b = sp[0].a + len - 1;
-	} else if (ppspp_spec_from_chunks(c->ctx.cam, s->chunk_size, k, k, sp, 1) != 1) {
-		return -EINVAL;
-	}
 	uint64_t ts = (uint64_t)((int64_t)e->now + e->cfg.timestamp_offset_us);
-	if ((rc = ppspp_writer_put_data_header(w, &sp[0], ts)) < 0)
-		return rc;
+	if (c->ctx.cam == PPSPP_CAM_CHUNK32 && k <= UINT32_MAX) {
+		/* the hot case: fixed layout */
+		if ((rc = ppspp_writer_put_data_header_chunk32(w, (uint32_t)k, ts)) < 0)
+			return rc;
+	} else {
+		if (c->ctx.cam == PPSPP_CAM_BYTE64) {
+			sp[0].a = k * (uint64_t)s->chunk_size;
+			sp[0].b = sp[0].a + len - 1;
+		} else if (ppspp_spec_from_chunks(c->ctx.cam, s->chunk_size, k, k, sp, 1) != 1) {
+			return -EINVAL;
+		}
+		if ((rc = ppspp_writer_put_data_header(w, &sp[0], ts)) < 0)
+			return rc;
+	}
 	rc = ppspp_chan_emit(e, ci, w->buf, w->len, data, len, ref);
 	/* a failed send is a lost datagram: the peer re-requests */
 	ppspp_ivset_add(&c->sent, k, k);

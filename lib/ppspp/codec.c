@@ -404,6 +404,45 @@ int ppspp_writer_put(struct ppspp_writer *w, const struct ppspp_msg *m)
 	}
 }
 
+int ppspp_writer_put_integrity_chunk32(struct ppspp_writer *w, uint32_t first, uint32_t last,
+				       const uint8_t *hash)
+{
+	size_t hl = w->ctx.hash_len;
+	uint8_t *p;
+
+	if (w->sealed || w->ctx.cam != PPSPP_CAM_CHUNK32 || hl == 0 || !hash || last < first)
+		return -EINVAL;
+	if (w->cap - w->len < 9 + hl)
+		return -ENOSPC;
+	p = w->buf + w->len;
+	p[0] = PPSPP_INTEGRITY;
+	pcdn_put_be32(p + 1, first);
+	pcdn_put_be32(p + 5, last);
+	memcpy(p + 9, hash, hl);
+	w->len += 9 + hl;
+	return 0;
+}
+
+int ppspp_writer_put_data_header_chunk32(struct ppspp_writer *w, uint32_t chunk,
+					 uint64_t timestamp_us)
+{
+	uint8_t *p;
+
+	if (w->sealed || w->ctx.cam != PPSPP_CAM_CHUNK32)
+		return -EINVAL;
+	if (w->cap - w->len < 17)
+		return -ENOSPC;
+	p = w->buf + w->len;
+	p[0] = PPSPP_DATA;
+	pcdn_put_be32(p + 1, chunk);
+	pcdn_put_be32(p + 5, chunk);
+	pcdn_put_be64(p + 9, timestamp_us);
+	w->len += 17;
+	/* The payload is chained after the buffer by the caller: nothing may follow it here. */
+	w->sealed = true;
+	return 0;
+}
+
 int ppspp_writer_put_data_header(struct ppspp_writer *w, const struct ppspp_spec *spec,
 				 uint64_t timestamp_us)
 {

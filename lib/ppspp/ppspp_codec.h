@@ -234,6 +234,15 @@ int ppspp_writer_put(struct ppspp_writer *w, const struct ppspp_msg *msg);
  * senders that chain the payload after it; the payload must be the datagram's tail. */
 int ppspp_writer_put_data_header(struct ppspp_writer *w, const struct ppspp_spec *spec,
 				 uint64_t timestamp_us);
+/* Fixed-layout fast paths for a sender's hot datagram on a 32-bit chunk range channel (ctx.cam
+ * PPSPP_CAM_CHUNK32, RFC 7574 §4.3.2): INTEGRITY (§8.5) = type, be32 first, be32 last, hash;
+ * DATA header (§8.6) = type, be32 chunk, be32 chunk, be64 timestamp. The same bytes and the
+ * same errors as ppspp_writer_put / ppspp_writer_put_data_header (-EINVAL: another cam, end
+ * before start, no hash length, sealed; -ENOSPC), without building a message and a spec. */
+int ppspp_writer_put_integrity_chunk32(struct ppspp_writer *w, uint32_t first, uint32_t last,
+				       const uint8_t *hash);
+int ppspp_writer_put_data_header_chunk32(struct ppspp_writer *w, uint32_t chunk,
+					 uint64_t timestamp_us);
 int ppspp_options_encode(const struct ppspp_options *o, uint8_t cam, uint8_t *p, size_t cap,
 			 size_t *written);
 

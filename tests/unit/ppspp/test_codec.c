@@ -887,6 +887,61 @@ static void test_signature_length(void)
 
 /* ---- DATA framing --------------------------------------------------------------------------- */
 
+/* The fixed-layout chunk32 fast paths write exactly what the generic writer writes, with the
+ * same errors. */
+static void test_chunk32_fast_paths(void)
+{
+	struct ppspp_codec_ctx c = test_ctx(PPSPP_CAM_CHUNK32), b = test_ctx(PPSPP_CAM_BIN32);
+	uint8_t b1[256], b2[256];
+	struct ppspp_writer w1, w2;
+	struct ppspp_msg m;
+	static const uint32_t ranges[][2] = { { 0, 0 }, { 6, 7 }, { 1u << 20, (1u << 21) - 1 },
+					      { UINT32_MAX, UINT32_MAX } };
+
+	for (unsigned i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL(ppspp_writer_init(&w1, b1, sizeof(b1), 77, &c), 0);
+		CU_ASSERT_EQUAL(ppspp_writer_init(&w2, b2, sizeof(b2), 77, &c), 0);
+		memset(&m, 0, sizeof(m));
+		m.type = PPSPP_INTEGRITY;
+		m.u.integrity.spec = (struct ppspp_spec){ ranges[i][0], ranges[i][1] };
+		m.u.integrity.hash = hash20;
+		CU_ASSERT_EQUAL(ppspp_writer_put(&w1, &m), 0);
+		CU_ASSERT_EQUAL(ppspp_writer_put_integrity_chunk32(&w2, ranges[i][0], ranges[i][1],
+								   hash20),
+				0);
+		CU_ASSERT_EQUAL(ppspp_writer_put_data_header(
+				    &w1, &(struct ppspp_spec){ ranges[i][1], ranges[i][1] },
+				    0x0102030405060708ull),
+				0);
+		CU_ASSERT_EQUAL(
+		    ppspp_writer_put_data_header_chunk32(&w2, ranges[i][1], 0x0102030405060708ull),
+		    0);
+		CU_ASSERT_EQUAL_FATAL(w1.len, w2.len);
+		CU_ASSERT_EQUAL(memcmp(b1, b2, w1.len), 0);
+		CU_ASSERT_TRUE(w2.sealed);
+		/* sealed: nothing more */
+		CU_ASSERT_EQUAL(ppspp_writer_put_integrity_chunk32(&w2, 0, 0, hash20), -EINVAL);
+		CU_ASSERT_EQUAL(ppspp_writer_put_data_header_chunk32(&w2, 0, 0), -EINVAL);
+	}
+	/* room: exactly enough, then one byte short (writer unchanged) */
+	CU_ASSERT_EQUAL(ppspp_writer_init(&w2, b2, 4 + 9 + 20, 1, &c), 0);
+	CU_ASSERT_EQUAL(ppspp_writer_put_integrity_chunk32(&w2, 1, 1, hash20), 0);
+	CU_ASSERT_EQUAL(ppspp_writer_put_integrity_chunk32(&w2, 1, 1, hash20), -ENOSPC);
+	CU_ASSERT_EQUAL(w2.len, 4 + 9 + 20);
+	CU_ASSERT_EQUAL(ppspp_writer_init(&w2, b2, 4 + 16, 1, &c), 0);
+	CU_ASSERT_EQUAL(ppspp_writer_put_data_header_chunk32(&w2, 1, 1), -ENOSPC);
+	CU_ASSERT_EQUAL(w2.len, 4);
+	CU_ASSERT_FALSE(w2.sealed);
+	/* end before start, no hash, another cam */
+	CU_ASSERT_EQUAL(ppspp_writer_init(&w2, b2, sizeof(b2), 1, &c), 0);
+	CU_ASSERT_EQUAL(ppspp_writer_put_integrity_chunk32(&w2, 2, 1, hash20), -EINVAL);
+	CU_ASSERT_EQUAL(ppspp_writer_put_integrity_chunk32(&w2, 1, 1, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(ppspp_writer_init(&w2, b2, sizeof(b2), 1, &b), 0);
+	CU_ASSERT_EQUAL(ppspp_writer_put_integrity_chunk32(&w2, 0, 0, hash20), -EINVAL);
+	CU_ASSERT_EQUAL(ppspp_writer_put_data_header_chunk32(&w2, 0, 0), -EINVAL);
+	CU_ASSERT_EQUAL(w2.len, 4);
+}
+
 static void test_data_framing(void)
 {
 	struct ppspp_codec_ctx c = test_ctx(PPSPP_CAM_CHUNK32);
@@ -1152,6 +1207,7 @@ int main(void)
 	CU_add_test(s, "live_discard_width", test_live_discard_width);
 	CU_add_test(s, "signature_length", test_signature_length);
 	CU_add_test(s, "data_framing", test_data_framing);
+	CU_add_test(s, "chunk32_fast_paths", test_chunk32_fast_paths);
 	CU_add_test(s, "writer_enospc", test_writer_enospc);
 	CU_add_test(s, "writer_einval", test_writer_einval);
 	CU_add_test(s, "handshake_updates_writer", test_handshake_updates_writer);

@@ -16,25 +16,30 @@
 #include "ctl_latency.h"
 
 /* ---- counters --------------------------------------------------------------------------------
- * Everything `show stats` knows, read from the workers' own blocks (relaxed loads, no locks) and
- * the control thread's figures. Cumulative counters are reported minus the baseline taken by
- * `clear stats`; gauges (cache.chunks, peers, ...) are not. */
+ * Everything `show stats` knows: the names and values of cacherd_counters_foreach (stats.c, the
+ * one list the stats file, the exit report and telemetry /pcdn/stats use too), summed (worker -1)
+ * and per worker, plus the request->DATA latency histograms. Counters only in the sums (fill.*,
+ * cache.*) are global. Cumulative counters are reported minus the baseline taken by `clear stats`
+ * (matched by name); gauges (cache.chunks, fill.outstanding, serve.peers_up, ...) are not. */
 
 struct ctl_latency_snap {
 	uint64_t bucket[CACHERD_LAT_BUCKETS];
 	uint64_t count, sum_ns, overwritten;
 };
 
+#define CTL_MAX_COUNTERS 512 /* cacherd_counters_foreach gives ~170 */
+
+/* One reading of every counter (also the `clear stats` baseline: one allocation, freed with
+ * free()). Index i is the i-th name of cacherd_counters_foreach(d, -1); per_worker[i] says
+ * whether the workers report it too (w[*][i]). */
 struct ctl_raw {
 	unsigned n_workers;
-	struct net_counters net[CACHERD_MAX_WORKERS];
-	struct ppspp_engine_counters eng[CACHERD_MAX_WORKERS];
-	struct cacherd_serve_counters serve[CACHERD_MAX_WORKERS];
+	unsigned n;
+	char name[CTL_MAX_COUNTERS][64];
+	uint64_t sum[CTL_MAX_COUNTERS];
+	bool per_worker[CTL_MAX_COUNTERS];
+	uint64_t w[CACHERD_MAX_WORKERS][CTL_MAX_COUNTERS];
 	struct ctl_latency_snap lat[CACHERD_MAX_WORKERS];
-	uint64_t glue_send_errors[CACHERD_MAX_WORKERS];
-	struct cache_stats cache;
-	uint64_t fetch[8]; /* started, done, failed, timeouts, busy, collapsed, insert_errors,
-			      swarm_failures */
 };
 
 enum ctl_metric_kind { CTL_COUNTER, CTL_GAUGE };
@@ -80,7 +85,8 @@ struct ctl_state {
 };
 
 /* ctl_stats.c */
-void ctl_raw_read(const struct cacherd *d, struct ctl_raw *r);
+/* 0, or -E2BIG when the daemon has more than CTL_MAX_COUNTERS counters (a build to fix). */
+int ctl_raw_read(const struct cacherd *d, struct ctl_raw *r);
 /* Collects current values minus the baseline; 0 or -ENOMEM. */
 int ctl_stats_collect(struct ctl_state *s, struct ctl_stats *st);
 void ctl_stats_free(struct ctl_stats *st);

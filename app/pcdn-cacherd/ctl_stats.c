@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ctl_internal.h"
+#include "stats.h"
 
 static const char *const msg_names[PPSPP_MSG_TYPE_MAX + 1] = {
     "handshake",	"data",	   "ack",    "have",  "integrity", "pex_resv4", "pex_req",
@@ -24,13 +25,52 @@ static uint64_t ld(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-void ctl_raw_read(const struct cacherd *d, struct ctl_raw *r)
+struct raw_fill {
+	struct ctl_raw *r;
+	int worker;    /* -1: the sums (the list itself) */
+	unsigned next; /* the workers' names come in the sums' order: where to look first */
+	int err;
+};
+
+static void raw_one(void *ctx, const char *name, uint64_t value)
 {
+	struct raw_fill *f = ctx;
+	struct ctl_raw *r = f->r;
+
+	if (f->worker < 0) {
+		if (r->n == CTL_MAX_COUNTERS) {
+			f->err = -E2BIG;
+			return;
+		}
+		snprintf(r->name[r->n], sizeof(r->name[r->n]), "%s", name);
+		r->sum[r->n++] = value;
+		return;
+	}
+	for (unsigned k = 0; k < r->n; k++) {
+		unsigned i = (f->next + k) % r->n;
+
+		if (strcmp(r->name[i], name) == 0) {
+			r->per_worker[i] = true;
+			r->w[f->worker][i] = value;
+			f->next = i + 1;
+			return;
+		}
+	}
+	/* A worker figure with no sum would be a stats.c bug; it cannot be shown, so it is not. */
+}
+
+int ctl_raw_read(const struct cacherd *d, struct ctl_raw *r)
+{
+	struct raw_fill f = {.r = r, .worker = -1};
+
 	memset(r, 0, sizeof(*r));
 	r->n_workers = d->n_workers;
-	net_dataplane_counters(d->dp, &(struct net_counters){0}, r->net);
-	cacherd_engine_counters(d, &(struct ppspp_engine_counters){0}, r->eng);
-	cacherd_serve_counters(d, &(struct cacherd_serve_counters){0}, r->serve);
+	cacherd_counters_foreach(d, -1, raw_one, &f);
+	for (unsigned w = 0; w < d->n_workers && !f.err; w++) {
+		f.worker = (int)w;
+		f.next = 0;
+		cacherd_counters_foreach(d, (int)w, raw_one, &f);
+	}
 	for (unsigned w = 0; w < d->n_workers; w++) {
 		const struct cacherd_latency *l = &d->workers[w].glue.latency;
 
@@ -39,18 +79,8 @@ void ctl_raw_read(const struct cacherd *d, struct ctl_raw *r)
 		r->lat[w].count = ld(&l->count);
 		r->lat[w].sum_ns = ld(&l->sum_ns);
 		r->lat[w].overwritten = ld(&l->overwritten);
-		r->glue_send_errors[w] = ld(&d->workers[w].glue.send_errors);
 	}
-	if (d->cache)
-		cache_stats_get(d->cache, &r->cache);
-	r->fetch[0] = ld(&d->fetch_started);
-	r->fetch[1] = ld(&d->fetch_done);
-	r->fetch[2] = ld(&d->fetch_failed);
-	r->fetch[3] = ld(&d->fetch_timeouts);
-	r->fetch[4] = ld(&d->fetch_busy);
-	r->fetch[5] = ld(&d->fetch_collapsed);
-	r->fetch[6] = ld(&d->insert_errors);
-	r->fetch[7] = ld(&d->swarm_failures);
+	return f.err;
 }
 
 /* A counter may only be below its baseline if the daemon's own figure went backwards (a cache
@@ -60,54 +90,143 @@ static uint64_t minus(uint64_t v, uint64_t b)
 	return v >= b ? v - b : 0;
 }
 
-struct builder {
-	struct ctl_stats *st;
-	unsigned cap;
-	int err;
+/* ---- Prometheus families, help and kinds, by counter name ------------------------------------
+ * The names come from stats.c; a name not described here is still exported, as a counter
+ * pcdn_<name with '_' for '.'>_total with its name as help. */
+
+struct meta {
+	char family[64];
+	char label[64];
+	const char *help;
+	enum ctl_metric_kind kind;
 };
 
-static struct ctl_metric *add(struct builder *b, const char *name, const char *family,
-			      const char *label, const char *help, enum ctl_metric_kind kind,
-			      bool per_worker)
-{
-	if (b->err)
-		return NULL;
-	if (b->st->n == b->cap) {
-		unsigned cap = b->cap ? b->cap * 2 : 256;
-		struct ctl_metric *m = realloc(b->st->m, sizeof(*m) * cap);
+struct help_row {
+	const char *name;
+	const char *family; /* NULL: the default family */
+	const char *help;
+	enum ctl_metric_kind kind;
+};
 
-		if (!m) {
-			b->err = -ENOMEM;
-			return NULL;
-		}
-		b->st->m = m;
-		b->cap = cap;
-	}
-	struct ctl_metric *m = &b->st->m[b->st->n++];
+static const struct help_row help_rows[] = {
+    {"net.drops_total", "", NULL, CTL_COUNTER}, /* the sum of pcdn_net_drops_total{reason} */
+    {"ppspp.dgrams_in", NULL, "PPSPP datagrams received", CTL_COUNTER},
+    {"ppspp.dgrams_out", NULL, "PPSPP datagrams sent", CTL_COUNTER},
+    {"ppspp.bytes_in", NULL, "PPSPP payload bytes received", CTL_COUNTER},
+    {"ppspp.bytes_out", NULL, "PPSPP payload bytes sent", CTL_COUNTER},
+    {"ppspp.malformed_total", NULL, "PPSPP datagrams that failed to decode", CTL_COUNTER},
+    {"ppspp.unknown_channel", NULL, "datagrams for no channel of ours, or from the wrong address",
+     CTL_COUNTER},
+    {"ppspp.unknown_swarm", NULL, "handshakes naming a swarm the engine does not serve",
+     CTL_COUNTER},
+    {"ppspp.bad_handshakes", NULL, "handshakes that failed the RFC 7574 3.1.1 checks", CTL_COUNTER},
+    {"ppspp.table_full", NULL, "handshakes refused: channel table full", CTL_COUNTER},
+    {"ppspp.ignored_msgs", NULL, "legal messages unusable at that point", CTL_COUNTER},
+    {"ppspp.chunks_sent", NULL, "chunks sent in DATA messages", CTL_COUNTER},
+    {"ppspp.retransmits", NULL, "DATA sent again for a re-sent REQUEST", CTL_COUNTER},
+    {"ppspp.requests_deferred", NULL, "requests waiting for a cache fill (storage said -EAGAIN)",
+     CTL_COUNTER},
+    {"ppspp.data_lost", NULL, "DATA never acknowledged within the retransmission timeout",
+     CTL_COUNTER},
+    {"ppspp.send_errors", NULL, "datagrams the engine could not send", CTL_COUNTER},
+    {"ppspp.storage_errors", NULL, "storage failures", CTL_COUNTER},
+    {"ppspp.peers_dead", NULL, "peers silent for the dead timeout", CTL_COUNTER},
+    {"ppspp.peers_closed", NULL, "peers that closed their channel", CTL_COUNTER},
+    {"ppspp.keepalives_out", NULL, "keep-alives sent", CTL_COUNTER},
+    {"serve.chunks_served", NULL, "chunks sent in DATA for a request, retransmissions not counted",
+     CTL_COUNTER},
+    {"serve.send_errors", NULL, "engine datagrams lib/net refused (no route, no buffer, too big)",
+     CTL_COUNTER},
+    {"serve.peers_up", "pcdn_serve_peers", "established PPSPP channels", CTL_GAUGE},
+    {"serve.peers_choked", "pcdn_serve_peers_choked", "peers choked (over the per-worker budget)",
+     CTL_GAUGE},
+    {"fill.swarms", "pcdn_fill_swarms", "swarm table slots in use", CTL_GAUGE},
+    {"fill.started", NULL, "upstream chunk fetches started", CTL_COUNTER},
+    {"fill.done", NULL, "upstream fetches that brought the chunk", CTL_COUNTER},
+    {"fill.failed", NULL, "upstream fetches that failed", CTL_COUNTER},
+    {"fill.timeouts", NULL, "upstream fetches that timed out", CTL_COUNTER},
+    {"fill.busy", NULL, "misses refused: fetch table full", CTL_COUNTER},
+    {"fill.collapsed", NULL, "misses joined to a fetch already running", CTL_COUNTER},
+    {"fill.readahead", NULL, "chunks fetched upstream ahead of a miss", CTL_COUNTER},
+    {"fill.insert_errors", NULL, "verified chunks the cache refused", CTL_COUNTER},
+    {"fill.swarm_failures", NULL, "swarms whose metadata no upstream gave", CTL_COUNTER},
+    {"fill.outstanding", "pcdn_fill_outstanding", "upstream fetches running now", CTL_GAUGE},
+    {"fill.chunks_verified", NULL, "upstream chunks that passed the integrity check", CTL_COUNTER},
+    {"fill.chunks_rejected", NULL, "upstream chunks that failed the integrity check", CTL_COUNTER},
+    {"cache.hits", NULL, "cache lookups that found the chunk", CTL_COUNTER},
+    {"cache.misses", NULL, "cache lookups that did not", CTL_COUNTER},
+    {"cache.inserts", NULL, "chunks inserted", CTL_COUNTER},
+    {"cache.evictions", NULL, "chunks evicted to make room", CTL_COUNTER},
+    {"cache.purged", NULL, "chunks removed by purge", CTL_COUNTER},
+    {"cache.chunks", "pcdn_cache_chunks", "chunks cached now", CTL_GAUGE},
+    {"cache.bytes", "pcdn_cache_bytes", "payload bytes cached now", CTL_GAUGE},
+    {"cache.pinned_chunks", "pcdn_cache_pinned_chunks", "pinned chunks", CTL_GAUGE},
+    {"cache.pinned_bytes", "pcdn_cache_pinned_bytes", "pinned payload bytes", CTL_GAUGE},
+};
+
+/* "<area>.<what>.<key>" series that share a family and carry key as a label. */
+static const struct {
+	const char *prefix, *family, *label, *help;
+} labelled[] = {
+    {"net.drop.", "pcdn_net_drops_total", "reason", "packets dropped by lib/net, by reason"},
+    {"ppspp.msgs_in.", "pcdn_ppspp_msgs_in_total", "type", "PPSPP messages received, by type"},
+    {"ppspp.msgs_out.", "pcdn_ppspp_msgs_out_total", "type", "PPSPP messages sent, by type"},
+    {"ppspp.malformed.", "pcdn_ppspp_malformed_total", "reason",
+     "PPSPP datagrams that failed to decode, by reason"},
+};
+
+static void meta_of(const char *name, struct meta *m)
+{
 	memset(m, 0, sizeof(*m));
-	snprintf(m->name, sizeof(m->name), "%s", name);
-	snprintf(m->family, sizeof(m->family), "%s", family);
-	snprintf(m->label, sizeof(m->label), "%s", label ? label : "");
-	m->help = help;
-	m->kind = kind;
-	m->per_worker = per_worker;
-	return m;
+	m->kind = CTL_COUNTER;
+	for (unsigned i = 0; i < PCDN_ARRAY_SIZE(labelled); i++) {
+		size_t n = strlen(labelled[i].prefix);
+
+		if (strncmp(name, labelled[i].prefix, n) == 0) {
+			snprintf(m->family, sizeof(m->family), "%s", labelled[i].family);
+			snprintf(m->label, sizeof(m->label), "%s=\"%s\"", labelled[i].label,
+				 name + n);
+			m->help = labelled[i].help;
+			return;
+		}
+	}
+	/* default family: net.rx_packets -> pcdn_net_rx_packets_total */
+	snprintf(m->family, sizeof(m->family), "pcdn_%s_total", name);
+	for (char *c = m->family; *c; c++)
+		if (*c == '.')
+			*c = '_';
+	if (strncmp(name, "net.", 4) == 0)
+		m->help = "lib/net event counter";
+	else if (strncmp(name, "serve.", 6) == 0)
+		m->help = "serving counter (cacherd.h)";
+	for (unsigned i = 0; i < PCDN_ARRAY_SIZE(help_rows); i++) {
+		if (strcmp(name, help_rows[i].name) != 0)
+			continue;
+		if (help_rows[i].family)
+			snprintf(m->family, sizeof(m->family), "%s", help_rows[i].family);
+		m->help = help_rows[i].help;
+		m->kind = help_rows[i].kind;
+		return;
+	}
 }
 
-static void set_w(struct ctl_metric *m, unsigned w, uint64_t v)
+/* Index of name in the baseline, trying the same index first (the list rarely changes). */
+static int base_index(const struct ctl_raw *b, unsigned i, const char *name)
 {
-	if (!m)
-		return;
-	m->w[w] = v;
-	m->sum += v;
+	if (i < b->n && strcmp(b->name[i], name) == 0)
+		return (int)i;
+	for (unsigned k = 0; k < b->n; k++)
+		if (strcmp(b->name[k], name) == 0)
+			return (int)k;
+	return -1;
 }
 
 int ctl_stats_collect(struct ctl_state *s, struct ctl_stats *st)
 {
-	struct ctl_raw *now = malloc(sizeof(*now)), *base = calloc(1, sizeof(*base));
-	struct builder b = {.st = st};
-	char name[64], family[64], label[64];
+	struct ctl_raw *now = malloc(sizeof(*now)), *base = malloc(sizeof(*base));
+	bool have_base = false;
 	unsigned nw;
+	int rc;
 
 	memset(st, 0, sizeof(*st));
 	if (!now || !base) {
@@ -115,186 +234,68 @@ int ctl_stats_collect(struct ctl_state *s, struct ctl_stats *st)
 		free(base);
 		return -ENOMEM;
 	}
-	ctl_raw_read(s->d, now);
+	if ((rc = ctl_raw_read(s->d, now)) < 0)
+		goto out;
 	pthread_mutex_lock(&s->base_lock);
-	if (s->baseline)
+	if (s->baseline) {
 		memcpy(base, s->baseline, sizeof(*base));
+		have_base = true;
+	}
 	pthread_mutex_unlock(&s->base_lock);
 	nw = st->n_workers = now->n_workers;
 
-	/* lib/net: host stack and ports */
-	for (unsigned i = 0; i < NET_CTR_MAX; i++) {
-		snprintf(name, sizeof(name), "net.%s", net_counter_name(i));
-		snprintf(family, sizeof(family), "pcdn_net_%s_total", net_counter_name(i));
-		struct ctl_metric *m =
-		    add(&b, name, family, NULL, "lib/net event counter", CTL_COUNTER, true);
-		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w, minus(now->net[w].ctr[i], base->net[w].ctr[i]));
+	st->m = calloc(now->n ? now->n : 1, sizeof(*st->m));
+	if (!st->m) {
+		rc = -ENOMEM;
+		goto out;
 	}
-	{
-		struct ctl_metric *m =
-		    add(&b, "net.drops_total", "", NULL, NULL, CTL_COUNTER, true);
-		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w,
-			      minus(net_counters_drops_total(&now->net[w]),
-				    net_counters_drops_total(&base->net[w])));
-	}
-	for (unsigned i = 1; i < NET_DROP_MAX; i++) {
-		snprintf(name, sizeof(name), "net.drop.%s", net_drop_name(i));
-		snprintf(label, sizeof(label), "reason=\"%s\"", net_drop_name(i));
-		struct ctl_metric *m =
-		    add(&b, name, "pcdn_net_drops_total", label,
-			"packets dropped by lib/net, by reason", CTL_COUNTER, true);
-		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w, minus(now->net[w].drop[i], base->net[w].drop[i]));
-	}
+	for (unsigned i = 0; i < now->n; i++) {
+		struct ctl_metric *m = &st->m[st->n++];
+		struct meta md;
+		int bi = have_base ? base_index(base, i, now->name[i]) : -1;
+		bool sub;
 
-	/* lib/ppspp engines on the workers */
-#define ENG(field, help)                                                                           \
-	do {                                                                                       \
-		struct ctl_metric *m_ = add(&b, "ppspp." #field, "pcdn_ppspp_" #field "_total",    \
-					    NULL, help, CTL_COUNTER, true);                        \
-		for (unsigned w = 0; w < nw; w++)                                                  \
-			set_w(m_, w, minus(now->eng[w].field, base->eng[w].field));                \
-	} while (0)
-	ENG(dgrams_in, "PPSPP datagrams received");
-	ENG(dgrams_out, "PPSPP datagrams sent");
-	ENG(bytes_in, "PPSPP payload bytes received");
-	ENG(bytes_out, "PPSPP payload bytes sent");
-	for (unsigned t = 0; t <= PPSPP_MSG_TYPE_MAX; t++) {
-		snprintf(label, sizeof(label), "type=\"%s\"", msg_names[t]);
-		snprintf(name, sizeof(name), "ppspp.msgs_in.%s", msg_names[t]);
-		struct ctl_metric *m = add(&b, name, "pcdn_ppspp_msgs_in_total", label,
-					   "PPSPP messages received, by type", CTL_COUNTER, true);
+		meta_of(now->name[i], &md);
+		snprintf(m->name, sizeof(m->name), "%s", now->name[i]);
+		snprintf(m->family, sizeof(m->family), "%s", md.family);
+		snprintf(m->label, sizeof(m->label), "%s", md.label);
+		m->help = md.help;
+		m->kind = md.kind;
+		m->per_worker = now->per_worker[i];
+		sub = bi >= 0 && m->kind == CTL_COUNTER;
+		m->sum = sub ? minus(now->sum[i], base->sum[bi]) : now->sum[i];
+		if (!m->per_worker)
+			continue;
 		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w, minus(now->eng[w].msgs_in[t], base->eng[w].msgs_in[t]));
-		snprintf(name, sizeof(name), "ppspp.msgs_out.%s", msg_names[t]);
-		m = add(&b, name, "pcdn_ppspp_msgs_out_total", label,
-			"PPSPP messages sent, by type", CTL_COUNTER, true);
-		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w, minus(now->eng[w].msgs_out[t], base->eng[w].msgs_out[t]));
+			m->w[w] = sub && w < base->n_workers && base->per_worker[bi]
+				      ? minus(now->w[w][i], base->w[w][bi])
+				      : now->w[w][i];
 	}
-	for (int i = 1; i < PPSPP_ERR_DECODE_MAX; i++) {
-		snprintf(name, sizeof(name), "ppspp.malformed.%s", ppspp_decode_error_name(-i));
-		snprintf(label, sizeof(label), "reason=\"%s\"", ppspp_decode_error_name(-i));
-		struct ctl_metric *m =
-		    add(&b, name, "pcdn_ppspp_malformed_total", label,
-			"PPSPP datagrams that failed to decode, by reason", CTL_COUNTER, true);
-		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w, minus(now->eng[w].malformed[i], base->eng[w].malformed[i]));
-	}
-	ENG(malformed_total, "PPSPP datagrams that failed to decode");
-	ENG(unknown_channel, "datagrams for no channel of ours, or from the wrong address");
-	ENG(bad_handshakes, "handshakes that failed the RFC 7574 3.1.1 checks");
-	ENG(table_full, "handshakes refused: channel table full");
-	ENG(ignored_msgs, "legal messages unusable at that point");
-	ENG(chunks_sent, "chunks sent in DATA messages");
-	ENG(retransmits, "DATA sent again for a re-sent REQUEST");
-	ENG(requests_deferred, "requests waiting for a cache fill (storage said -EAGAIN)");
-	ENG(data_lost, "DATA never acknowledged within the retransmission timeout");
-	ENG(send_errors, "datagrams the engine could not send");
-	ENG(storage_errors, "storage failures");
-	ENG(peers_dead, "peers silent for the dead timeout");
-	ENG(peers_closed, "peers that closed their channel");
-	ENG(keepalives_out, "keep-alives sent");
-#undef ENG
-
-	/* serving glue (cache lookups, misses, fills) */
-	for (unsigned i = 0; i < CACHERD_CTR_MAX; i++) {
-		snprintf(name, sizeof(name), "serve.%s", cacherd_serve_counter_name(i));
-		snprintf(family, sizeof(family), "pcdn_serve_%s_total",
-			 cacherd_serve_counter_name(i));
-		struct ctl_metric *m =
-		    add(&b, name, family, NULL, "serving counter (cacherd.h)", CTL_COUNTER, true);
-		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w, minus(now->serve[w].ctr[i], base->serve[w].ctr[i]));
-	}
-	{
-		struct ctl_metric *m =
-		    add(&b, "serve.send_errors", "pcdn_serve_send_errors_total", NULL,
-			"engine datagrams lib/net refused (no route, no buffer, too big)",
-			CTL_COUNTER, true);
-		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w, minus(now->glue_send_errors[w], base->glue_send_errors[w]));
-		m = add(&b, "serve.peers_up", "pcdn_serve_peers", NULL,
-			"established PPSPP channels", CTL_GAUGE, true);
-		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w, __atomic_load_n(&s->d->workers[w].peers_up, __ATOMIC_RELAXED));
-		m = add(&b, "serve.peers_choked", "pcdn_serve_peers_choked", NULL,
-			"peers choked (over the per-worker budget)", CTL_GAUGE, true);
-		for (unsigned w = 0; w < nw; w++)
-			set_w(m, w,
-			      __atomic_load_n(&s->d->workers[w].peers_choked, __ATOMIC_RELAXED));
-	}
-
-	/* upstream fill (control thread) */
-	static const char *const fetch_names[8] = {"started",	    "done",	     "failed",
-						   "timeouts",	    "busy",	     "collapsed",
-						   "insert_errors", "swarm_failures"};
-	static const char *const fetch_help[8] = {
-	    "upstream chunk fetches started",	 "upstream fetches that brought the chunk",
-	    "upstream fetches that failed",	 "upstream fetches that timed out",
-	    "misses refused: fetch table full",	 "misses joined to a fetch already running",
-	    "verified chunks the cache refused", "swarms whose metadata no upstream gave"};
-	for (unsigned i = 0; i < 8; i++) {
-		snprintf(name, sizeof(name), "fill.%s", fetch_names[i]);
-		snprintf(family, sizeof(family), "pcdn_fill_%s_total", fetch_names[i]);
-		struct ctl_metric *m =
-		    add(&b, name, family, NULL, fetch_help[i], CTL_COUNTER, false);
-		if (m)
-			m->sum = minus(now->fetch[i], base->fetch[i]);
-	}
-
-	/* lib/cache */
-#define CACHE_C(field, help)                                                                       \
-	do {                                                                                       \
-		struct ctl_metric *m_ = add(&b, "cache." #field, "pcdn_cache_" #field "_total",    \
-					    NULL, help, CTL_COUNTER, false);                       \
-		if (m_)                                                                            \
-			m_->sum = minus(now->cache.field, base->cache.field);                      \
-	} while (0)
-#define CACHE_G(field, help)                                                                       \
-	do {                                                                                       \
-		struct ctl_metric *m_ =                                                            \
-		    add(&b, "cache." #field, "pcdn_cache_" #field, NULL, help, CTL_GAUGE, false);  \
-		if (m_)                                                                            \
-			m_->sum = now->cache.field;                                                \
-	} while (0)
-	CACHE_C(hits, "cache lookups that found the chunk");
-	CACHE_C(misses, "cache lookups that did not");
-	CACHE_C(inserts, "chunks inserted");
-	CACHE_C(evictions, "chunks evicted to make room");
-	CACHE_C(purged, "chunks removed by purge");
-	CACHE_G(chunks, "chunks cached now");
-	CACHE_G(bytes, "payload bytes cached now");
-	CACHE_G(pinned_chunks, "pinned chunks");
-	CACHE_G(pinned_bytes, "pinned payload bytes");
-#undef CACHE_C
-#undef CACHE_G
 
 	/* request->DATA latency histograms */
 	memset(&st->lat_sum, 0, sizeof(st->lat_sum));
 	for (unsigned w = 0; w < nw; w++) {
+		static const struct ctl_latency_snap zero;
+		const struct ctl_latency_snap *b = have_base ? &base->lat[w] : &zero;
 		struct ctl_latency_snap *l = &st->lat[w];
 
 		for (unsigned k = 0; k < CACHERD_LAT_BUCKETS; k++) {
-			l->bucket[k] = minus(now->lat[w].bucket[k], base->lat[w].bucket[k]);
+			l->bucket[k] = minus(now->lat[w].bucket[k], b->bucket[k]);
 			st->lat_sum.bucket[k] += l->bucket[k];
 		}
-		l->count = minus(now->lat[w].count, base->lat[w].count);
-		l->sum_ns = minus(now->lat[w].sum_ns, base->lat[w].sum_ns);
-		l->overwritten = minus(now->lat[w].overwritten, base->lat[w].overwritten);
+		l->count = minus(now->lat[w].count, b->count);
+		l->sum_ns = minus(now->lat[w].sum_ns, b->sum_ns);
+		l->overwritten = minus(now->lat[w].overwritten, b->overwritten);
 		st->lat_sum.count += l->count;
 		st->lat_sum.sum_ns += l->sum_ns;
 		st->lat_sum.overwritten += l->overwritten;
 	}
+out:
 	free(now);
 	free(base);
-	if (b.err) {
+	if (rc < 0)
 		ctl_stats_free(st);
-		return b.err;
-	}
-	return 0;
+	return rc;
 }
 
 void ctl_stats_free(struct ctl_stats *st)
@@ -310,7 +311,10 @@ void ctl_stats_clear(struct ctl_state *s)
 
 	if (!r)
 		return;
-	ctl_raw_read(s->d, r);
+	if (ctl_raw_read(s->d, r) < 0) {
+		free(r);
+		return;
+	}
 	pthread_mutex_lock(&s->base_lock);
 	free(s->baseline);
 	s->baseline = r;

@@ -72,6 +72,27 @@ static void serve_block(const struct cacherd_serve_counters *s,
 #undef E
 }
 
+static uint64_t ld64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* The serving glue's figures outside cacherd_serve_counters: lib/net send refusals (counter) and
+ * the channel gauges. */
+static void glue_block(const struct cacherd_worker *wk, unsigned n, ctr_fn fn, void *ctx)
+{
+	uint64_t send_errors = 0, up = 0, choked = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		send_errors += ld64(&wk[i].glue.send_errors);
+		up += __atomic_load_n(&wk[i].peers_up, __ATOMIC_RELAXED);
+		choked += __atomic_load_n(&wk[i].peers_choked, __ATOMIC_RELAXED);
+	}
+	fn(ctx, "serve.send_errors", send_errors);
+	fn(ctx, "serve.peers_up", up);
+	fn(ctx, "serve.peers_choked", choked);
+}
+
 void cacherd_counters_foreach(const struct cacherd *d, int worker, ctr_fn fn, void *ctx)
 {
 	unsigned nw = d->n_workers;
@@ -87,21 +108,24 @@ void cacherd_counters_foreach(const struct cacherd *d, int worker, ctr_fn fn, vo
 			return;
 		net_block(&nper[worker], fn, ctx);
 		serve_block(&sper[worker], &eper[worker], fn, ctx);
+		glue_block(&d->workers[worker], 1, fn, ctx);
 		return;
 	}
 	net_block(&nsum, fn, ctx);
 	serve_block(&ssum, &esum, fn, ctx);
-	fn(ctx, "fill.swarms", d->n_swarms);
-	fn(ctx, "fill.started", d->fetch_started);
-	fn(ctx, "fill.done", d->fetch_done);
-	fn(ctx, "fill.failed", d->fetch_failed);
-	fn(ctx, "fill.timeouts", d->fetch_timeouts);
-	fn(ctx, "fill.busy", d->fetch_busy);
-	fn(ctx, "fill.collapsed", d->fetch_collapsed);
-	fn(ctx, "fill.readahead", d->fetch_readahead);
-	fn(ctx, "fill.insert_errors", d->insert_errors);
-	fn(ctx, "fill.swarm_failures", d->swarm_failures);
-	fn(ctx, "fill.outstanding", d->n_fetches);
+	glue_block(d->workers, nw, fn, ctx);
+	/* the control thread writes these; the telemetry thread reads them too */
+	fn(ctx, "fill.swarms", __atomic_load_n(&d->n_swarms, __ATOMIC_RELAXED));
+	fn(ctx, "fill.started", ld64(&d->fetch_started));
+	fn(ctx, "fill.done", ld64(&d->fetch_done));
+	fn(ctx, "fill.failed", ld64(&d->fetch_failed));
+	fn(ctx, "fill.timeouts", ld64(&d->fetch_timeouts));
+	fn(ctx, "fill.busy", ld64(&d->fetch_busy));
+	fn(ctx, "fill.collapsed", ld64(&d->fetch_collapsed));
+	fn(ctx, "fill.readahead", ld64(&d->fetch_readahead));
+	fn(ctx, "fill.insert_errors", ld64(&d->insert_errors));
+	fn(ctx, "fill.swarm_failures", ld64(&d->swarm_failures));
+	fn(ctx, "fill.outstanding", __atomic_load_n(&d->n_fetches, __ATOMIC_RELAXED));
 	if (d->up) {
 		const struct ppspp_engine_counters *u = ppspp_engine_counters(d->up);
 
@@ -118,6 +142,9 @@ void cacherd_counters_foreach(const struct cacherd *d, int worker, ctr_fn fn, vo
 		fn(ctx, "cache.evictions", cs.evictions);
 		fn(ctx, "cache.chunks", cs.chunks);
 		fn(ctx, "cache.bytes", cs.bytes);
+		fn(ctx, "cache.purged", cs.purged);
+		fn(ctx, "cache.pinned_chunks", cs.pinned_chunks);
+		fn(ctx, "cache.pinned_bytes", cs.pinned_bytes);
 	}
 }
 

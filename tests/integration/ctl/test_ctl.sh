@@ -254,6 +254,34 @@ expect_stat_ge serve.hits "$chunks"
 [ "$(ctr fill.done)" -eq "$fills" ] || fail "the second download went upstream"
 echo "ok: second download from the cache"
 
+# One list of counters (stats.c): every name of the --stats-file report, summed and per worker,
+# is in `show stats --per-worker` (and the other way round), and the JSON has the same names.
+sleep 0.3 # a stats file written after the downloads (every 100 ms)
+ctl show stats --per-worker >"$tmp/show"
+python3 - "$tmp/stats" "$tmp/show" <<'PY' || fail "stats file and show stats list different counters"
+import sys
+def names(path, skip):
+    return {l.split()[0] for l in open(path) if l.strip() and l.split()[0] not in skip}
+f = names(sys.argv[1], {"uptime_ms", "workers", "ports"})
+s = {n for n in names(sys.argv[2], {"workers"}) if ".latency." not in n and not n.startswith("latency.")}
+for want in ("serve.chunks_served", "fill.readahead", "fill.chunks_verified",
+             "fill.chunks_rejected", "fill.swarms", "fill.outstanding", "ppspp.unknown_swarm",
+             "worker0.serve.chunks_served", "serve.peers_up", "cache.pinned_bytes"):
+    assert want in f, "stats file lacks " + want
+assert f - s == set(), "not in show stats: %s" % sorted(f - s)
+assert s - f == set(), "not in the stats file: %s" % sorted(s - f)
+PY
+ctl -j show stats --per-worker | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+f = {l.split()[0] for l in open(sys.argv[1]) if l.strip()} - {"uptime_ms", "workers", "ports"}
+assert set(s["stats"]) == {n for n in f if not n.startswith("worker")}, set(s["stats"]) ^ f
+assert set(s["per_worker"][0]["stats"]) == {n[8:] for n in f if n.startswith("worker0.")}
+assert s["stats"]["serve.chunks_served"] >= 2 * int(sys.argv[2]), s["stats"]["serve.chunks_served"]
+' "$tmp/stats" "$chunks" || fail "show stats -j lists other counters than the stats file"
+[ "$(ctr fill.chunks_verified)" -ge 1 ] || fail "fill.chunks_verified: $(ctr fill.chunks_verified)"
+echo "ok: show stats has every counter of the stats file"
+
 # ---- Prometheus: pcdn-ctl and HTTP --------------------------------------------------------------
 ctl show stats --prometheus >"$tmp/prom"
 grep -q '^# TYPE pcdn_net_rx_packets_total counter$' "$tmp/prom" || fail "prometheus TYPE"
@@ -261,6 +289,10 @@ grep -q '^pcdn_net_drops_total{worker="0",reason="udp_port_closed"} ' "$tmp/prom
 	fail "prometheus drop labels"
 grep -q '^pcdn_ppspp_msgs_in_total{worker="0",type="request"} [1-9]' "$tmp/prom" ||
 	fail "prometheus request messages"
+grep -q '^pcdn_serve_chunks_served_total{worker="0"} [1-9]' "$tmp/prom" ||
+	fail "prometheus serve.chunks_served"
+grep -q '^# TYPE pcdn_fill_outstanding gauge$' "$tmp/prom" || fail "prometheus fill.outstanding gauge"
+grep -q '^pcdn_fill_chunks_verified_total [1-9]' "$tmp/prom" || fail "prometheus fill.chunks_verified"
 grep -q '^# TYPE pcdn_request_data_latency_seconds histogram$' "$tmp/prom" ||
 	fail "prometheus histogram type"
 grep -q '^pcdn_request_data_latency_seconds_bucket{worker="0",le="+Inf"} [1-9]' "$tmp/prom" ||
@@ -313,6 +345,9 @@ echo "ok: telemetry /pcdn/{status,ppspp,serve,cache,fill,latency,workers,swarms,
 ctl clear stats | grep -q "counters cleared" || fail "clear stats"
 [ "$(ctr ppspp.chunks_sent)" -eq 0 ] || fail "chunks_sent after clear: $(ctr ppspp.chunks_sent)"
 [ "$(ctr cache.chunks)" -eq "$chunks" ] || fail "a gauge was cleared"
+[ "$(ctr fill.swarms)" -ge 1 ] || fail "the fill.swarms gauge was cleared"
+[ "$(ctr serve.chunks_served)" -eq 0 ] || fail "serve.chunks_served after clear: $(ctr serve.chunks_served)"
+[ "$(ctr fill.chunks_verified)" -eq 0 ] || fail "fill.chunks_verified after clear"
 [ "$(tq /pcdn/ppspp ppspp/chunks_sent)" -eq 0 ] || fail "telemetry after clear"
 in_c ping -c 2 -i 0.2 -W 5 10.78.0.2 >/dev/null || fail "ping after clear"
 expect_stat_ge net.icmp4_echo_reply_out 2

@@ -148,16 +148,14 @@ static const uint8_t *known_hash(const struct ppspp_merkle *t, uint64_t bin)
 /* The peak covering `chunk` (§5.6.1: the binary digits of N, largest first). */
 static uint64_t peak_of(uint64_t n, uint64_t chunk)
 {
-	uint64_t off = 0;
-	for (int l = 63; l >= 0; l--) {
-		uint64_t w = 1ull << l;
-		if (!(n & w))
-			continue;
-		if (chunk < off + w)
-			return ppspp_bin_make((unsigned)l, off >> l);
-		off += w;
-	}
-	return UINT64_MAX;
+	if (chunk >= n)
+		return UINT64_MAX;
+	/* The peaks tile [0, n) in the order of n's set bits; chunk lies under the peak of the
+	 * highest bit where it differs from n (there n has 1, chunk 0, the bits above agree), and
+	 * that peak starts at n's bits above it. No loop: this runs for every DATA sent. */
+	unsigned l = 63 - (unsigned)__builtin_clzll(n ^ chunk);
+	uint64_t off = l == 63 ? 0 : n & ~((2ull << l) - 1);
+	return ppspp_bin_make(l, off >> l);
 }
 
 static int peak_bins(uint64_t n, uint64_t *out)

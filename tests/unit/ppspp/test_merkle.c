@@ -443,6 +443,35 @@ static void check_all_chunks(uint8_t fn, uint64_t size)
 	free(data);
 }
 
+/* The layer of each chunk's peak (ppspp_merkle_uncle_layers) against the peaks themselves, for
+ * every chunk count 1..200 (one, two and many peaks): a closed form replaced a loop there. */
+static void test_uncle_layers_all_counts(void)
+{
+	static uint8_t d[200 * 16];
+
+	for (unsigned i = 0; i < sizeof(d); i++)
+		d[i] = (uint8_t)(i * 7 + 1);
+	for (uint64_t n = 1; n <= 200; n++) {
+		struct ppspp_merkle *t = ppspp_merkle_build_mem(d, n * 16, PPSPP_HASH_SHA1, 16);
+		struct ppspp_hash_node pk[64];
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+		int np = ppspp_merkle_peaks(t, pk, 64);
+		CU_ASSERT_FATAL(np > 0);
+		for (uint64_t c = 0; c < n; c++) {
+			int want = -1;
+			for (int i = 0; i < np; i++) {
+				uint64_t lo = ppspp_bin_base_left(pk[i].bin);
+				if (c >= lo && c < lo + ppspp_bin_base_width(pk[i].bin))
+					want = (int)ppspp_bin_layer(pk[i].bin);
+			}
+			CU_ASSERT_EQUAL(ppspp_merkle_uncle_layers(t, c), want);
+		}
+		CU_ASSERT_EQUAL(ppspp_merkle_uncle_layers(t, n), -ERANGE);
+		ppspp_merkle_free(t);
+	}
+}
+
 static void test_uncles_every_chunk(void)
 {
 	check_all_chunks(PPSPP_HASH_SHA1, 7162);
@@ -973,6 +1002,7 @@ int main(void)
 	CU_add_test(s, "hash_functions", test_hash_functions);
 	CU_add_test(s, "roots", test_roots);
 	CU_add_test(s, "edge_sizes", test_edge_sizes);
+	CU_add_test(s, "uncle_layers_all_counts", test_uncle_layers_all_counts);
 	CU_add_test(s, "rfc_figure4", test_rfc_figure4);
 	CU_add_test(s, "uncles_every_chunk", test_uncles_every_chunk);
 	CU_add_test(s, "random_order", test_random_order);

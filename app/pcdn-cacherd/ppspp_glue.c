@@ -34,10 +34,19 @@ static int glue_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t 
 	if (hdr_len > UINT16_MAX || payload_len > UINT16_MAX)
 		return -EMSGSIZE;
 	cacherd_peer_to_net(to, &t.remote);
-	rc = net_dataplane_route(g->dp, &t.remote, &port_id, &t.local);
-	if (rc < 0) {
-		g->send_errors++;
-		return rc;
+	if (g->route_valid && net_ipaddr_equal(&t.remote, &g->route_remote)) {
+		port_id = g->route_port;
+		t.local = g->route_local;
+	} else {
+		rc = net_dataplane_route(g->dp, &t.remote, &port_id, &t.local);
+		if (rc < 0) {
+			g->send_errors++;
+			return rc;
+		}
+		g->route_remote = t.remote;
+		g->route_local = t.local;
+		g->route_port = port_id;
+		g->route_valid = true;
 	}
 	if (!payload)
 		return net_tx_udp(g->w, port_id, &t, hdr, (uint16_t)hdr_len, NULL);

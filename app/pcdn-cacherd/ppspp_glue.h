@@ -40,6 +40,11 @@ struct cacherd_ppspp {
 	uint64_t *drain_refused;
 	uint64_t next_run_us;
 	uint64_t send_errors;
+	/* The last peer routed and its route (the port table is fixed once the dataplane runs):
+	 * a burst's datagrams all go to one peer, so the route is looked up once per burst. */
+	bool route_valid;
+	struct net_ipaddr route_remote, route_local;
+	uint16_t route_port;
 	/* Request->DATA latency histogram of this worker (ctl_latency.h), filled by the glue
 	 * with the poll iteration's clock (net_worker_now_ns: ns, no TSC read per datagram, so
 	 * a DATA sent in the iteration that read its REQUEST counts as <= 1 us); set up by

@@ -715,7 +715,6 @@ int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void
 	}
 	if (memcmp(node_hash(t, cur), path + l * hl, hl) != 0)
 		return -EBADMSG;
-	chunk_set(t, chunk);
 
 	/* Verified: commit the path below cur and the uncles that proved it. */
 	cur = ppspp_bin_from_chunk(chunk);
@@ -733,6 +732,9 @@ int ppspp_merkle_verify_chunk(struct ppspp_merkle *t, uint64_t chunk, const void
 		t->last_len = (uint32_t)len;
 		__atomic_store_n(&t->size_known, true, __ATOMIC_RELEASE); /* after last_len */
 	}
+	/* Last, with release order: a concurrent reader that sees the chunk verified must also
+	 * find every node of its path and every uncle (the guarantee in ppspp_merkle.h). */
+	chunk_set(t, chunk);
 	return 0;
 }
 

@@ -186,26 +186,10 @@ done
 # ---------------------------------------------------------------------------------------------
 echo
 echo "== C. Source, DPDK cacher and CSCs in network namespaces =="
-ip netns add "$nsd"
 netns_made=true
-ip netns add "$nsc"
-ip netns add "$nsu"
-# CSCs <-> the cacher's DPDK port
-ip link add "$vc" type veth peer name "$vd"
-ip link set "$vc" netns "$nsc"
-ip link set "$vd" netns "$nsd"
-ip netns exec "$nsd" sysctl -qw "net.ipv6.conf.$vd.disable_ipv6=1"
-ip -n "$nsd" link set "$vd" up
-ip -n "$nsd" link set lo up
-# the cacher's kernel stack <-> the source
-ip link add "$vk" type veth peer name "$vu"
-ip link set "$vk" netns "$nsd"
-ip link set "$vu" netns "$nsu"
-ip -n "$nsd" addr add 10.79.0.1/24 dev "$vk"
-ip -n "$nsd" link set "$vk" up
-ip -n "$nsu" addr add 10.79.0.2/24 dev "$vu"
-ip -n "$nsu" link set "$vu" up
-ip -n "$nsu" link set lo up
+# shellcheck source=../tests/integration/cacherd/topology.sh
+. "$top/tests/integration/cacherd/topology.sh"
+cacherd_topology_up "$nsd" "$nsc" "$nsu" "$vc" "$vd" "$vk" "$vu"
 echo "C1. Three network namespaces, joined by veth pairs:"
 echo "      $nsu  the source, 10.79.0.2"
 echo "      $nsd  the cacher: DPDK port 10.78.0.2; kernel 10.79.0.1 to the source"

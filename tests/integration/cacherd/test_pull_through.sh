@@ -116,25 +116,9 @@ fresh_stats() {
 	fail "stats file not rewritten"
 }
 
-ip netns add "$nsd"
-ip netns add "$nsc"
-ip netns add "$nsu"
-# client <-> daemon's DPDK port
-ip link add "$vc" type veth peer name "$vd"
-ip link set "$vc" netns "$nsc"
-ip link set "$vd" netns "$nsd"
-ip netns exec "$nsd" sysctl -qw "net.ipv6.conf.$vd.disable_ipv6=1"
-ip -n "$nsd" link set "$vd" up
-ip -n "$nsd" link set lo up
-# daemon's kernel <-> upstream
-ip link add "$vk" type veth peer name "$vu"
-ip link set "$vk" netns "$nsd"
-ip link set "$vu" netns "$nsu"
-ip -n "$nsd" addr add 10.79.0.1/24 dev "$vk"
-ip -n "$nsd" link set "$vk" up
-ip -n "$nsu" addr add 10.79.0.2/24 dev "$vu"
-ip -n "$nsu" link set "$vu" up
-ip -n "$nsu" link set lo up
+# shellcheck source=topology.sh
+. "$here/topology.sh"
+cacherd_topology_up "$nsd" "$nsc" "$nsu" "$vc" "$vd" "$vk" "$vu"
 
 # 3 MiB and an odd tail: 3073 chunks of 1 KiB, the last one short.
 head -c $((3 * 1024 * 1024 + 517)) /dev/urandom >"$tmp/file"

@@ -59,8 +59,14 @@ void dpg_destroy(struct dpg *g);
 /* Which latency group (cacher worker) client ci's flow belongs to; default 0. */
 void dpg_set_group(struct dpg *g, unsigned ci, unsigned group);
 /* One datagram received for the clients. The PPSPP bytes may come in two pieces (a header
- * buffer and its continuation, e.g. an mbuf chain); tail may be NULL. */
-void dpg_input(struct dpg *g, const uint8_t *p, size_t len, const uint8_t *tail, size_t tail_len,
+ * buffer and its continuation, e.g. an mbuf chain); tail may be NULL. With a tail function
+ * set, tail is a handle that function turns into the bytes, called only for the sampled DATA
+ * whose payload is verified: the clients read no more of a frame than a NIC's DMA would
+ * (the header bytes), not the payload segment's mbuf, which the cacher's core would then have
+ * to take back when it frees it. */
+typedef const uint8_t *(*dpg_tail_fn)(const void *tail);
+void dpg_set_tail_fn(struct dpg *g, dpg_tail_fn fn);
+void dpg_input(struct dpg *g, const uint8_t *p, size_t len, const void *tail, size_t tail_len,
 	       uint64_t now_ns);
 /* ACKs and REQUESTs for what arrived, handshakes, timers. Call after every input burst. */
 void dpg_tick(struct dpg *g, uint64_t now_ns);

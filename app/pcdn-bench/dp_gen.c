@@ -62,6 +62,7 @@ struct dpg {
 	uint64_t count;
 	struct ppspp_merkle *verifier;
 	bool peaks_known;
+	dpg_tail_fn tail_fn;
 	uint8_t scratch[65536];
 	uint8_t out[2048];
 };
@@ -458,7 +459,7 @@ static void send_update(struct dpg *g, unsigned ci, uint64_t now, bool force)
 /* ---- receiving ------------------------------------------------------------------------------- */
 
 static void on_data(struct dpg *g, unsigned ci, uint64_t a, uint64_t b, uint64_t ts_us,
-		    const uint8_t *p, size_t plen, const uint8_t *tail, size_t tail_len,
+		    const uint8_t *p, size_t plen, const void *tail, size_t tail_len,
 		    uint64_t now)
 {
 	struct dpg_client *c = &g->c[ci];
@@ -489,12 +490,13 @@ static void on_data(struct dpg *g, unsigned ci, uint64_t a, uint64_t b, uint64_t
 	}
 	mark_dirty(g, ci);
 	if ((++g->sample_ctr & (g->cfg.sample_every - 1)) == 0 && n == 1) {
-		const uint8_t *d = plen ? p : tail;
+		const uint8_t *t = tail && g->tail_fn ? g->tail_fn(tail) : tail;
+		const uint8_t *d = plen ? p : t;
 		if (plen && tail_len) {
 			if (len > sizeof(g->scratch))
 				return;
 			memcpy(g->scratch, p, plen);
-			memcpy(g->scratch + plen, tail, tail_len);
+			memcpy(g->scratch + plen, t, tail_len);
 			d = g->scratch;
 		}
 		verify_sample(g, a, d, len);
@@ -589,7 +591,7 @@ static void slow_path(struct dpg *g, unsigned ci, const uint8_t *p, size_t len, 
 		g->ctr.malformed++;
 }
 
-void dpg_input(struct dpg *g, const uint8_t *p, size_t len, const uint8_t *tail, size_t tail_len,
+void dpg_input(struct dpg *g, const uint8_t *p, size_t len, const void *tail, size_t tail_len,
 	       uint64_t now)
 {
 	if (len < 4) {
@@ -622,6 +624,11 @@ void dpg_input(struct dpg *g, const uint8_t *p, size_t len, const uint8_t *tail,
 			return;
 		}
 	}
+}
+
+void dpg_set_tail_fn(struct dpg *g, dpg_tail_fn fn)
+{
+	g->tail_fn = fn;
 }
 
 void dpg_tick(struct dpg *g, uint64_t now)

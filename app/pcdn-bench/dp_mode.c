@@ -353,6 +353,11 @@ static void print_line(FILE *f, const struct dp_run *r, const struct dp_result *
 	if (r->gp)
 		fprintf(f, "  generator cpu %.0f%% (empty polls %.0f%%)", x->gen_cpu * 100,
 			(1 - x->gen_busy) * 100);
+	if (getenv("DPDBG")) {
+		struct rte_ring *rd = rte_ring_lookup("dpb_data0"), *rq = rte_ring_lookup("dpb_req0");
+		fprintf(f, " [ring data %u req %u done %u]", rd ? rte_ring_count(rd) : 0,
+			rq ? rte_ring_count(rq) : 0, r->gp && r->gp->done[0] ? rte_ring_count(r->gp->done[0]) : 0);
+	}
 	fputc('\n', f);
 	if (!r->dc)
 		return;
@@ -484,7 +489,10 @@ static struct dpg *gen_create(const struct dp_opts *o, struct dp_genport *gp)
 				.chunk_size = o->chunk_size,
 				.root = root,
 				.root_len = root_len};
-	return dpg_create(&gc, dp_genport_send, gp);
+	struct dpg *g = dpg_create(&gc, dp_genport_send, gp);
+	if (g)
+		dpg_set_tail_fn(g, dp_genport_tail);
+	return g;
 }
 
 static void sleep_s(double s)

@@ -211,6 +211,13 @@ static void arp_ask(struct dp_genport *gp)
 	tx_frame(gp, m, rl);
 }
 
+const uint8_t *dp_genport_tail(const void *tail)
+{
+	const struct rte_mbuf *m = tail;
+
+	return rte_pktmbuf_mtod(m->next, const uint8_t *);
+}
+
 static void rx_frame(struct dp_genport *gp, struct rte_mbuf *m, uint64_t now)
 {
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -245,11 +252,10 @@ static void rx_frame(struct dp_genport *gp, struct rte_mbuf *m, uint64_t now)
 	uint32_t first = dl - off;
 	if (plen <= first) {
 		dpg_input(gp->gen, d + off, plen, NULL, 0, now);
-	} else if (m->next) {
-		/* zero-copy DATA: the payload is the next segment (the cache slot) */
-		uint32_t rest = PCDN_MIN(plen - first, (uint32_t)m->next->data_len);
-		dpg_input(gp->gen, d + off, first, rte_pktmbuf_mtod(m->next, const uint8_t *), rest,
-			  now);
+	} else if (m->nb_segs == 2 && plen - first <= m->pkt_len - dl) {
+		/* zero-copy DATA: the payload is the next segment (the cache slot), resolved only
+		 * for a sampled DATA (tail_data) */
+		dpg_input(gp->gen, d + off, first, m, plen - first, now);
 	} else {
 		gp->rx_other++;
 	}

@@ -54,6 +54,8 @@ int dp_genport_clients(struct dp_genport *gp, struct dpg *gen, unsigned n_client
 		       uint16_t client_port, unsigned n_workers, const uint8_t *peer_mac);
 /* The generator's send callback (ctx = gp). */
 int dp_genport_send(void *ctx, unsigned ci, const uint8_t *dgram, size_t len);
+/* A zero-copy DATA frame's payload bytes (its second segment), for the clients' sampled checks. */
+const uint8_t *dp_genport_tail(const void *tail);
 /* Lcore entry: polls until gp->stop. */
 int dp_genport_main(void *arg);
 uint64_t dp_now_ns(const struct dp_genport *gp);

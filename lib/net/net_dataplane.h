@@ -148,6 +148,28 @@ void net_worker_flush(struct net_worker *w);
 int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tuple *t,
 	       const void *hdr, uint16_t hdr_len, const struct net_payload *payload);
 
+/* One datagram of a burst to the same peer: the caller's bytes after the UDP header (copied)
+ * and, optionally, a zero-copy payload (same contract as net_tx_udp's). */
+struct net_tx_dgram {
+	const void *hdr;
+	uint16_t hdr_len;
+	const struct net_payload *payload; /* NULL: header bytes only */
+};
+
+/* n datagrams with the same tuple from port_id, in order, each exactly as net_tx_udp would send
+ * it (same bytes on the wire, same counters, same error semantics, every payload released
+ * exactly once). The burst is validated, routed (next hop) and its neighbour resolved once, the
+ * Ethernet/IP/UDP headers are built once as a template whose checksum parts are summed once;
+ * per datagram only the lengths, IPv4 ID and checksums are filled in (incrementally), its header
+ * bytes copied and the external mbuf attached. Mbufs for the whole burst come from one bulk
+ * allocation per pool (per 64 datagrams). With the next hop unresolved, each datagram takes
+ * net_tx_udp's path (held until ARP/ND answers). Returns the number of datagrams queued for TX
+ * (held ones included), or a negative errno when none could be (that of the first datagram
+ * that failed, e.g. -EINVAL, -EADDRNOTAVAIL, -ENETUNREACH: then every payload was released);
+ * 0 when n is 0. */
+int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_udp_tuple *t,
+		     const struct net_tx_dgram *d, unsigned n);
+
 /* IOVA of any process memory (control path: may read /proc/self/pagemap in PA mode). */
 rte_iova_t net_payload_iova(const void *addr);
 

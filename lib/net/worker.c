@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include <rte_ip.h>
 #include <rte_prefetch.h>
 
 static const uint8_t bcast_mac[NET_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -141,10 +140,21 @@ static int tx_resolve(struct net_worker *w, unsigned pidx, const struct net_ipad
 	return 0;
 }
 
+/* Prefetches the lines of a fresh mbuf that the TX path writes: its two header lines, and at
+ * `extra` bytes from it the frame headers of a packet mbuf or the private area of an external
+ * one, so the stores into it do not wait for memory. */
+static inline void mbuf_prefetch(const struct rte_mbuf *m, size_t extra)
+{
+	const char *p = (const char *)m;
+
+	rte_prefetch0(p);
+	rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
+	rte_prefetch0(p + extra);
+	rte_prefetch0(p + extra + RTE_CACHE_LINE_SIZE);
+}
+
 /* One fresh mbuf from the worker's stash of pool, refilled in bulk; NULL when the pool is dry.
- * The next mbuf's lines that net_tx_udp writes (its two header lines, and at `extra` bytes
- * from it the frame headers of a packet mbuf or the private area of an external one) are
- * prefetched, so the stores into a fresh mbuf do not wait for memory. */
+ * The next one is prefetched. */
 static struct rte_mbuf *stash_get(struct rte_mempool *pool, struct net_mstash *s, size_t extra)
 {
 	struct rte_mbuf *m;
@@ -156,15 +166,15 @@ static struct rte_mbuf *stash_get(struct rte_mempool *pool, struct net_mstash *s
 		s->next = 0;
 	}
 	m = s->m[s->next++];
-	if (s->next < s->n) {
-		char *nx = (char *)s->m[s->next];
-
-		rte_prefetch0(nx);
-		rte_prefetch0(nx + RTE_CACHE_LINE_SIZE);
-		rte_prefetch0(nx + extra);
-		rte_prefetch0(nx + extra + RTE_CACHE_LINE_SIZE);
-	}
+	if (s->next < s->n)
+		mbuf_prefetch(s->m[s->next], extra);
 	return m;
+}
+
+/* Where the frame headers of a packet mbuf start, from the mbuf (for prefetching). */
+static inline size_t hdr_mbuf_extra(const struct net_dataplane *dp)
+{
+	return sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(dp->pool) + RTE_PKTMBUF_HEADROOM;
 }
 
 static void payload_release(const struct net_payload *pl)
@@ -183,6 +193,205 @@ static void ext_free(void *addr, void *opaque)
 		p->release(p->release_ctx, p->ref);
 }
 
+static inline void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* a + b in ones' complement arithmetic on 32 bits: a carry out of bit 31 is worth 2^32, which
+ * is 1 mod 0xffff (RFC 1071 §2(A)), so it comes back in at the bottom. */
+static inline uint32_t csum_add32(uint32_t a, uint32_t b)
+{
+	uint32_t r = a + b;
+
+	return r + (r < b);
+}
+
+/* The Ethernet/IP/UDP headers of every datagram with one tuple, built once: per datagram only
+ * the lengths, the IPv4 ID and the checksums change, and those are finished from partial sums
+ * taken here (RFC 1071 §2(C): sums of pieces add up in any order). */
+struct tx_tmpl {
+	uint8_t b[64]; /* Ethernet + IP + UDP headers; lengths, ID and checksums 0 */
+	uint8_t hlen;  /* NET_ETH_HLEN + IP header + NET_UDP_HLEN: 42 or 62 */
+	uint8_t ip_hlen;
+	bool v4;
+	bool udp_offload; /* the port finishes the checksums of single-segment datagrams */
+	bool multiseg_ok; /* ... and of chained ones */
+	uint32_t ip_sum;  /* IPv4 header without total length, ID and checksum */
+	uint32_t ph_sum;  /* pseudo-header without the length: addresses and protocol */
+	uint32_t udp_sum; /* ph_sum + the UDP ports */
+};
+
+static void tx_tmpl_init(struct tx_tmpl *tp, const struct net_port *port,
+			 const struct net_udp_tuple *t)
+{
+	uint8_t *ip = tp->b + NET_ETH_HLEN, *u;
+
+	memset(tp->b, 0, sizeof(tp->b));
+	tp->v4 = t->local.family == 4;
+	tp->ip_hlen = tp->v4 ? NET_IPV4_HLEN : NET_IPV6_HLEN;
+	tp->hlen = (uint8_t)(NET_ETH_HLEN + tp->ip_hlen + NET_UDP_HLEN);
+	tp->udp_offload = port->info.tx_udp_csum_offload;
+	tp->multiseg_ok = port->info.tx_csum_multiseg_ok;
+	/* Destination MAC: broadcast until the neighbour lookup fills it in. */
+	net_udp_build(tp->b, sizeof(tp->b), t, port->info.ifc.mac, bcast_mac, 0, 0,
+		      NET_UDP_BUILD_NO_IP_CSUM);
+	u = ip + tp->ip_hlen;
+	put_be16(tp->v4 ? ip + 2 : ip + 4, 0);
+	put_be16(u + 4, 0);
+	tp->ip_sum = tp->v4 ? net_csum_add(0, ip, NET_IPV4_HLEN, false) : 0;
+	tp->ph_sum = net_pseudo_sum(&t->local, &t->remote, NET_IPPROTO_UDP, 0);
+	tp->udp_sum = tp->ph_sum + t->local_port + t->remote_port;
+}
+
+/* The argument checks net_tx_udp makes on one datagram (no counter: a caller's bug). */
+static inline bool tx_dgram_valid(const void *hdr, uint16_t hdr_len, const struct net_payload *pl)
+{
+	return !(hdr_len && !hdr) && !(pl && (!pl->addr || pl->len > UINT16_MAX));
+}
+
+/* The port index for a datagram from t->local on port_id, or -EINVAL / -EADDRNOTAVAIL. */
+static int tx_port_check(const struct net_dataplane *dp, uint16_t port_id,
+			 const struct net_udp_tuple *t)
+{
+	if (port_id >= RTE_MAX_ETHPORTS || dp->port_idx[port_id] < 0 ||
+	    (t->local.family != 4 && t->local.family != 6) || t->local.family != t->remote.family)
+		return -EINVAL;
+	/* Never send from an address that is not ours on that port. */
+	if (!net_iface_has_addr(&dp->ports[dp->port_idx[port_id]].info.ifc, &t->local))
+		return -EADDRNOTAVAIL;
+	return dp->port_idx[port_id];
+}
+
+/* -EMSGSIZE (counted, payload released) when the datagram is above the port's MTU. */
+static inline int tx_mtu_check(struct net_worker *w, const struct net_port *port, unsigned ip_hlen,
+			       uint16_t hdr_len, const struct net_payload *pl)
+{
+	if (ip_hlen + NET_UDP_HLEN + hdr_len + (pl ? pl->len : 0) <= port->mtu)
+		return 0;
+	net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
+	payload_release(pl);
+	return -EMSGSIZE;
+}
+
+/* Points e at the caller's payload (no copy) and chains it after m. From here the payload
+ * belongs to e: freeing e runs its release once. */
+static int tx_attach_payload(struct net_worker *w, struct rte_mbuf *m, struct rte_mbuf *e,
+			     const struct net_payload *pl)
+{
+	struct net_ext_priv *xp = rte_mbuf_to_priv(e);
+
+	xp->release = pl->release;
+	xp->release_ctx = pl->release_ctx;
+	xp->ref = pl->ref;
+	xp->sh.free_cb = ext_free;
+	xp->sh.fcb_opaque = xp;
+	rte_mbuf_ext_refcnt_set(&xp->sh, 1);
+	rte_pktmbuf_attach_extbuf(e, (void *)(uintptr_t)pl->addr, pl->iova, (uint16_t)pl->len,
+				  &xp->sh);
+	e->data_len = (uint16_t)pl->len;
+	e->pkt_len = pl->len;
+	if (rte_pktmbuf_chain(m, e) < 0) {
+		rte_pktmbuf_free(m);
+		rte_pktmbuf_free(e);
+		net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
+		return -EMSGSIZE;
+	}
+	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1);
+	return 0;
+}
+
+/* The UDP checksum field: with the port's offload, the pseudo-header sum the NIC expects
+ * (rte_ipv4/ipv6_phdr_cksum's value, not complemented); else the full checksum over the
+ * pseudo-header, the UDP header from its values (checksum field 0), the caller's bytes (not
+ * re-read from the mbuf just written) and the payload, from its stored sum when it has one.
+ * The payload starts at UDP offset 8 + hdr_len: at an odd offset its words straddle ours, and
+ * its sum taken from an even offset is worth that sum byte-swapped (RFC 1071 §2(B): 2^8 * 2^8
+ * = 1 mod 0xffff). */
+static inline uint16_t tx_udp_csum(const struct tx_tmpl *tp, bool offload, uint32_t udp_len,
+				   const void *hdr, uint16_t hdr_len, const struct net_payload *pl)
+{
+	uint32_t sum;
+	uint16_t c;
+
+	if (offload)
+		return (uint16_t)~net_csum_fold(tp->ph_sum + udp_len);
+	/* The length counts twice: in the pseudo-header and in the UDP header. */
+	sum = tp->udp_sum + 2 * udp_len;
+	if (hdr_len)
+		sum = net_csum_add(sum, hdr, hdr_len, false);
+	if (pl && pl->has_sum)
+		sum = csum_add32(sum, hdr_len & 1 ? __builtin_bswap16(pl->sum) : pl->sum);
+	else if (pl)
+		sum = net_csum_add(sum, pl->addr, pl->len, hdr_len & 1);
+	c = net_csum_fold(sum);
+	/* RFC 768: a computed 0 is sent as all ones (0 means "no checksum"). */
+	return c ? c : 0xffff;
+}
+
+/* Writes one datagram into the fresh mbuf m (and e over its payload, when it has one): the
+ * template's headers with this datagram's lengths, IPv4 ID and checksums, then the caller's
+ * header bytes. On error m, e and the payload are gone (counted). */
+static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mbuf *m,
+		   struct rte_mbuf *e, const void *hdr, uint16_t hdr_len,
+		   const struct net_payload *pl)
+{
+	uint32_t udp_len = NET_UDP_HLEN + hdr_len + (pl ? pl->len : 0);
+	bool offload = tp->udp_offload && (!pl || tp->multiseg_ok);
+	uint8_t *p, *ip, *u;
+
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(tp->hlen + hdr_len));
+	if (!p) { /* header bytes beyond one mbuf's room */
+		rte_pktmbuf_free(m);
+		rte_pktmbuf_free(e);
+		net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
+		payload_release(pl);
+		return -EMSGSIZE;
+	}
+	/* Fixed size: a few vector stores; what lands past the headers is overwritten by the
+	 * caller's bytes or lies in the tailroom. */
+	if (likely((size_t)rte_pktmbuf_tailroom(m) + tp->hlen + hdr_len >= sizeof(tp->b)))
+		memcpy(p, tp->b, sizeof(tp->b));
+	else
+		memcpy(p, tp->b, tp->hlen);
+	ip = p + NET_ETH_HLEN;
+	u = ip + tp->ip_hlen;
+	if (tp->v4) {
+		uint16_t tot = (uint16_t)(NET_IPV4_HLEN + udp_len), id = w->ip_id++;
+
+		put_be16(ip + 2, tot);
+		put_be16(ip + 4, id);
+		if (!offload)
+			put_be16(ip + 10, net_csum_fold(tp->ip_sum + tot + id));
+	} else {
+		w->ip_id++; /* the counter advances per datagram of either family */
+		put_be16(ip + 4, (uint16_t)udp_len);
+	}
+	put_be16(u + 4, (uint16_t)udp_len);
+	if (hdr_len)
+		memcpy(u + NET_UDP_HLEN, hdr, hdr_len);
+	if (e && tx_attach_payload(w, m, e, pl) < 0)
+		return -EMSGSIZE;
+	if (offload) {
+		m->l2_len = NET_ETH_HLEN;
+		m->l3_len = tp->ip_hlen;
+		m->ol_flags |=
+		    tp->v4 ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM
+			   : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+	}
+	put_be16(u + 6, tx_udp_csum(tp, offload, udp_len, hdr, hdr_len, pl));
+	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
+	return 0;
+}
+
+/* Inside the poll loop the iteration's clock is close enough for neighbour ageing (no TSC read
+ * per datagram); a sender outside it (tests, start-up) reads the clock. */
+static inline uint64_t tx_now(const struct net_worker *w)
+{
+	return w->in_poll ? w->now_ns : net_now_ns(w->dp);
+}
+
 int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tuple *t,
 	       const void *hdr, uint16_t hdr_len, const struct net_payload *payload)
 {
@@ -190,40 +399,25 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	const struct net_port *port;
 	struct rte_mbuf *m, *e = NULL;
 	struct net_ipaddr nh;
-	uint32_t plen = payload ? payload->len : 0, udp_len, ip_hlen;
-	unsigned flags = 0, pidx;
-	bool offload;
-	uint8_t *p;
-	int hl;
+	struct tx_tmpl tp;
+	int pidx, rc;
 
-	if (port_id >= RTE_MAX_ETHPORTS || dp->port_idx[port_id] < 0 ||
-	    (t->local.family != 4 && t->local.family != 6) || t->local.family != t->remote.family ||
-	    (hdr_len && !hdr) || (payload && (!payload->addr || payload->len > UINT16_MAX))) {
+	pidx = tx_dgram_valid(hdr, hdr_len, payload) ? tx_port_check(dp, port_id, t) : -EINVAL;
+	if (pidx < 0) {
 		payload_release(payload);
-		return -EINVAL;
+		return pidx;
 	}
-	pidx = (unsigned)dp->port_idx[port_id];
 	port = &dp->ports[pidx];
-	if (!net_iface_has_addr(&port->info.ifc, &t->local)) {
-		/* Never send from an address that is not ours on that port. */
-		payload_release(payload);
-		return -EADDRNOTAVAIL;
-	}
-	ip_hlen = t->local.family == 4 ? NET_IPV4_HLEN : NET_IPV6_HLEN;
-	udp_len = NET_UDP_HLEN + hdr_len + plen;
-	if (ip_hlen + udp_len > port->mtu) {
-		net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
-		payload_release(payload);
-		return -EMSGSIZE;
-	}
+	rc = tx_mtu_check(w, port, t->local.family == 4 ? NET_IPV4_HLEN : NET_IPV6_HLEN, hdr_len,
+			  payload);
+	if (rc < 0)
+		return rc;
 	if (net_iface_next_hop(&port->info.ifc, &t->remote, &nh) < 0) {
 		net_drop_add(&w->ctr, NET_DROP_NO_ROUTE, 1);
 		payload_release(payload);
 		return -ENETUNREACH;
 	}
-	m = stash_get(dp->pool, &w->hdr_stash,
-		      sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(dp->pool) +
-			  RTE_PKTMBUF_HEADROOM);
+	m = stash_get(dp->pool, &w->hdr_stash, hdr_mbuf_extra(dp));
 	if (m && payload)
 		e = stash_get(dp->ext_pool, &w->ext_stash, sizeof(struct rte_mbuf));
 	if (!m || (payload && !e)) {
@@ -232,79 +426,131 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		payload_release(payload);
 		return -ENOBUFS;
 	}
-	offload = port->info.tx_udp_csum_offload && (!payload || port->info.tx_csum_multiseg_ok);
-	if (offload)
-		flags = NET_UDP_BUILD_NO_IP_CSUM;
-	p = (uint8_t *)rte_pktmbuf_append(
-	    m, (uint16_t)(NET_ETH_HLEN + ip_hlen + NET_UDP_HLEN + hdr_len));
-	if (!p) { /* header bytes beyond one mbuf's room */
-		rte_pktmbuf_free(m);
-		rte_pktmbuf_free(e);
-		net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
-		payload_release(payload);
-		return -EMSGSIZE;
-	}
-	hl = net_udp_build(p, m->data_len, t, port->info.ifc.mac, bcast_mac, w->ip_id++,
-			   hdr_len + plen, flags);
-	if (hdr_len)
-		memcpy(p + hl, hdr, hdr_len);
-	if (e) {
-		struct net_ext_priv *xp = rte_mbuf_to_priv(e);
+	tx_tmpl_init(&tp, port, t);
+	rc = tx_fill(w, &tp, m, e, hdr, hdr_len, payload);
+	if (rc < 0)
+		return rc;
+	return tx_resolve(w, (unsigned)pidx, &nh, m, tx_now(w));
+}
 
-		xp->release = payload->release;
-		xp->release_ctx = payload->release_ctx;
-		xp->ref = payload->ref;
-		xp->sh.free_cb = ext_free;
-		xp->sh.fcb_opaque = xp;
-		rte_mbuf_ext_refcnt_set(&xp->sh, 1);
-		rte_pktmbuf_attach_extbuf(e, (void *)(uintptr_t)payload->addr, payload->iova,
-					  (uint16_t)payload->len, &xp->sh);
-		e->data_len = (uint16_t)payload->len;
-		e->pkt_len = payload->len;
-		/* From here the payload belongs to e: freeing e runs release once. */
-		if (rte_pktmbuf_chain(m, e) < 0) {
-			rte_pktmbuf_free(m);
-			rte_pktmbuf_free(e);
-			net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
-			return -EMSGSIZE;
+/* Mbufs are taken for this many datagrams at a time (one bulk allocation per pool). */
+#define NET_TX_BULK 64
+
+/* Drops a burst that cannot be routed: each datagram counted as net_tx_udp would count it. */
+static int tx_burst_unroutable(struct net_worker *w, const struct net_port *port, unsigned ip_hlen,
+			       const struct net_tx_dgram *d, unsigned n)
+{
+	int first = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		int rc = -EINVAL;
+
+		if (!tx_dgram_valid(d[i].hdr, d[i].hdr_len, d[i].payload))
+			payload_release(d[i].payload);
+		else if ((rc = tx_mtu_check(w, port, ip_hlen, d[i].hdr_len, d[i].payload)) == 0) {
+			net_drop_add(&w->ctr, NET_DROP_NO_ROUTE, 1);
+			payload_release(d[i].payload);
+			rc = -ENETUNREACH;
 		}
-		net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1);
+		if (!first)
+			first = rc;
 	}
-	if (offload) {
-		uint8_t *ip = p + NET_ETH_HLEN, *u = ip + ip_hlen;
-		uint16_t ph;
+	return first;
+}
 
-		m->l2_len = NET_ETH_HLEN;
-		m->l3_len = ip_hlen;
-		if (t->local.family == 4) {
-			m->ol_flags |=
-			    RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-			ph = rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)ip, m->ol_flags);
-		} else {
-			m->ol_flags |= RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
-			ph = rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)ip, m->ol_flags);
+int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_udp_tuple *t,
+		     const struct net_tx_dgram *d, unsigned n)
+{
+	struct net_dataplane *dp = w->dp;
+	const size_t hextra = hdr_mbuf_extra(dp);
+	const struct net_port *port;
+	struct net_ipaddr nh;
+	struct tx_tmpl tp;
+	uint64_t now;
+	unsigned queued = 0;
+	int pidx, first_err = 0;
+	bool resolved;
+
+	if (!n)
+		return 0;
+	pidx = d ? tx_port_check(dp, port_id, t) : -EINVAL;
+	if (pidx < 0) {
+		for (unsigned i = 0; d && i < n; i++)
+			payload_release(d[i].payload);
+		return pidx;
+	}
+	port = &dp->ports[pidx];
+	tx_tmpl_init(&tp, port, t);
+	if (net_iface_next_hop(&port->info.ifc, &t->remote, &nh) < 0)
+		return tx_burst_unroutable(w, port, tp.ip_hlen, d, n);
+	now = tx_now(w);
+	/* Resolved: the template carries the neighbour's MAC and each mbuf goes straight to the TX
+	 * buffer; else each takes net_tx_udp's path (held until ARP/ND answers). */
+	resolved = net_neigh_lookup(w->neigh[pidx], &nh, now, tp.b) == 0;
+	for (unsigned base = 0; base < n; base += NET_TX_BULK) {
+		unsigned cnt = RTE_MIN(n - base, (unsigned)NET_TX_BULK);
+		const struct net_tx_dgram *c = d + base;
+		struct rte_mbuf *hm[NET_TX_BULK], *em[NET_TX_BULK];
+		unsigned nh_want = 0, ne_want = 0, hi = 0, ei = 0, h_have, e_have;
+		uint8_t ok[NET_TX_BULK];
+
+		for (unsigned i = 0; i < cnt; i++) {
+			int rc = -EINVAL;
+
+			if (!tx_dgram_valid(c[i].hdr, c[i].hdr_len, c[i].payload))
+				payload_release(c[i].payload);
+			else
+				rc = tx_mtu_check(w, port, tp.ip_hlen, c[i].hdr_len, c[i].payload);
+			ok[i] = rc == 0;
+			if (rc < 0 && !first_err)
+				first_err = rc;
+			nh_want += ok[i];
+			ne_want += ok[i] && c[i].payload;
 		}
-		memcpy(u + 6, &ph, 2); /* already in network order */
-	} else {
-		/* The UDP header from its values (checksum field 0) and the caller's bytes, not
-		 * re-read from the mbuf just written; the payload from its stored sum when it has
-		 * one. It starts at UDP offset 8 + hdr_len: at an odd offset its words straddle
-		 * ours, and its sum taken from an even offset is worth that sum byte-swapped
-		 * (RFC 1071 §2(B): 2^8 * 2^8 = 1 mod 0xffff). */
-		uint32_t sum = (uint32_t)t->local_port + t->remote_port + udp_len;
+		/* A pool with fewer left than the bulk: one at a time below, as net_tx_udp would.
+		 */
+		h_have =
+		    nh_want && rte_pktmbuf_alloc_bulk(dp->pool, hm, nh_want) == 0 ? nh_want : 0;
+		e_have =
+		    ne_want && rte_pktmbuf_alloc_bulk(dp->ext_pool, em, ne_want) == 0 ? ne_want : 0;
+		for (unsigned i = 0; i < cnt; i++) {
+			const struct net_payload *pl = c[i].payload;
+			struct rte_mbuf *m, *e = NULL;
+			int rc;
 
-		if (hdr_len)
-			sum = net_csum_add(sum, hdr, hdr_len, false);
-		if (e && payload->has_sum)
-			sum += hdr_len & 1 ? __builtin_bswap16(payload->sum) : payload->sum;
-		else if (e)
-			sum = net_csum_add(sum, payload->addr, plen, hdr_len & 1);
-		net_udp_csum_finish(p, t, sum, udp_len);
+			if (!ok[i])
+				continue;
+			m = hi < h_have ? hm[hi++] : rte_pktmbuf_alloc(dp->pool);
+			if (m && pl)
+				e = ei < e_have ? em[ei++] : rte_pktmbuf_alloc(dp->ext_pool);
+			if (hi < h_have)
+				mbuf_prefetch(hm[hi], hextra);
+			if (ei < e_have)
+				mbuf_prefetch(em[ei], sizeof(struct rte_mbuf));
+			if (!m || (pl && !e)) {
+				net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
+				rte_pktmbuf_free(m);
+				payload_release(pl);
+				rc = -ENOBUFS;
+			} else {
+				rc = tx_fill(w, &tp, m, e, c[i].hdr, c[i].hdr_len, pl);
+				if (rc == 0 && resolved)
+					tx_enqueue(w, (unsigned)pidx, m);
+				else if (rc == 0)
+					rc = tx_resolve(w, (unsigned)pidx, &nh, m, now);
+			}
+			if (rc == 0)
+				queued++;
+			else if (!first_err)
+				first_err = rc;
+		}
+		/* Only when a datagram failed between the two allocations. */
+		if (hi < h_have)
+			rte_pktmbuf_free_bulk(&hm[hi], h_have - hi);
+		if (ei < e_have)
+			rte_pktmbuf_free_bulk(&em[ei], e_have - ei);
 	}
-	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
-	/* Inside the poll loop the iteration's clock is close enough for neighbour ageing (no
-	 * TSC read per datagram); a sender outside it (tests, start-up) reads the clock. */
-	return tx_resolve(w, pidx, &nh, m, w->in_poll ? w->now_ns : net_now_ns(dp));
+	return queued ? (int)queued : first_err;
 }
 
 /* ---- neighbours shared between workers ---------------------------------------------------- */

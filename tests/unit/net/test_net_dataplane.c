@@ -1,6 +1,8 @@
 /* CUnit suite "net" (DPDK part): the host stack and TX path on net_ring ports in process
  * (--no-huge). The test plays the peer: it puts frames on the port's RX rings, runs the workers'
  * poll loop on this thread, and reads what the port transmitted from its TX rings. */
+/* rte_ipv4/ipv6_udptcp_cksum_verify (DPDK 22.11: experimental) check our checksums. */
+#define ALLOW_EXPERIMENTAL_API
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,10 +18,12 @@
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "net.h"
+#include "net_internal.h" /* the worker's IP ID: both paths start from the same one */
 #include "pcdn_common.h"
 
 #define PPSPP_PORT 6778
@@ -997,6 +1001,416 @@ static void test_tap_two_workers(void)
 	net_dataplane_destroy(dp);
 }
 
+/* ---- net_tx_udp_burst: the same frames as net_tx_udp, datagram by datagram ---------------- */
+
+#define BURST_N 70 /* more than one bulk allocation (64) */
+
+static uint8_t bregion[8192]; /* payload bytes of the burst tests */
+
+struct capture {
+	unsigned n;
+	uint16_t len[BURST_N + 8];
+	uint8_t segs[BURST_N + 8];
+	uint64_t ol_flags[BURST_N + 8];
+	uint16_t l2_len[BURST_N + 8], l3_len[BURST_N + 8];
+	uint8_t buf[BURST_N + 8][1600];
+};
+static struct capture cap_a, cap_b;
+
+/* Everything the port sent, linearised, with the offload requests of each mbuf; the mbufs are
+ * freed (the payloads released) as a NIC would. */
+static void capture_all(struct rig *r, struct capture *c)
+{
+	struct rte_mbuf *m;
+	int len;
+
+	memset(c, 0, sizeof(*c));
+	while (c->n < BURST_N + 8 && (len = take(r, 0, c->buf[c->n], sizeof(c->buf[0]), &m)) >= 0) {
+		c->len[c->n] = (uint16_t)len;
+		c->segs[c->n] = (uint8_t)m->nb_segs;
+		c->ol_flags[c->n] = m->ol_flags;
+		c->l2_len[c->n] = (uint16_t)m->l2_len;
+		c->l3_len[c->n] = (uint16_t)m->l3_len;
+		rte_pktmbuf_free(m);
+		c->n++;
+	}
+}
+
+static uint16_t payload_sum(const void *p, uint32_t len)
+{
+	uint32_t s = net_csum_add(0, p, len, false);
+
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)((s & 0xffff) + (s >> 16));
+}
+
+/* Checksums checked by DPDK's own functions, not ours: complete ones in software, the
+ * pseudo-header sum (and an IPv4 checksum left 0) where the offload was asked for. */
+static void check_frame_csums(const uint8_t *f, unsigned len, uint64_t ol_flags)
+{
+	const void *ip = f + NET_ETH_HLEN;
+	bool v4 = pcdn_get_be16(f + 12) == NET_ETHERTYPE_IPV4;
+	const uint8_t *u = f + NET_ETH_HLEN + (v4 ? NET_IPV4_HLEN : NET_IPV6_HLEN);
+	uint16_t ph;
+
+	CU_ASSERT_EQUAL(pcdn_get_be16(u + 4), len - (unsigned)(u - f));
+	if (ol_flags & RTE_MBUF_F_TX_UDP_CKSUM) {
+		if (v4) {
+			CU_ASSERT_EQUAL(pcdn_get_be16(f + 24), 0);
+			ph = rte_ipv4_phdr_cksum(ip, 0);
+		} else {
+			ph = rte_ipv6_phdr_cksum(ip, 0);
+		}
+		CU_ASSERT_EQUAL(memcmp(u + 6, &ph, 2), 0);
+		return;
+	}
+	if (v4) {
+		CU_ASSERT_EQUAL(rte_ipv4_cksum(ip), 0);
+		CU_ASSERT_EQUAL(rte_ipv4_udptcp_cksum_verify(ip, u), 0);
+	} else {
+		CU_ASSERT_EQUAL(rte_ipv6_udptcp_cksum_verify(ip, u), 0);
+	}
+	CU_ASSERT_NOT_EQUAL(pcdn_get_be16(u + 6), 0);
+}
+
+static struct net_counters ctr_delta(const struct net_counters *a, const struct net_counters *b)
+{
+	struct net_counters d;
+
+	memset(&d, 0, sizeof(d)); /* the padding too: deltas are compared with memcmp */
+	for (unsigned i = 0; i < NET_CTR_MAX; i++)
+		d.ctr[i] = b->ctr[i] - a->ctr[i];
+	for (unsigned i = 0; i < NET_DROP_MAX; i++)
+		d.drop[i] = b->drop[i] - a->drop[i];
+	return d;
+}
+
+/* A burst with every kind of datagram: odd and even header lengths, no payload, payloads with
+ * and without a stored sum at odd and even addresses and lengths, one exactly at the MTU, one
+ * above it (dropped in the middle) and one with a bad payload (-EINVAL). */
+static unsigned burst_make(struct net_tx_dgram *d, struct net_payload *pl, bool v4,
+			   unsigned *n_payloads)
+{
+	static const char hdrbytes[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	unsigned max_pl = 1500 - (v4 ? NET_IPV4_HLEN : NET_IPV6_HLEN) - NET_UDP_HLEN;
+
+	*n_payloads = 0;
+	for (unsigned i = 0; i < BURST_N; i++) {
+		uint16_t hl = (uint16_t)((i * 7) % 23);
+		uint32_t off = (i * 97) % 4000, len = 1 + (i * 131) % 1300;
+
+		d[i] = (struct net_tx_dgram){.hdr = hdrbytes + i % 5, .hdr_len = hl};
+		memset(&pl[i], 0, sizeof(pl[i]));
+		if (i % 6 == 2)
+			continue; /* header bytes only */
+		if (i == 9)
+			len = max_pl - hl; /* exactly at the MTU */
+		if (i == 30 || i == 31)
+			len = max_pl - hl + 1; /* one byte too many */
+		pl[i] = (struct net_payload){.addr = bregion + off,
+					     .iova = net_payload_iova(bregion + off),
+					     .len = len,
+					     .release = region_free,
+					     .has_sum = i % 3 != 0};
+		if (pl[i].has_sum)
+			pl[i].sum = payload_sum(bregion + off, len);
+		if (i == 40)
+			pl[i].addr = NULL; /* the caller's bug: -EINVAL, released all the same */
+		d[i].payload = &pl[i];
+		(*n_payloads)++;
+	}
+	return BURST_N;
+}
+
+static void check_burst_same(struct rig *r, bool v4, bool offload, bool multiseg_ok)
+{
+	struct net_port_info *pi = (struct net_port_info *)r->pi; /* forcing the offload */
+	struct net_worker *w = net_dataplane_worker(r->dp, 0);
+	struct net_udp_tuple t = {.local = ip(v4 ? "10.0.0.2" : "fd00::2"),
+				  .remote = ip(v4 ? "10.0.0.1" : "fd00::1"),
+				  .local_port = PPSPP_PORT,
+				  .remote_port = 4001};
+	struct net_tx_dgram d[BURST_N];
+	struct net_payload pl[BURST_N];
+	struct net_counters c0, c1, c2, da, db;
+	unsigned n, n_pl, ok_a = 0;
+	int first_a = 0, rc_b;
+	bool saved_off = pi->tx_udp_csum_offload, saved_ms = pi->tx_csum_multiseg_ok;
+
+	pi->tx_udp_csum_offload = offload;
+	pi->tx_csum_multiseg_ok = multiseg_ok;
+	n = burst_make(d, pl, v4, &n_pl);
+	/* Reference: net_tx_udp once per datagram. The IP IDs wrap around within the burst. */
+	freed = 0;
+	c0 = counters(r);
+	w->ip_id = 0xffe0;
+	for (unsigned i = 0; i < n; i++) {
+		int rc = net_tx_udp(w, r->port, &t, d[i].hdr, d[i].hdr_len, d[i].payload);
+
+		if (rc == 0)
+			ok_a++;
+		else if (!first_a)
+			first_a = rc;
+	}
+	net_worker_flush(w);
+	c1 = counters(r);
+	capture_all(r, &cap_a);
+	CU_ASSERT_EQUAL(freed, (int)n_pl);
+	/* The burst, from the same IP ID. */
+	freed = 0;
+	w->ip_id = 0xffe0;
+	rc_b = net_tx_udp_burst(w, r->port, &t, d, n);
+	net_worker_flush(w);
+	c2 = counters(r);
+	capture_all(r, &cap_b);
+	CU_ASSERT_EQUAL(freed, (int)n_pl);
+	freed = 0;
+	CU_ASSERT_EQUAL(first_a, -EMSGSIZE);
+	CU_ASSERT_EQUAL(ok_a, n - 3); /* two above the MTU, one bad payload */
+	CU_ASSERT_EQUAL(rc_b, (int)ok_a);
+	da = ctr_delta(&c0, &c1);
+	db = ctr_delta(&c1, &c2);
+	CU_ASSERT_EQUAL(memcmp(&da, &db, sizeof(da)), 0);
+	CU_ASSERT_EQUAL(db.ctr[NET_CTR_UDP_OUT], n - 3);
+	CU_ASSERT_EQUAL(db.ctr[NET_CTR_TX_PACKETS], n - 3);
+	CU_ASSERT_EQUAL(db.drop[NET_DROP_TX_TOO_BIG], 2);
+	CU_ASSERT_EQUAL(cap_a.n, n - 3);
+	CU_ASSERT_EQUAL_FATAL(cap_b.n, cap_a.n);
+	for (unsigned k = 0; k < cap_b.n; k++) {
+		const uint8_t *f = cap_b.buf[k];
+		struct net_frame pf;
+
+		CU_ASSERT_EQUAL(cap_b.len[k], cap_a.len[k]);
+		CU_ASSERT_EQUAL(cap_b.segs[k], cap_a.segs[k]);
+		CU_ASSERT_EQUAL(cap_b.ol_flags[k], cap_a.ol_flags[k]);
+		CU_ASSERT_EQUAL(cap_b.l2_len[k], cap_a.l2_len[k]);
+		CU_ASSERT_EQUAL(cap_b.l3_len[k], cap_a.l3_len[k]);
+		if (memcmp(f, cap_a.buf[k], cap_b.len[k]) != 0) {
+			fprintf(stderr, "frame %u differs (v%d offload %d multiseg %d)\n", k,
+				v4 ? 4 : 6, offload, multiseg_ok);
+			CU_FAIL("burst frame differs from net_tx_udp's");
+		}
+		CU_ASSERT_EQUAL(memcmp(f, peer_mac, 6), 0);
+		if (v4) /* consecutive IDs, as the net_tx_udp calls used them */
+			CU_ASSERT_EQUAL(pcdn_get_be16(f + 18), (uint16_t)(0xffe0 + k));
+		check_frame_csums(f, cap_b.len[k], cap_b.ol_flags[k]);
+		if (!(cap_b.ol_flags[k] & RTE_MBUF_F_TX_UDP_CKSUM))
+			CU_ASSERT_EQUAL(net_frame_parse(f, cap_b.len[k], 0, &pf), NET_DROP_NONE);
+	}
+	/* Every datagram of the burst is there, in order, with its bytes. */
+	for (unsigned i = 0, k = 0; i < n && k < cap_b.n; i++) {
+		const uint8_t *u;
+
+		if (i == 30 || i == 31 || i == 40)
+			continue;
+		u = cap_b.buf[k] + NET_ETH_HLEN + (v4 ? NET_IPV4_HLEN : NET_IPV6_HLEN);
+		CU_ASSERT_EQUAL(cap_b.len[k], (unsigned)(u - cap_b.buf[k]) + NET_UDP_HLEN +
+						  d[i].hdr_len +
+						  (d[i].payload ? d[i].payload->len : 0));
+		CU_ASSERT_EQUAL(memcmp(u + NET_UDP_HLEN, d[i].hdr, d[i].hdr_len), 0);
+		if (d[i].payload)
+			CU_ASSERT_EQUAL(memcmp(u + NET_UDP_HLEN + d[i].hdr_len, d[i].payload->addr,
+					       d[i].payload->len),
+					0);
+		k++;
+	}
+	pi->tx_udp_csum_offload = saved_off;
+	pi->tx_csum_multiseg_ok = saved_ms;
+}
+
+static void test_tx_burst_same_frames(void)
+{
+	struct rig r;
+	uint8_t buf[256];
+	struct net_ipaddr src = ip("fd00::1"), target = ip("fd00::2");
+
+	for (unsigned i = 0; i < sizeof(bregion); i++)
+		bregion[i] = (uint8_t)(i * 37 + (i >> 8) + 11);
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	CU_ASSERT_FALSE(r.pi->tx_udp_csum_offload); /* net_ring: software checksums */
+	/* The peer resolves us first, which teaches us its MAC. */
+	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+	inject(&r, buf, (uint32_t)net_nd_ns_build(buf, sizeof(buf), peer_mac, &src, &target));
+	poll_all(&r);
+	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
+	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* NA */
+	for (int fam = 0; fam < 2; fam++) {
+		check_burst_same(&r, fam == 0, false, false); /* software checksums */
+		check_burst_same(&r, fam == 0, true, false);  /* offload, chains in software */
+		check_burst_same(&r, fam == 0, true, true);   /* offload for every datagram */
+	}
+	rig_free(&r);
+}
+
+/* Unresolved next hop: each datagram takes net_tx_udp's path (held up to the neighbour's queue,
+ * the rest dropped) and the held ones leave when the peer answers. */
+static void check_burst_unresolved(bool v4)
+{
+	struct rig r;
+	struct net_worker *w;
+	struct net_udp_tuple ta = {.local = ip(v4 ? "10.0.0.2" : "fd00::2"),
+				   .remote = ip(v4 ? "10.0.0.7" : "fd00::7"),
+				   .local_port = PPSPP_PORT,
+				   .remote_port = 4000};
+	struct net_udp_tuple tb = ta;
+	struct net_tx_dgram d[BURST_N];
+	struct net_payload pl[BURST_N];
+	struct net_counters c0, c1, c2, da, db;
+	uint8_t buf[2048];
+	unsigned ok_a = 0, n_pl;
+	int rc_b;
+
+	tb.remote = ip(v4 ? "10.0.0.8" : "fd00::8");
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	w = net_dataplane_worker(r.dp, 0);
+	burst_make(d, pl, v4, &n_pl); /* its first 6: a mix with and without payload */
+	freed = 0;
+	c0 = counters(&r);
+	w->ip_id = 100;
+	for (unsigned i = 0; i < 6; i++)
+		ok_a += net_tx_udp(w, r.port, &ta, d[i].hdr, d[i].hdr_len, d[i].payload) == 0;
+	c1 = counters(&r);
+	w->ip_id = 100;
+	rc_b = net_tx_udp_burst(w, r.port, &tb, d, 6);
+	c2 = counters(&r);
+	CU_ASSERT_EQUAL(ok_a, NET_NEIGH_PENDING);
+	CU_ASSERT_EQUAL(rc_b, NET_NEIGH_PENDING);
+	da = ctr_delta(&c0, &c1);
+	db = ctr_delta(&c1, &c2);
+	for (unsigned i = 0; i < NET_CTR_MAX; i++)
+		if (da.ctr[i] != db.ctr[i])
+			fprintf(stderr, "%s: %lu vs %lu\n", net_counter_name(i),
+				(unsigned long)da.ctr[i], (unsigned long)db.ctr[i]);
+	for (unsigned i = 0; i < NET_DROP_MAX; i++)
+		if (da.drop[i] != db.drop[i])
+			fprintf(stderr, "%s: %lu vs %lu\n", net_drop_name(i),
+				(unsigned long)da.drop[i], (unsigned long)db.drop[i]);
+	CU_ASSERT_EQUAL(memcmp(&da, &db, sizeof(da)), 0);
+	CU_ASSERT_EQUAL(db.ctr[NET_CTR_NEIGH_HELD], NET_NEIGH_PENDING);
+	CU_ASSERT_EQUAL(db.drop[NET_DROP_NEIGH_PENDING_FULL], 6 - NET_NEIGH_PENDING);
+	CU_ASSERT_EQUAL(db.ctr[v4 ? NET_CTR_ARP_REQUEST_OUT : NET_CTR_ND_NS_OUT], 1);
+	/* The dropped ones' payloads went at once (d[2] has none). */
+	{
+		unsigned dropped_pl = 0;
+		for (unsigned i = NET_NEIGH_PENDING; i < 6; i++)
+			dropped_pl += d[i].payload != NULL;
+		CU_ASSERT_EQUAL(freed, (int)(2 * dropped_pl));
+	}
+	net_worker_flush(w);
+	while (take(&r, 0, buf, sizeof(buf), NULL) >= 0) /* the two solicitations */
+		;
+	/* Both peers answer (an ARP request / NS of their own teaches us their MAC). */
+	for (int k = 0; k < 2; k++) {
+		const char *peer = v4 ? (k ? "10.0.0.8" : "10.0.0.7") : (k ? "fd00::8" : "fd00::7");
+		struct net_ipaddr a = ip(peer), b = ip(v4 ? "10.0.0.2" : "fd00::2");
+
+		inject(&r, buf,
+		       (uint32_t)(v4 ? net_arp_request_build(buf, sizeof(buf), peer_mac, &a, &b)
+				     : net_nd_ns_build(buf, sizeof(buf), peer_mac, &a, &b)));
+	}
+	poll_all(&r);
+	capture_all(&r, &cap_a);
+	{
+		unsigned na = 0, nb = 0;
+		uint8_t ua[NET_NEIGH_PENDING][64], ub[NET_NEIGH_PENDING][64];
+
+		for (unsigned k = 0; k < cap_a.n; k++) {
+			struct net_frame f;
+			const uint8_t *u;
+
+			CU_ASSERT_EQUAL_FATAL(net_frame_parse(cap_a.buf[k], cap_a.len[k], 0, &f),
+					      NET_DROP_NONE);
+			if (f.kind == NET_FRAME_ARP || f.proto != NET_IPPROTO_UDP)
+				continue; /* our answers to the peers */
+			CU_ASSERT_EQUAL(memcmp(f.eth_dst, peer_mac, 6), 0);
+			check_frame_csums(cap_a.buf[k], cap_a.len[k], cap_a.ol_flags[k]);
+			/* Everything after the IP addresses (UDP header but its checksum, bytes,
+			 * IPv4 ID) is the same for the two peers. */
+			u = cap_a.buf[k] + f.l4_off;
+			if (f.dst.a[v4 ? 3 : 15] == 7 && na < NET_NEIGH_PENDING) {
+				memcpy(ua[na], u, 6);
+				memcpy(ua[na] + 6, u + 8, 58);
+				if (v4)
+					memcpy(ua[na] + 62, cap_a.buf[k] + 18, 2);
+				na++;
+			} else if (nb < NET_NEIGH_PENDING) {
+				memcpy(ub[nb], u, 6);
+				memcpy(ub[nb] + 6, u + 8, 58);
+				if (v4)
+					memcpy(ub[nb] + 62, cap_a.buf[k] + 18, 2);
+				nb++;
+			}
+		}
+		CU_ASSERT_EQUAL(na, NET_NEIGH_PENDING);
+		CU_ASSERT_EQUAL(nb, NET_NEIGH_PENDING);
+		CU_ASSERT_EQUAL(memcmp(ua, ub, sizeof(ua)), 0);
+	}
+	{
+		unsigned n6 = 0; /* every payload of both runs released once, held ones included */
+		for (unsigned i = 0; i < 6; i++)
+			n6 += d[i].payload != NULL;
+		CU_ASSERT_EQUAL(freed, (int)(2 * n6));
+	}
+	c2 = counters(&r);
+	CU_ASSERT_EQUAL(c2.ctr[NET_CTR_NEIGH_RELEASED], 2 * NET_NEIGH_PENDING);
+	freed = 0;
+	rig_free(&r);
+}
+
+static void test_tx_burst_unresolved(void)
+{
+	check_burst_unresolved(true);
+	check_burst_unresolved(false);
+}
+
+static void test_tx_burst_errors(void)
+{
+	struct rig r;
+	struct net_worker *w;
+	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
+				  .remote = ip("192.0.2.1"), /* no gateway: unroutable */
+				  .local_port = PPSPP_PORT,
+				  .remote_port = 4000};
+	struct net_payload pl[3];
+	struct net_tx_dgram d[3];
+	struct net_counters c;
+
+	for (int i = 0; i < 3; i++) {
+		pl[i] = (struct net_payload){.addr = bregion,
+					     .iova = net_payload_iova(bregion),
+					     .len = i == 1 ? 1600 : 100,
+					     .release = region_free};
+		d[i] = (struct net_tx_dgram){.hdr = "HDR", .hdr_len = 3, .payload = &pl[i]};
+	}
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	w = net_dataplane_worker(r.dp, 0);
+	freed = 0;
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, d, 0), 0);
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, d, 3), -ENETUNREACH);
+	CU_ASSERT_EQUAL(freed, 3);
+	c = counters(&r);
+	CU_ASSERT_EQUAL(c.drop[NET_DROP_NO_ROUTE], 2); /* as net_tx_udp: the big one is too big */
+	CU_ASSERT_EQUAL(c.drop[NET_DROP_TX_TOO_BIG], 1);
+	t.remote = ip("10.0.0.7");
+	t.local = ip("10.0.0.3");
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, d, 3), -EADDRNOTAVAIL);
+	CU_ASSERT_EQUAL(freed, 6);
+	t.local = ip("fd00::2");
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, d, 3), -EINVAL); /* mixed families */
+	CU_ASSERT_EQUAL(freed, 9);
+	t.local = ip("10.0.0.2");
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, (uint16_t)(r.port + 1), &t, d, 3), -EINVAL);
+	CU_ASSERT_EQUAL(freed, 12);
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, &d[1], 1), -EMSGSIZE);
+	CU_ASSERT_EQUAL(freed, 13);
+	c = counters(&r);
+	CU_ASSERT_EQUAL(c.drop[NET_DROP_TX_TOO_BIG], 2);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_UDP_OUT], 0);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_NEIGH_HELD], 0);
+	freed = 0;
+	rig_free(&r);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -1038,6 +1452,9 @@ int main(int argc, char **argv)
 	CU_add_test(s, "udp_hook_extbuf_tx", test_udp_hook_extbuf);
 	CU_add_test(s, "udp_extbuf_stored_sum", test_udp_extbuf_stored_sum);
 	CU_add_test(s, "tx_resolve", test_tx_resolve);
+	CU_add_test(s, "tx_burst_same_frames", test_tx_burst_same_frames);
+	CU_add_test(s, "tx_burst_unresolved", test_tx_burst_unresolved);
+	CU_add_test(s, "tx_burst_errors", test_tx_burst_errors);
 	CU_add_test(s, "software_dispatch", test_dispatch);
 	CU_add_test(s, "software_dispatch_two_queues", test_dispatch_two_queues);
 	CU_add_test(s, "tap_csum_offload_kernel_peer", test_tap_offload);

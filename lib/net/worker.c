@@ -436,6 +436,18 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 /* Mbufs are taken for this many datagrams at a time (one bulk allocation per pool). */
 #define NET_TX_BULK 64
 
+/* net_tx_udp's checks of one datagram of a burst: 0, or -EINVAL / -EMSGSIZE with its payload
+ * released (and the latter counted). */
+static int tx_dgram_check(struct net_worker *w, const struct net_port *port, unsigned ip_hlen,
+			  const struct net_tx_dgram *d)
+{
+	if (!tx_dgram_valid(d->hdr, d->hdr_len, d->payload)) {
+		payload_release(d->payload);
+		return -EINVAL;
+	}
+	return tx_mtu_check(w, port, ip_hlen, d->hdr_len, d->payload);
+}
+
 /* Drops a burst that cannot be routed: each datagram counted as net_tx_udp would count it. */
 static int tx_burst_unroutable(struct net_worker *w, const struct net_port *port, unsigned ip_hlen,
 			       const struct net_tx_dgram *d, unsigned n)
@@ -443,11 +455,9 @@ static int tx_burst_unroutable(struct net_worker *w, const struct net_port *port
 	int first = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		int rc = -EINVAL;
+		int rc = tx_dgram_check(w, port, ip_hlen, &d[i]);
 
-		if (!tx_dgram_valid(d[i].hdr, d[i].hdr_len, d[i].payload))
-			payload_release(d[i].payload);
-		else if ((rc = tx_mtu_check(w, port, ip_hlen, d[i].hdr_len, d[i].payload)) == 0) {
+		if (rc == 0) {
 			net_drop_add(&w->ctr, NET_DROP_NO_ROUTE, 1);
 			payload_release(d[i].payload);
 			rc = -ENETUNREACH;
@@ -492,20 +502,12 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 		const struct net_tx_dgram *c = d + base;
 		struct rte_mbuf *hm[NET_TX_BULK], *em[NET_TX_BULK];
 		unsigned nh_want = 0, ne_want = 0, hi = 0, ei = 0, h_have, e_have;
-		uint8_t ok[NET_TX_BULK];
+		int16_t st[NET_TX_BULK]; /* 0 or the datagram's error */
 
 		for (unsigned i = 0; i < cnt; i++) {
-			int rc = -EINVAL;
-
-			if (!tx_dgram_valid(c[i].hdr, c[i].hdr_len, c[i].payload))
-				payload_release(c[i].payload);
-			else
-				rc = tx_mtu_check(w, port, tp.ip_hlen, c[i].hdr_len, c[i].payload);
-			ok[i] = rc == 0;
-			if (rc < 0 && !first_err)
-				first_err = rc;
-			nh_want += ok[i];
-			ne_want += ok[i] && c[i].payload;
+			st[i] = (int16_t)tx_dgram_check(w, port, tp.ip_hlen, &c[i]);
+			nh_want += st[i] == 0;
+			ne_want += st[i] == 0 && c[i].payload;
 		}
 		/* A pool with fewer left than the bulk: one at a time below, as net_tx_udp would.
 		 */
@@ -518,8 +520,11 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 			struct rte_mbuf *m, *e = NULL;
 			int rc;
 
-			if (!ok[i])
+			if (st[i]) {
+				if (!first_err)
+					first_err = st[i];
 				continue;
+			}
 			m = hi < h_have ? hm[hi++] : rte_pktmbuf_alloc(dp->pool);
 			if (m && pl)
 				e = ei < e_have ? em[ei++] : rte_pktmbuf_alloc(dp->ext_pool);
@@ -544,7 +549,7 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 			else if (!first_err)
 				first_err = rc;
 		}
-		/* Only when a datagram failed between the two allocations. */
+		/* Payload mbufs are left over when the header pool ran dry within the chunk. */
 		if (hi < h_have)
 			rte_pktmbuf_free_bulk(&hm[hi], h_have - hi);
 		if (ei < e_have)

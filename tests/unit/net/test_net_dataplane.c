@@ -1407,6 +1407,64 @@ static void test_tx_burst_errors(void)
 	CU_ASSERT_EQUAL(c.drop[NET_DROP_TX_TOO_BIG], 2);
 	CU_ASSERT_EQUAL(c.ctr[NET_CTR_UDP_OUT], 0);
 	CU_ASSERT_EQUAL(c.ctr[NET_CTR_NEIGH_HELD], 0);
+	/* None sent: the error is the first datagram's. */
+	pl[0].addr = NULL;
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, d, 2), -EINVAL);
+	d[2] = d[0]; /* too big, then a bad payload */
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, &d[1], 2), -EMSGSIZE);
+	CU_ASSERT_EQUAL(freed, 17);
+	freed = 0;
+	rig_free(&r);
+}
+
+/* More payload datagrams than the payload pool has mbufs, none freed meanwhile (the port's
+ * ring keeps them): the bulk allocation fails, the rest go one at a time until the pool is dry,
+ * each datagram either sent or counted as no-mbuf, every payload released once. */
+static void test_tx_burst_pool_dry(void)
+{
+	enum { N = 300 };
+	static struct net_payload pl[N];
+	static struct net_tx_dgram d[N];
+	struct rig r;
+	struct net_worker *w;
+	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
+				  .remote = ip("10.0.0.1"),
+				  .local_port = PPSPP_PORT,
+				  .remote_port = 4000};
+	struct net_counters c;
+	uint8_t buf[2048];
+	struct rte_mbuf *m;
+	int rc, frames = 0;
+
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	w = net_dataplane_worker(r.dp, 0);
+	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+	poll_all(&r);
+	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
+	for (int i = 0; i < N; i++) {
+		pl[i] = (struct net_payload){.addr = bregion + i,
+					     .iova = net_payload_iova(bregion + i),
+					     .len = 200,
+					     .release = region_free};
+		d[i] = (struct net_tx_dgram){.hdr = "HD", .hdr_len = 2, .payload = &pl[i]};
+	}
+	freed = 0;
+	rc = net_tx_udp_burst(w, r.port, &t, d, N);
+	net_worker_flush(w);
+	c = counters(&r);
+	CU_ASSERT(rc > 100 && rc < N);
+	CU_ASSERT_EQUAL(c.drop[NET_DROP_NO_MBUF], (uint64_t)(N - rc));
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_TX_PACKETS], (uint64_t)rc + 1);
+	CU_ASSERT_EQUAL(freed, N - rc);
+	while (take(&r, 0, buf, sizeof(buf), &m) >= 0) {
+		struct net_frame f;
+
+		CU_ASSERT_EQUAL(net_frame_parse(buf, m->pkt_len, 0, &f), NET_DROP_NONE);
+		rte_pktmbuf_free(m);
+		frames++;
+	}
+	CU_ASSERT_EQUAL(frames, rc);
+	CU_ASSERT_EQUAL(freed, N);
 	freed = 0;
 	rig_free(&r);
 }
@@ -1455,6 +1513,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "tx_burst_same_frames", test_tx_burst_same_frames);
 	CU_add_test(s, "tx_burst_unresolved", test_tx_burst_unresolved);
 	CU_add_test(s, "tx_burst_errors", test_tx_burst_errors);
+	CU_add_test(s, "tx_burst_pool_dry", test_tx_burst_pool_dry);
 	CU_add_test(s, "software_dispatch", test_dispatch);
 	CU_add_test(s, "software_dispatch_two_queues", test_dispatch_two_queues);
 	CU_add_test(s, "tap_csum_offload_kernel_peer", test_tap_offload);

@@ -353,8 +353,13 @@ static void print_line(FILE *f, const struct dp_run *r, const struct dp_result *
 	if (r->gp)
 		fprintf(f, "  generator cpu %.0f%% (empty polls %.0f%%)", x->gen_cpu * 100,
 			(1 - x->gen_busy) * 100);
-	if (getenv("DPDBG")) {
+	if (getenv("PCDN_DP_DEBUG")) {
 		struct rte_ring *rd = rte_ring_lookup("dpb_data0"), *rq = rte_ring_lookup("dpb_req0");
+		static uint64_t pl, pd;
+		uint64_t l = r->dc ? r->dc->w[0].loops : 0, dd = b->g.data_in;
+		fprintf(f, " [loops %.0f/s, DATA/loop %.2f]", (double)(l - pl), l > pl ? (double)(dd - pd) / (double)(l - pl) : 0);
+		pl = l;
+		pd = dd;
 		fprintf(f, " [ring data %u req %u done %u]", rd ? rte_ring_count(rd) : 0,
 			rq ? rte_ring_count(rq) : 0, r->gp && r->gp->done[0] ? rte_ring_count(r->gp->done[0]) : 0);
 	}

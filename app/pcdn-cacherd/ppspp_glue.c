@@ -22,47 +22,64 @@ void cacherd_net_to_peer(const struct net_ipaddr *ip, uint16_t port, struct ppsp
 	p->port = port;
 }
 
+/* The tuple to reach `to`: the last peer's route is kept (a burst goes to one peer). */
+static int glue_route(struct cacherd_ppspp *g, const struct ppspp_peer_addr *to,
+		      struct net_udp_tuple *t, uint16_t *port_id)
+{
+	*t = (struct net_udp_tuple){.local_port = g->ppspp_port, .remote_port = to->port};
+	cacherd_peer_to_net(to, &t->remote);
+	if (g->route_valid && net_ipaddr_equal(&t->remote, &g->route_remote)) {
+		*port_id = g->route_port;
+		t->local = g->route_local;
+		return 0;
+	}
+	int rc = net_dataplane_route(g->dp, &t->remote, port_id, &t->local);
+	if (rc < 0) {
+		g->send_errors++;
+		return rc;
+	}
+	g->route_remote = t->remote;
+	g->route_local = t->local;
+	g->route_port = *port_id;
+	g->route_valid = true;
+	return 0;
+}
+
+/* The mbuf's own reference on a zero-copy payload (released by lib/net when the NIC is done). */
+static void glue_payload(struct cacherd_ppspp *g, const void *payload, size_t len, void *ref,
+			 struct net_payload *pl)
+{
+	if (g->ref_take)
+		g->ref_take(g->ref_ctx, ref);
+	*pl = (struct net_payload){
+	    .addr = payload,
+	    .iova = g->iova ? g->iova(g->ref_ctx, payload) : net_payload_iova(payload),
+	    .len = (uint32_t)len,
+	    .release = g->ref_release,
+	    .release_ctx = g->ref_ctx,
+	    .ref = ref,
+	};
+	if (g->payload_sum)
+		pl->has_sum = g->payload_sum(g->ref_ctx, ref, &pl->sum);
+}
+
 static int glue_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t *hdr,
 		     size_t hdr_len, const void *payload, size_t payload_len, void *payload_ref)
 {
 	struct cacherd_ppspp *g = ctx;
-	struct net_udp_tuple t = {.local_port = g->ppspp_port, .remote_port = to->port};
+	struct net_udp_tuple t;
 	struct net_payload pl;
 	uint16_t port_id;
 	int rc;
 
 	if (hdr_len > UINT16_MAX || payload_len > UINT16_MAX)
 		return -EMSGSIZE;
-	cacherd_peer_to_net(to, &t.remote);
-	if (g->route_valid && net_ipaddr_equal(&t.remote, &g->route_remote)) {
-		port_id = g->route_port;
-		t.local = g->route_local;
-	} else {
-		rc = net_dataplane_route(g->dp, &t.remote, &port_id, &t.local);
-		if (rc < 0) {
-			g->send_errors++;
-			return rc;
-		}
-		g->route_remote = t.remote;
-		g->route_local = t.local;
-		g->route_port = port_id;
-		g->route_valid = true;
-	}
+	if ((rc = glue_route(g, to, &t, &port_id)) < 0)
+		return rc;
 	if (!payload)
 		return net_tx_udp(g->w, port_id, &t, hdr, (uint16_t)hdr_len, NULL);
 	cacherd_latency_data(&g->latency, to->family, to->addr, to->port, net_worker_now_ns(g->w));
-	if (g->ref_take)
-		g->ref_take(g->ref_ctx, payload_ref);
-	pl = (struct net_payload){
-	    .addr = payload,
-	    .iova = g->iova ? g->iova(g->ref_ctx, payload) : net_payload_iova(payload),
-	    .len = (uint32_t)payload_len,
-	    .release = g->ref_release,
-	    .release_ctx = g->ref_ctx,
-	    .ref = payload_ref,
-	};
-	if (g->payload_sum)
-		pl.has_sum = g->payload_sum(g->ref_ctx, payload_ref, &pl.sum);
+	glue_payload(g, payload, payload_len, payload_ref, &pl);
 	/* net_tx_udp releases the payload itself on failure. */
 	rc = net_tx_udp(g->w, port_id, &t, hdr, (uint16_t)hdr_len, &pl);
 	if (rc < 0)
@@ -70,10 +87,56 @@ static int glue_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_t 
 	return rc;
 }
 
+/* A channel's run of DATA (and INTEGRITY-only datagrams) to one peer: one route, one latency
+ * stamp, one lib/net burst (one neighbour lookup and one header template for all of them). */
+static int glue_send_batch(void *ctx, const struct ppspp_peer_addr *to,
+			   const struct ppspp_dgram *d, unsigned n)
+{
+	struct cacherd_ppspp *g = ctx;
+	struct net_tx_dgram td[CACHERD_BATCH_MAX];
+	struct net_payload pl[CACHERD_BATCH_MAX];
+	struct net_udp_tuple t;
+	uint16_t port_id;
+	unsigned sent = 0, failed = 0;
+	int rc;
+
+	if ((rc = glue_route(g, to, &t, &port_id)) < 0)
+		return rc;
+	cacherd_latency_data(&g->latency, to->family, to->addr, to->port, net_worker_now_ns(g->w));
+	while (sent < n) {
+		unsigned m = PCDN_MIN(n - sent, CACHERD_BATCH_MAX), k = 0;
+		for (unsigned i = 0; i < m; i++) {
+			const struct ppspp_dgram *x = &d[sent + i];
+			if (x->hdr_len > UINT16_MAX || x->payload_len > UINT16_MAX) {
+				g->send_errors++;
+				continue; /* counted in failed as m - k */
+			}
+			td[k].hdr = x->hdr;
+			td[k].hdr_len = (uint16_t)x->hdr_len;
+			td[k].payload = NULL;
+			if (x->payload) {
+				glue_payload(g, x->payload, x->payload_len, x->payload_ref, &pl[k]);
+				td[k].payload = &pl[k];
+			}
+			k++;
+		}
+		/* net_tx_udp_burst releases the payloads of what it could not send. */
+		rc = k ? net_tx_udp_burst(g->w, port_id, &t, td, k) : 0;
+		if (rc < 0 || (unsigned)rc < k) {
+			g->send_errors += k - (rc < 0 ? 0 : (unsigned)rc);
+			failed += k - (rc < 0 ? 0 : (unsigned)rc);
+		}
+		failed += m - k;
+		sent += m;
+	}
+	return (int)(n - failed);
+}
+
 void cacherd_ppspp_io(struct cacherd_ppspp *g, struct ppspp_io *io)
 {
 	io->ctx = g;
 	io->send = glue_send;
+	io->send_batch = glue_send_batch;
 }
 
 static void udp_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram *d, unsigned n)

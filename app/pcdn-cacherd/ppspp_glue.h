@@ -13,6 +13,8 @@
 #include "net.h"
 #include "ppspp.h"
 
+#define CACHERD_BATCH_MAX 64 /* datagrams handed to lib/net at once */
+
 struct cacherd_ppspp {
 	struct net_dataplane *dp;
 	struct net_worker *w;

@@ -41,6 +41,20 @@ static uint64_t worker_now_us(const struct cacherd_worker *wk)
 
 /* ---- storage: the cache ------------------------------------------------------------------- */
 
+/* A miss: the control thread fetches the chunk; the request waits for its FILL. */
+static int serve_miss(struct cacherd_serve_swarm *ss, uint64_t chunk)
+{
+	struct cacherd_worker *wk = ss->wk;
+	struct cacherd_up_msg m = {.type = CACHERD_MSG_MISS, .swarm = ss->swarm, .chunk = chunk};
+
+	if (rte_ring_sp_enqueue_elem(wk->miss_ring, &m, sizeof(m)) != 0) {
+		ctr_inc(wk, CACHERD_CTR_drop_miss_ring_full);
+		return -ENOBUFS; /* the request is dropped; the peer asks again */
+	}
+	ctr_inc(wk, CACHERD_CTR_misses);
+	return -EAGAIN;
+}
+
 static int serve_get_chunk(void *ctx, uint64_t chunk, const void **data, size_t *len, void **ref)
 {
 	struct cacherd_serve_swarm *ss = ctx;
@@ -56,13 +70,36 @@ static int serve_get_chunk(void *ctx, uint64_t chunk, const void **data, size_t 
 		*ref = (void *)(uintptr_t)hit.slot;
 		return 0;
 	}
-	struct cacherd_up_msg m = {.type = CACHERD_MSG_MISS, .swarm = ss->swarm, .chunk = chunk};
-	if (rte_ring_sp_enqueue_elem(wk->miss_ring, &m, sizeof(m)) != 0) {
-		ctr_inc(wk, CACHERD_CTR_drop_miss_ring_full);
-		return -ENOBUFS; /* the request is dropped; the peer asks again */
+	return serve_miss(ss, chunk);
+}
+
+/* A run of chunks in one burst lookup (lib/cache prefetches every key's index line first). */
+static int serve_get_chunks(void *ctx, uint64_t first, unsigned n, struct ppspp_chunk_ref *out,
+			    int *stop)
+{
+	struct cacherd_serve_swarm *ss = ctx;
+	struct cacherd_worker *wk = ss->wk;
+	struct cache_key keys[CACHE_BURST_MAX];
+	struct cache_hit hits[CACHE_BURST_MAX];
+	unsigned i;
+
+	if (n == 0)
+		return 0;
+	if (n > CACHE_BURST_MAX)
+		n = CACHE_BURST_MAX;
+	for (i = 0; i < n; i++)
+		keys[i] = (struct cache_key){.swarm = ss->cache_swarm, .chunk = first + i};
+	cache_lookup_burst(wk->reader, keys, n, hits);
+	for (i = 0; i < n && hits[i].data; i++) {
+		out[i].data = hits[i].data;
+		out[i].len = hits[i].len;
+		out[i].ref = (void *)(uintptr_t)hits[i].slot;
 	}
-	ctr_inc(wk, CACHERD_CTR_misses);
-	return -EAGAIN;
+	__atomic_store_n(&wk->ctr.ctr[CACHERD_CTR_hits], wk->ctr.ctr[CACHERD_CTR_hits] + i,
+			 __ATOMIC_RELAXED);
+	if (i < n)
+		*stop = serve_miss(ss, first + i);
+	return (int)i;
 }
 
 /* The glue's payload references: one cache reference per DATA mbuf. */
@@ -178,7 +215,8 @@ static void add_swarm(struct cacherd_worker *wk, uint32_t gi)
 {
 	const struct cacherd_swarm *sw = &wk->d->swarms[gi];
 	struct cacherd_serve_swarm *ss = &wk->slots[gi];
-	struct ppspp_storage st = {.ctx = ss, .get_chunk = serve_get_chunk};
+	struct ppspp_storage st = {
+	    .ctx = ss, .get_chunk = serve_get_chunk, .get_chunks = serve_get_chunks};
 	int si;
 
 	if (wk->engine_swarm[gi] >= 0)

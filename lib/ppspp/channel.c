@@ -129,10 +129,73 @@ void ppspp_chan_free(struct ppspp_engine *e, int ci)
 
 /* ---- output helpers ------------------------------------------------------------------------ */
 
+/* ---- batched sending (io.send_batch) -------------------------------------------------------- */
+
+/* Hands the queued datagrams to io.send_batch; the storage references of their payloads are
+ * released after it, as after io.send. */
+static void tx_flush(struct ppspp_engine *e)
+{
+	struct ppspp_tx_batch *b = &e->tx;
+
+	if (b->ci < 0 || b->n == 0) {
+		b->used = 0;
+		return;
+	}
+	struct ppspp_channel *c = &e->ch[b->ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	int rc = e->io.send_batch(e->io.ctx, &c->peer, b->d, b->n);
+	unsigned ok = rc < 0 ? 0 : (unsigned)rc < b->n ? (unsigned)rc : b->n;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct ppspp_dgram *d = &b->d[i];
+		if (i < ok) {
+			ppspp_engine_count_out(e, d->hdr, d->hdr_len);
+			e->ctr.bytes_out += d->payload_len;
+			if (d->payload)
+				e->ctr.msgs_out[PPSPP_DATA]++;
+		}
+		if (d->payload && s->st.release)
+			s->st.release(s->st.ctx, d->payload_ref);
+	}
+	e->ctr.send_errors += b->n - ok;
+	b->n = 0;
+	b->used = 0;
+}
+
+/* A writer for the channel's next datagram: in the batch arena while batching (its bytes stay
+ * there until the flush), else in the engine's scratch buffer. */
+static void tx_writer_init(struct ppspp_engine *e, int ci, struct ppspp_writer *w)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+
+	if (e->tx.ci == ci)
+		ppspp_writer_init(w, e->tx.arena + e->tx.used, e->cfg.max_datagram, c->remote_id,
+				  &c->ctx);
+	else
+		ppspp_writer_init(w, e->buf, e->buf_cap, c->remote_id, &c->ctx);
+}
+
 int ppspp_chan_emit(struct ppspp_engine *e, int ci, const uint8_t *hdr, size_t len,
 		    const void *payload, size_t plen, void *ref)
 {
 	struct ppspp_channel *c = &e->ch[ci];
+
+	if (e->tx.ci == ci) {
+		/* queued; counted when the batch is handed over */
+		struct ppspp_tx_batch *b = &e->tx;
+		b->d[b->n++] = (struct ppspp_dgram){.hdr = hdr,
+						    .hdr_len = (uint32_t)len,
+						    .payload_len = (uint32_t)plen,
+						    .payload = payload,
+						    .payload_ref = ref};
+		b->took_ref = payload != NULL;
+		b->used += (len + 63) & ~(size_t)63;
+		c->last_send_us = e->now;
+		c->sent_since_recv++;
+		if (b->n == b->cap || b->arena_cap - b->used < e->cfg.max_datagram)
+			tx_flush(e);
+		return 0;
+	}
 	int rc = e->io.send(e->io.ctx, &c->peer, hdr, len, payload, plen, ref);
 
 	if (rc < 0) {
@@ -800,7 +863,8 @@ static int split_if_needed(struct ppspp_engine *e, int ci, struct ppspp_writer *
 	if (w->len + need <= e->cfg.max_datagram || w->len <= 4)
 		return 0;
 	int rc = ppspp_chan_emit(e, ci, w->buf, w->len, NULL, 0, NULL);
-	ppspp_writer_init(w, e->buf, e->buf_cap, c->remote_id, &c->ctx);
+	(void)c;
+	tx_writer_init(e, ci, w);
 	return rc;
 }
 
@@ -910,7 +974,7 @@ static int send_chunk(struct ppspp_engine *e, int ci, uint64_t k, const void *da
 	size_t data_hdr = 1 + ppspp_spec_size(c->ctx.cam) + 8;
 	int rc;
 
-	ppspp_writer_init(&w, e->buf, e->buf_cap, c->remote_id, &c->ctx);
+	tx_writer_init(e, ci, &w);
 	if ((rc = put_hashes(e, ci, k, retransmit, &w, data_hdr + len)) < 0)
 		return rc;
 	return emit_data(e, ci, &w, k, data, len, ref, retransmit);
@@ -938,6 +1002,66 @@ static void send_burst_apart(struct ppspp_engine *e, int ci, struct ppspp_pendin
 	}
 }
 
+/* Drops what was looked up ahead and not sent (its storage references). */
+static void look_reset(struct ppspp_engine *e, struct ppspp_swarm *s)
+{
+	struct ppspp_tx_batch *b = &e->tx;
+
+	if (s->st.release)
+		for (unsigned i = b->look_next; i < b->look_n; i++)
+			s->st.release(s->st.ctx, b->look[i].ref);
+	b->look_n = b->look_next = 0;
+	b->look_stop = 0;
+	b->look_first = UINT64_MAX;
+}
+
+/* Chunk k of the head range [k, last], as get_chunk gives it. With the storage's get_chunks,
+ * the run ahead (as far as the range, the burst and the congestion window reach) is looked up
+ * at once so that the storage overlaps its memory accesses. */
+static int chunk_get(struct ppspp_engine *e, struct ppspp_channel *c, struct ppspp_swarm *s,
+		     uint64_t k, uint64_t last, uint32_t burst, const void **data, size_t *len,
+		     void **ref)
+{
+	struct ppspp_tx_batch *b = &e->tx;
+
+	if (!s->st.get_chunks)
+		return s->st.get_chunk(s->st.ctx, k, data, len, ref);
+	if (k == b->look_first + b->look_next && b->look_next < b->look_n) {
+		const struct ppspp_chunk_ref *r = &b->look[b->look_next++];
+		*data = r->data;
+		*len = r->len;
+		*ref = r->ref;
+		return 0;
+	}
+	if (k == b->look_first + b->look_n && b->look_stop < 0 && b->look_next == b->look_n)
+		return b->look_stop;
+	look_reset(e, s);
+	double room_b = c->ledbat.cwnd - (double)c->ledbat.flightsize;
+	uint64_t n = room_b > 0 ? (uint64_t)(room_b / (double)s->chunk_size) : 0;
+	if (n == 0)
+		n = 1; /* the caller checked that one fits */
+	if (n > last - k + 1)
+		n = last - k + 1;
+	if (n > burst)
+		n = burst;
+	if (n > PPSPP_BATCH_LOOKUP)
+		n = PPSPP_BATCH_LOOKUP;
+	int stop = 0;
+	int got = s->st.get_chunks(s->st.ctx, k, (unsigned)n, b->look, &stop);
+	if (got < 0)
+		return got;
+	b->look_first = k;
+	b->look_n = (unsigned)got;
+	b->look_stop = (unsigned)got < n ? (stop < 0 ? stop : -EIO) : 0;
+	if (got == 0)
+		return b->look_stop;
+	b->look_next = 1;
+	*data = b->look[0].data;
+	*len = b->look[0].len;
+	*ref = b->look[0].ref;
+	return 0;
+}
+
 void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 {
 	struct ppspp_channel *c = &e->ch[ci];
@@ -956,6 +1080,11 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 		return;
 	if (apart)
 		ppspp_writer_init(&hw, e->buf, e->buf_cap, c->remote_id, &c->ctx);
+	else if (e->io.send_batch)
+		e->tx.ci = ci;
+	e->tx.look_n = e->tx.look_next = 0;
+	e->tx.look_stop = 0;
+	e->tx.look_first = UINT64_MAX;
 	while (c->rq_n > 0) {
 		struct ppspp_range *r = &c->rq[c->rq_head];
 		if (r->a > r->b) {
@@ -990,7 +1119,8 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 		const void *data;
 		size_t len;
 		void *ref = NULL;
-		int rc = s->st.get_chunk(s->st.ctx, k, &data, &len, &ref);
+		int rc = apart ? s->st.get_chunk(s->st.ctx, k, &data, &len, &ref)
+			       : chunk_get(e, c, s, k, r->b, burst, &data, &len, &ref);
 		if (rc == -EAGAIN) {
 			/* the cacher's miss path: wait for ppspp_engine_chunk_ready */
 			c->waiting = true;
@@ -1022,12 +1152,19 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 			}
 			continue;
 		}
+		e->tx.took_ref = false;
 		send_chunk(e, ci, k, data, len, ref);
-		if (s->st.release)
+		/* batched: the flush releases what it queued */
+		if (s->st.release && (e->tx.ci != ci || !e->tx.took_ref))
 			s->st.release(s->st.ctx, ref);
 	}
 	if (np)
 		send_burst_apart(e, ci, p, np, &hw);
+	look_reset(e, s);
+	if (e->tx.ci == ci) {
+		tx_flush(e);
+		e->tx.ci = -1;
+	}
 }
 
 /* ---- control messages: one datagram per run with everything pending ------------------------ */

@@ -124,6 +124,17 @@ struct ppspp_engine *ppspp_engine_create(const struct ppspp_engine_config *cfg,
 	if (!e->id_table || !e->swarms || !e->ch || !e->buf || !e->scratch_nodes || !e->in_nodes ||
 	    !e->pending)
 		goto fail;
+	e->tx.ci = -1;
+	if (e->io.send_batch) {
+		/* a burst's DATA plus an INTEGRITY-only datagram for each (a split, §5.3) */
+		e->tx.cap = 2 * e->cfg.send_burst + 2;
+		e->tx.d = calloc(e->tx.cap, sizeof(*e->tx.d));
+		/* typical DATA headers take 2 lines: a full burst fits, with room for one split */
+		e->tx.arena_cap = (size_t)e->cfg.send_burst * 128 + 2 * e->cfg.max_datagram + 64;
+		e->tx.arena = aligned_alloc(64, (e->tx.arena_cap + 63) & ~(size_t)63);
+		if (!e->tx.d || !e->tx.arena)
+			goto fail;
+	}
 	for (uint32_t i = 0; i < e->cfg.max_channels; i++) {
 		struct ppspp_channel *c = &e->ch[i];
 		c->req = calloc(e->cfg.max_requests, sizeof(*c->req));
@@ -162,6 +173,8 @@ void ppspp_engine_destroy(struct ppspp_engine *e)
 	free(e->scratch_nodes);
 	free(e->in_nodes);
 	free(e->pending);
+	free(e->tx.d);
+	free(e->tx.arena);
 	free(e);
 }
 

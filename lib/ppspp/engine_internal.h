@@ -182,6 +182,24 @@ struct ppspp_channel {
 	uint64_t fl_acked_sent_us; /* send time of the newest DATA acknowledged */
 };
 
+/* The datagrams one channel's send run queues for io.send_batch: headers written in place in
+ * an arena (each datagram's writer gets max_datagram bytes, keeps what it used rounded to a cache
+ * line), payload references released after the batch is handed over. */
+#define PPSPP_BATCH_LOOKUP 32 /* chunks looked up at once (storage get_chunks) */
+struct ppspp_tx_batch {
+	int ci; /* the channel batching, -1: none (emit sends at once) */
+	unsigned n, cap;
+	struct ppspp_dgram *d;
+	uint8_t *arena;
+	size_t used, arena_cap;
+	/* chunks looked up ahead for the channel's head range */
+	struct ppspp_chunk_ref look[PPSPP_BATCH_LOOKUP];
+	uint64_t look_first;
+	unsigned look_n, look_next;
+	int look_stop; /* status of chunk look_first + look_n when look_n < asked */
+	bool took_ref; /* the last emit queued a payload: the flush releases its reference */
+};
+
 struct ppspp_engine {
 	struct ppspp_engine_config cfg;
 	uint32_t ch_hwm; /* channel slots at or above are free */
@@ -199,6 +217,7 @@ struct ppspp_engine {
 	struct ppspp_hash_node *scratch_nodes; /* 2 * PPSPP_MAX_HASHES, for sending */
 	struct ppspp_hash_node *in_nodes;      /* 3 * PPSPP_MAX_HASHES, for receiving */
 	struct ppspp_pending *pending;	       /* cfg.send_burst */
+	struct ppspp_tx_batch tx;	       /* io.send_batch */
 };
 
 /* channel.c */

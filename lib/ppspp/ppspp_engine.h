@@ -42,10 +42,25 @@ const char *ppspp_peer_addr_format(const struct ppspp_peer_addr *a, char *out, s
  * storage's get_chunk returned) before returning, since the engine releases its reference right
  * after send returns. Return 0, or a negative errno (counted as a send error; the datagram is
  * then treated as lost). */
+/* One datagram of a batch (ppspp_io.send_batch): hdr_len bytes, then the payload if any. */
+struct ppspp_dgram {
+	const uint8_t *hdr;
+	uint32_t hdr_len;
+	uint32_t payload_len;
+	const void *payload;
+	void *payload_ref;
+};
+
+/* send: one datagram. send_batch (optional): the DATA a channel sends in one run, with any
+ * INTEGRITY-only datagrams among them, in order, all to `to`; returns how many were sent (the
+ * rest count as send errors: lost datagrams the peer asks for again) or a negative errno for
+ * none. The bytes and payloads stay valid only during the call, as with send. */
 struct ppspp_io {
 	void *ctx;
 	int (*send)(void *ctx, const struct ppspp_peer_addr *to, const uint8_t *hdr, size_t hdr_len,
 		    const void *payload, size_t payload_len, void *payload_ref);
+	int (*send_batch)(void *ctx, const struct ppspp_peer_addr *to, const struct ppspp_dgram *d,
+			  unsigned n);
 };
 
 /* Chunk storage of one swarm.
@@ -58,9 +73,21 @@ struct ppspp_io {
  *   a file backend can reserve its space; a negative errno is reported through the error event.
  * NULL callbacks: no get_chunk means the swarm never uploads, no put_chunk means it never
  * keeps what it downloads. */
+struct ppspp_chunk_ref {
+	const void *data;
+	size_t len;
+	void *ref;
+};
+
+/* get_chunks (optional, for a sender serving runs of chunks): up to n chunks from first, as n
+ * calls of get_chunk would give them; returns how many in a row were there (0..n), and when
+ * fewer than n, *stop is what get_chunk would have returned for the next one (-EAGAIN: a miss
+ * being fetched). Lets the storage overlap its lookups (e.g. prefetch a run's index lines). */
 struct ppspp_storage {
 	void *ctx;
 	int (*get_chunk)(void *ctx, uint64_t chunk, const void **data, size_t *len, void **ref);
+	int (*get_chunks)(void *ctx, uint64_t first, unsigned n, struct ppspp_chunk_ref *out,
+			  int *stop);
 	void (*release)(void *ctx, void *ref);
 	int (*put_chunk)(void *ctx, uint64_t chunk, const void *data, size_t len);
 	int (*prepare)(void *ctx, uint64_t chunk_count, uint32_t chunk_size);

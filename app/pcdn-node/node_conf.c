@@ -96,7 +96,7 @@ int node_conf_load(const char *path, struct node_conf *c, char *err, size_t errl
 	config_t cfg;
 	config_setting_t *root, *boot;
 	const char *s;
-	uint32_t v;
+	uint32_t v = 0;
 	int rc;
 
 	memset(c, 0, sizeof(*c));

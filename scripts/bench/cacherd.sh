@@ -5,17 +5,20 @@
 #      I/O ceiling of such a ring pair (bare mbufs forwarded);
 #   2. net_memif between two processes (memif copies payloads into its rings);
 #   3. the same CSC load on kernel UDP (pcdn-bench dp-kernel, recvmmsg/sendmmsg) against
-#      pcdn-source serve.
+#      pcdn-source serve, with recvmmsg/sendmmsg batching only (kernel_mpps) and with UDP GSO/GRO
+#      as well (kernel_gso_mpps).
 # Per-core figures are DATA per core-second of packet work: each worker thread's CPU time
 # (schedstat) minus its idle polling, so they hold on a shared machine; wall rates are printed
 # beside them. Run through scripts/bench.sh cacherd. Last line: one JSON object.
-# Environment: PCDN_BENCH_SECONDS (default 5), PCDN_BENCH_CLIENTS (64), PCDN_BENCH_CONTENT_MIB (16),
+# Environment: PCDN_BENCH_SECONDS (default 5), PCDN_BENCH_CLIENTS (64), PCDN_BENCH_WINDOW (chunks
+# each client requests ahead, 64), PCDN_BENCH_CONTENT_MIB (16),
 # PCDN_BENCH_NO_HUGE=1 (--no-huge even when hugepages are there).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PCDN_BENCH_BUILD:-$top/build-bench}
 secs=${PCDN_BENCH_SECONDS:-5}
 clients=${PCDN_BENCH_CLIENTS:-64}
+window=${PCDN_BENCH_WINDOW:-64}
 mib=${PCDN_BENCH_CONTENT_MIB:-16}
 bench=$build/app/pcdn-bench/pcdn-bench
 src=$build/app/pcdn-source/pcdn-source
@@ -51,7 +54,7 @@ else
 	mem=(--no-huge -m 1024)
 fi
 eal() { echo "${mem[@]}" --no-pci --log-level=error --file-prefix="pcdn_bc_$1_$$"; }
-common=(--clients "$clients" --content-mib "$mib" --chunk-size 1024 --hash sha256)
+common=(--clients "$clients" --window "$window" --content-mib "$mib" --chunk-size 1024 --hash sha256)
 
 # 1. net_ring: main lcore and generator on CPU 0, the cacher worker on CPU 1
 echo "== net_ring set-up (one process) + I/O ceiling" >&2
@@ -78,27 +81,40 @@ spids=()
 grep -v '^msgs\|^bytes\|^dgrams\|^malformed' "$tmp/mc.log" | tail -6 >&2
 grep 'per working' "$tmp/ms.log" | tail -3 >&2
 
-# 3. kernel UDP: pcdn-source serve (one thread, sendmmsg) and the same CSC load on a socket
-echo "== kernel UDP (pcdn-source serve, recvmmsg/sendmmsg client)" >&2
+# 3. kernel UDP: pcdn-source serve (one thread) and the same CSC load on a socket, twice: with
+# recvmmsg/sendmmsg batching only (kernel_mpps, the issue's baseline) and with UDP GSO/GRO on top
+# (kernel_gso_mpps, the best the kernel path here does)
 head -c $((mib * 1024 * 1024)) /dev/urandom >"$tmp/content"
 swarm=$("$src" hash "$tmp/content" --hash sha256)
-taskset -c 1 "$src" serve "$tmp/content" --hash sha256 --listen 127.0.0.1:47970 2>"$tmp/src.log" &
-spids+=($!)
-for _ in $(seq 1 200); do grep -q serving "$tmp/src.log" && break; sleep 0.05; done
-taskset -c 0 "$bench" dp-kernel --server 127.0.0.1:47970 --swarm "$swarm" --hash sha256 \
-	--clients "$clients" --seconds "$secs" --warmup 1 --server-pid "${spids[0]}" \
-	>"$tmp/kernel.json" 2>"$tmp/kernel.log" || { tail -20 "$tmp/kernel.log" >&2; exit 1; }
-kill -TERM "${spids[0]}"; wait "${spids[0]}" || true
-spids=()
-tail -3 "$tmp/kernel.log" >&2
+kernel_run() { # $1: output name, $2: 1 = no UDP offload (PCDN_NO_UDP_OFFLOAD), 0 = offload
+	local noff=()
+	[ "$2" = 1 ] && noff=(PCDN_NO_UDP_OFFLOAD=1)
+	echo "== kernel UDP (pcdn-source serve, $1)" >&2
+	env "${noff[@]}" taskset -c 1 "$src" serve "$tmp/content" --hash sha256 \
+		--listen 127.0.0.1:47970 2>"$tmp/src-$1.log" &
+	spids+=($!)
+	for _ in $(seq 1 200); do grep -q serving "$tmp/src-$1.log" && break; sleep 0.05; done
+	taskset -c 0 "$bench" dp-kernel --server 127.0.0.1:47970 --swarm "$swarm" --hash sha256 \
+		--clients "$clients" --window "$window" --seconds "$secs" --warmup 1 --server-pid "${spids[0]}" \
+		>"$tmp/$1.json" 2>"$tmp/$1.log" || { tail -20 "$tmp/$1.log" >&2; exit 1; }
+	kill -TERM "${spids[0]}"; wait "${spids[0]}" || true
+	spids=()
+	tail -3 "$tmp/$1.log" >&2
+}
+if [ -n "${PCDN_NO_UDP_OFFLOAD:-}" ]; then
+	echo "cacherd bench: PCDN_NO_UDP_OFFLOAD is set in the environment; unset it" >&2
+	exit 1
+fi
+kernel_run kernel 1
+kernel_run kernel_gso 0
 load_end=$(cut -d' ' -f1 /proc/loadavg)
 
-python3 - "$tmp/ring.json" "$tmp/ms.json" "$tmp/mc.json" "$tmp/kernel.json" \
+python3 - "$tmp/ring.json" "$tmp/ms.json" "$tmp/mc.json" "$tmp/kernel.json" "$tmp/kernel_gso.json" \
 	"$huge" "$load_start" "$load_end" "$(nproc)" \
 	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" <<'PY'
 import json, sys
-ring, ms, mc, kern = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:5])
-huge, l0, l1, ncpu, cpu = sys.argv[5:10]
+ring, ms, mc, kern, kgso = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:6])
+huge, l0, l1, ncpu, cpu = sys.argv[6:11]
 def r(x, n=3): return round(x, n)
 ratio = lambda a, b: r(a / b, 2) if b else 0
 out = {
@@ -117,11 +133,14 @@ out = {
     "kernel_mpps": kern["kernel_mpps_per_server_cpu_s"],
     "kernel_mpps_wall": kern["kernel_mpps"],
     "kernel_p99_us": kern["p99_us"],
+    "kernel_gso_mpps": kgso["kernel_mpps_per_server_cpu_s"],
+    "kernel_gso_mpps_wall": kgso["kernel_mpps"],
     "data_vs_kernel": ratio(ring["data_mpps_per_core"], kern["kernel_mpps_per_server_cpu_s"]),
     "data_vs_kernel_wall": ratio(ring["data_mpps_wall"], kern["kernel_mpps"]),
+    "data_vs_kernel_gso": ratio(ring["data_mpps_per_core"], kgso["kernel_mpps_per_server_cpu_s"]),
     "data_vs_io_limit": ratio(ring["data_mpps_per_core"], ring.get("io_limit_mpps", 0)),
-    "verified": ring["verified"] + mc["verified"] + kern["verified"],
-    "verify_failed": ring["verify_failed"] + mc["verify_failed"] + kern["verify_failed"],
+    "verified": ring["verified"] + mc["verified"] + kern["verified"] + kgso["verified"],
+    "verify_failed": ring["verify_failed"] + mc["verify_failed"] + kern["verify_failed"] + kgso["verify_failed"],
     "worker_cpu_share": ring["worker_cpu"],
     "chunk_size": ring["chunk_size"], "clients": ring["clients"], "seconds": ring["seconds"],
     "hugepages": huge == "true",
@@ -133,8 +152,10 @@ w("%-52s %10s %10s\n" % ("what", "per core", "wall"))
 w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, net_ring, 1 process (data_mpps_per_core)", out["data_mpps_per_core"], out["data_mpps_wall"]))
 w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, net_memif, 2 processes", out["memif_mpps_per_core"], out["memif_mpps_wall"]))
 w("%-52s %10.3f %10.3f\n" % ("I/O ceiling Mpps, net_ring pair, bare mbufs", out["io_limit_mpps"], out["io_limit_mpps_wall"]))
-w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, kernel UDP (pcdn-source serve)", out["kernel_mpps"], out["kernel_mpps_wall"]))
-w("%-52s %10.2f %10.2f\n" % ("DPDK / kernel", out["data_vs_kernel"], out["data_vs_kernel_wall"]))
+w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, kernel UDP, sendmmsg (kernel_mpps)", out["kernel_mpps"], out["kernel_mpps_wall"]))
+w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, kernel UDP, sendmmsg + GSO/GRO", out["kernel_gso_mpps"], out["kernel_gso_mpps_wall"]))
+w("%-52s %10.2f %10.2f\n" % ("DPDK / kernel (sendmmsg)", out["data_vs_kernel"], out["data_vs_kernel_wall"]))
+w("%-52s %10.2f\n" % ("DPDK / kernel (sendmmsg + GSO)", out["data_vs_kernel_gso"]))
 w("payload %.2f Gbps per core (%.2f wall); request->DATA latency p50 %.0f us, p99 %.0f us (net_ring); verified %d chunks, %d failed\n" % (
     out["payload_gbps"], out["payload_gbps_wall"], out["p50_us"], out["p99_us"], out["verified"], out["verify_failed"]))
 print(json.dumps(out))

@@ -94,6 +94,15 @@ struct cache_conf {
 	/* Reader threads are registered with the flavour by the application itself (it uses
 	 * liburcu for other data too): cache_reader_register() then only takes a reader slot. */
 	bool threads_registered;
+	/* Optional, for a zero-copy sender keeping its own state per slot (e.g. a pre-built
+	 * packet buffer descriptor over each slot, referenced by the NIC queue instead of
+	 * cache_ref): slot_filled runs when a chunk lands in a slot (cache_insert, and recovery on
+	 * a warm restart), after its bytes are written and before the index publishes it;
+	 * slot_busy is asked, besides the slot's reference count, before a removed or evicted slot
+	 * is reused (true: still being sent, try later). Both run on the writer's thread. */
+	void (*slot_filled)(void *ctx, uint32_t slot, const void *data, uint32_t len);
+	bool (*slot_busy)(void *ctx, uint32_t slot);
+	void *hook_ctx;
 };
 
 /* Defaults: QSBR, classes 1 KiB x 65536 and 8 KiB x 8192, 1024 swarms, 16 MiB metadata,

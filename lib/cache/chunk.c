@@ -118,7 +118,8 @@ long cache_reclaim(struct cache *c)
 		uint32_t slot = c->retired[i];
 		struct cache_class *k = &c->cls[c->slot_class[slot]];
 
-		if (atomic_load_explicit(&c->refcnt[slot], memory_order_acquire) != 0) {
+		if (atomic_load_explicit(&c->refcnt[slot], memory_order_acquire) != 0 ||
+		    (c->conf.slot_busy && c->conf.slot_busy(c->conf.hook_ctx, slot))) {
 			c->retired[keep++] = slot; /* still on a NIC queue: later */
 			continue;
 		}
@@ -193,6 +194,8 @@ int cache_insert(struct cache *c, const struct cache_key *key, const void *data,
 	atomic_store_explicit(&s->commit,
 			      (flags & CACHE_INSERT_PIN) ? CACHE_COMMIT_PINNED : CACHE_COMMIT_VALID,
 			      memory_order_release);
+	if (c->conf.slot_filled)
+		c->conf.slot_filled(c->conf.hook_ctx, slot, cache_slot_data(c, slot), len);
 	cache_index_insert(&c->chunk_idx, h, key->swarm, key->chunk, slot, len);
 
 	pinned = (flags & CACHE_INSERT_PIN) || c->swarm_pinned[cache_swarm_index(key->swarm)];
@@ -352,6 +355,9 @@ void cache_chunk_recover(struct cache *c)
 				continue;
 			}
 			s->sum16 = cache_payload_sum16(cache_slot_data(c, slot), s->len);
+			if (c->conf.slot_filled)
+				c->conf.slot_filled(c->conf.hook_ctx, slot, cache_slot_data(c, slot),
+						    s->len);
 			cache_index_insert(&c->chunk_idx, h, s->swarm, s->chunk, slot, s->len);
 			if (commit == CACHE_COMMIT_PINNED || c->swarm_pinned[cache_swarm_index(s->swarm)])
 				c->queue[slot] = Q_PINNED;

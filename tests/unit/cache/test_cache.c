@@ -529,6 +529,97 @@ static void test_references(void)
 	cache_destroy(c);
 }
 
+/* The slot hooks: what a zero-copy sender with its own per-slot descriptors relies on. */
+struct hook_log {
+	struct cache *c; /* set after cache_create */
+	struct cache_reader *r;
+	unsigned filled;
+	uint32_t last_slot, last_len;
+	const void *last_data;
+	bool visible_at_fill; /* a reader could already find the chunk when filled ran */
+	cache_swarm_t swarm;
+	uint64_t chunk;
+	bool busy[32];
+	unsigned busy_asked;
+};
+
+static void hook_filled(void *ctx, uint32_t slot, const void *data, uint32_t len)
+{
+	struct hook_log *h = ctx;
+	struct cache_hit hit;
+
+	h->filled++;
+	h->last_slot = slot;
+	h->last_len = len;
+	h->last_data = data;
+	if (h->r && cache_lookup(h->r, &(struct cache_key){h->swarm, h->chunk}, &hit) == 0)
+		h->visible_at_fill = true;
+}
+
+static bool hook_busy(void *ctx, uint32_t slot)
+{
+	struct hook_log *h = ctx;
+
+	h->busy_asked++;
+	return slot < 32 && h->busy[slot];
+}
+
+static void test_slot_hooks(void)
+{
+	struct cache_conf conf;
+	struct hook_log h = {0};
+	struct cache *c;
+	struct cache_hit hit[16];
+	cache_swarm_t s;
+
+	small_conf(&conf, 16, 4);
+	conf.slot_filled = hook_filled;
+	conf.slot_busy = hook_busy;
+	conf.hook_ctx = &h;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	h.c = c;
+	h.r = cache_reader_register(c);
+	s = add_swarm(c, "hooks", false);
+	h.swarm = s;
+	for (uint64_t i = 0; i < 16; i++) {
+		h.chunk = i;
+		CU_ASSERT_EQUAL(put(c, s, i, 1000 + (uint32_t)i, 0), 0);
+		CU_ASSERT_EQUAL(h.filled, i + 1);
+		CU_ASSERT_EQUAL_FATAL(cache_lookup(h.r, &(struct cache_key){s, i}, &hit[i]), 0);
+		/* told the slot, its bytes (already written) and length, before publication */
+		CU_ASSERT_EQUAL(h.last_slot, hit[i].slot);
+		CU_ASSERT_PTR_EQUAL(h.last_data, hit[i].data);
+		CU_ASSERT_EQUAL(h.last_len, 1000 + i);
+		CU_ASSERT_EQUAL(test_check(test_seed((uint32_t)s, i), h.last_data, h.last_len), 0);
+	}
+	CU_ASSERT_FALSE(h.visible_at_fill);
+	cache_reader_quiescent(h.r);
+	/* every slot "on a NIC queue" per the hook (no cache_ref): purged but never reused */
+	for (unsigned i = 0; i < 16; i++)
+		h.busy[hit[i].slot] = true;
+	CU_ASSERT_EQUAL(cache_purge_all(c), 16);
+	CU_ASSERT_EQUAL(cache_reclaim(c), 0);
+	CU_ASSERT(h.busy_asked >= 16);
+	CU_ASSERT_EQUAL(put(c, s, 100, 1024, 0), -EBUSY);
+	for (uint64_t i = 0; i < 16; i++)
+		CU_ASSERT_EQUAL(test_check(test_seed((uint32_t)s, i), hit[i].data, 1000 + (uint32_t)i),
+				0);
+	/* one sent: that slot, and only that one, comes back */
+	h.busy[hit[5].slot] = false;
+	CU_ASSERT_EQUAL(cache_reclaim(c), 1);
+	h.chunk = 100;
+	CU_ASSERT_EQUAL(put(c, s, 100, 1024, CACHE_INSERT_PIN), 0);
+	CU_ASSERT_EQUAL(h.last_slot, hit[5].slot);
+	CU_ASSERT_EQUAL(put(c, s, 101, 1024, 0), -EBUSY);
+	for (unsigned i = 0; i < 32; i++)
+		h.busy[i] = false;
+	CU_ASSERT_EQUAL(cache_reclaim(c), 15);
+	CU_ASSERT_EQUAL(put(c, s, 101, 1024, 0), 0);
+	cache_reader_unregister(h.r);
+	cache_destroy(c);
+}
+
 static void test_purge(void)
 {
 	struct cache_conf conf;
@@ -777,6 +868,7 @@ int main(void)
 	CU_add_test(s, "eviction", test_eviction);
 	CU_add_test(s, "pinning", test_pinning);
 	CU_add_test(s, "references", test_references);
+	CU_add_test(s, "slot hooks (filled before publication, busy keeps a slot)", test_slot_hooks);
 	CU_add_test(s, "purge", test_purge);
 	CU_add_test(s, "reader limit", test_reader_limit);
 	CU_add_test(s, "caller region", test_caller_region);

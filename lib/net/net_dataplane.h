@@ -20,14 +20,20 @@ extern "C" {
 #define NET_MAX_PORTS	8
 #define NET_MAX_WORKERS 32
 #define NET_BURST	32
+/* Frame bytes of a TX header mbuf (Ethernet/IP/UDP + the caller's header bytes): a datagram
+ * whose headers are longer takes a packet mbuf. */
+#define NET_TX_HDR_ROOM 256
 
 struct net_dataplane_config {
-	unsigned n_workers;	 /* each gets one RX and one TX queue per port */
-	uint16_t ppspp_port;	 /* UDP port handed to the worker's UDP hook */
-	unsigned mbufs;		 /* packet mbufs (RX, replies, datagram headers) */
-	unsigned mbuf_cache;	 /* per-lcore mempool cache */
-	unsigned max_mtu;	 /* largest port MTU: sizes the packet mbufs (0: 1500) */
-	unsigned ext_mbufs;	 /* mbufs that carry external (zero-copy) payloads */
+	unsigned n_workers;  /* each gets one RX and one TX queue per port */
+	uint16_t ppspp_port; /* UDP port handed to the worker's UDP hook */
+	unsigned mbufs;	     /* packet mbufs (RX, replies, datagram headers) */
+	unsigned mbuf_cache; /* per-lcore mempool cache */
+	unsigned max_mtu;    /* largest port MTU: sizes the packet mbufs (0: 1500) */
+	unsigned ext_mbufs;  /* mbufs that carry external (zero-copy) payloads */
+	/* Small mbufs for the headers of sent UDP datagrams (NET_TX_HDR_ROOM bytes of frame each;
+	 * larger headers take a packet mbuf). 0: the larger of mbufs and ext_mbufs. */
+	unsigned tx_hdr_mbufs;
 	unsigned neigh_capacity; /* neighbour entries per worker per port */
 	struct net_neigh_config neigh;
 	int socket_id; /* NUMA socket for pools and rings (SOCKET_ID_ANY is fine) */

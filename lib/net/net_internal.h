@@ -58,7 +58,7 @@ struct net_worker {
 	struct rte_ring *share_ring;	/* struct net_neigh_share from other workers */
 	struct net_neigh_table *neigh[NET_MAX_PORTS];
 	struct net_txbuf tx[NET_MAX_PORTS];
-	struct net_mstash hdr_stash; /* from dp->pool: datagram headers */
+	struct net_mstash hdr_stash; /* from dp->hdr_pool: datagram headers */
 	struct net_mstash ext_stash; /* from dp->ext_pool: zero-copy payloads */
 } __rte_cache_aligned;
 
@@ -71,6 +71,7 @@ struct net_port {
 struct net_dataplane {
 	struct net_dataplane_config cfg;
 	struct rte_mempool *pool;     /* packet mbufs */
+	struct rte_mempool *hdr_pool; /* TX header mbufs: frame right after the mbuf, no headroom */
 	struct rte_mempool *ext_pool; /* mbufs for external payloads; shinfo in the private area */
 	unsigned n_ports;
 	struct net_port ports[NET_MAX_PORTS];

@@ -140,41 +140,85 @@ static int tx_resolve(struct net_worker *w, unsigned pidx, const struct net_ipad
 	return 0;
 }
 
-/* Prefetches the lines of a fresh mbuf that the TX path writes: its two header lines, and at
- * `extra` bytes from it the frame headers of a packet mbuf or the private area of an external
- * one, so the stores into it do not wait for memory. */
-static inline void mbuf_prefetch(const struct rte_mbuf *m, size_t extra)
+/* TX mbufs are taken raw (rte_mempool_get, no rte_pktmbuf_reset): an mbuf back in its pool has
+ * refcnt 1, next NULL and nb_segs 1 (DPDK's invariant, which rte_pktmbuf_free keeps), and
+ * tx_fill / tx_attach_payload write every other field the TX path and a PMD read, once each,
+ * instead of reset's defaults overwritten a moment later. */
+
+/* How many mbufs ahead of the one being written are prefetched: the fill loop spends well
+ * under a memory latency per datagram, so the next one alone would still arrive late. */
+#define NET_TX_PF 4
+
+/* A line about to be written: fetched for ownership (rte_prefetch0_write is still experimental
+ * in DPDK 22.11; this is its body). */
+static inline void prefetch_w(const void *p)
+{
+	__builtin_prefetch(p, 1, 3);
+}
+
+/* The lines a header mbuf of dp->hdr_pool gets written: its two, then the frame right after
+ * them (the first three lines hold up to 192 bytes of headers). */
+static inline void hdr_prefetch(const struct rte_mbuf *m)
 {
 	const char *p = (const char *)m;
 
-	rte_prefetch0(p);
-	rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
-	rte_prefetch0(p + extra);
-	rte_prefetch0(p + extra + RTE_CACHE_LINE_SIZE);
+	prefetch_w(p);
+	prefetch_w(p + RTE_CACHE_LINE_SIZE);
+	prefetch_w(p + 2 * RTE_CACHE_LINE_SIZE);
+	prefetch_w(p + 3 * RTE_CACHE_LINE_SIZE);
+	prefetch_w(p + 4 * RTE_CACHE_LINE_SIZE);
 }
 
-/* One fresh mbuf from the worker's stash of pool, refilled in bulk; NULL when the pool is dry.
- * The next one is prefetched. */
-static struct rte_mbuf *stash_get(struct rte_mempool *pool, struct net_mstash *s, size_t extra)
+/* The lines of an external-payload mbuf: its two and the private area (shared info). */
+static inline void ext_prefetch(const struct rte_mbuf *e)
 {
-	struct rte_mbuf *m;
+	const char *p = (const char *)e;
+
+	prefetch_w(p);
+	prefetch_w(p + RTE_CACHE_LINE_SIZE);
+	prefetch_w(p + 2 * RTE_CACHE_LINE_SIZE);
+}
+
+static inline void tx_prefetch(const struct rte_mbuf *m, bool hdr)
+{
+	if (hdr)
+		hdr_prefetch(m);
+	else
+		ext_prefetch(m);
+}
+
+/* One raw mbuf from the worker's stash of pool (hdr: dp->hdr_pool, else dp->ext_pool),
+ * refilled in bulk; NULL when the pool is dry. The ones NET_TX_PF ahead are prefetched. */
+static inline struct rte_mbuf *stash_get(struct rte_mempool *pool, struct net_mstash *s, bool hdr)
+{
+	void *obj;
 
 	if (s->next == s->n) {
-		if (rte_pktmbuf_alloc_bulk(pool, s->m, NET_MSTASH) != 0)
-			return rte_pktmbuf_alloc(pool); /* fewer left than a stash: one at a time */
+		if (rte_mempool_get_bulk(pool, (void **)s->m, NET_MSTASH) != 0)
+			/* fewer left than a stash: one at a time */
+			return rte_mempool_get(pool, &obj) == 0 ? obj : NULL;
 		s->n = NET_MSTASH;
 		s->next = 0;
+		for (unsigned i = 0; i < NET_TX_PF; i++)
+			tx_prefetch(s->m[i], hdr);
 	}
-	m = s->m[s->next++];
-	if (s->next < s->n)
-		mbuf_prefetch(s->m[s->next], extra);
-	return m;
+	if (s->next + NET_TX_PF < s->n)
+		tx_prefetch(s->m[s->next + NET_TX_PF], hdr);
+	return s->m[s->next++];
 }
 
-/* Where the frame headers of a packet mbuf start, from the mbuf (for prefetching). */
-static inline size_t hdr_mbuf_extra(const struct net_dataplane *dp)
+static inline struct rte_mbuf *raw_get(struct rte_mempool *pool)
 {
-	return sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(dp->pool) + RTE_PKTMBUF_HEADROOM;
+	void *obj;
+
+	return rte_mempool_get(pool, &obj) == 0 ? obj : NULL;
+}
+
+/* Whether a datagram with these header bytes fits a header mbuf of dp->hdr_pool (else it takes
+ * a packet mbuf of dp->pool). */
+static inline bool hdr_fits_small(unsigned hlen, uint16_t hdr_len)
+{
+	return hlen + hdr_len <= NET_TX_HDR_ROOM;
 }
 
 static void payload_release(const struct net_payload *pl)
@@ -275,10 +319,12 @@ static inline int tx_mtu_check(struct net_worker *w, const struct net_port *port
 	return -EMSGSIZE;
 }
 
-/* Points e at the caller's payload (no copy) and chains it after m. From here the payload
- * belongs to e: freeing e runs its release once. */
-static int tx_attach_payload(struct net_worker *w, struct rte_mbuf *m, struct rte_mbuf *e,
-			     const struct net_payload *pl)
+/* Points the raw mbuf e at the caller's payload (no copy) and chains it after m: the fields
+ * rte_pktmbuf_attach_extbuf and rte_pktmbuf_chain would set, written once. From here the payload
+ * belongs to e: freeing e (rte_pktmbuf_free's detach) runs its release once and gives e its own
+ * buffer back. */
+static inline void tx_attach_payload(struct net_worker *w, struct rte_mbuf *m, struct rte_mbuf *e,
+				     const struct net_payload *pl)
 {
 	struct net_ext_priv *xp = rte_mbuf_to_priv(e);
 
@@ -288,18 +334,17 @@ static int tx_attach_payload(struct net_worker *w, struct rte_mbuf *m, struct rt
 	xp->sh.free_cb = ext_free;
 	xp->sh.fcb_opaque = xp;
 	rte_mbuf_ext_refcnt_set(&xp->sh, 1);
-	rte_pktmbuf_attach_extbuf(e, (void *)(uintptr_t)pl->addr, pl->iova, (uint16_t)pl->len,
-				  &xp->sh);
+	e->buf_addr = (void *)(uintptr_t)pl->addr;
+	rte_mbuf_iova_set(e, pl->iova);
+	e->buf_len = (uint16_t)pl->len;
+	e->data_off = 0;
+	e->ol_flags = RTE_MBUF_F_EXTERNAL;
+	e->shinfo = &xp->sh;
 	e->data_len = (uint16_t)pl->len;
 	e->pkt_len = pl->len;
-	if (rte_pktmbuf_chain(m, e) < 0) {
-		rte_pktmbuf_free(m);
-		rte_pktmbuf_free(e);
-		net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
-		return -EMSGSIZE;
-	}
+	m->next = e;
+	m->nb_segs = 2;
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1);
-	return 0;
 }
 
 /* The UDP checksum field: with the port's offload, the pseudo-header sum the NIC expects
@@ -330,28 +375,48 @@ static inline uint16_t tx_udp_csum(const struct tx_tmpl *tp, bool offload, uint3
 	return c ? c : 0xffff;
 }
 
-/* Writes one datagram into the fresh mbuf m (and e over its payload, when it has one): the
- * template's headers with this datagram's lengths, IPv4 ID and checksums, then the caller's
- * header bytes. On error m, e and the payload are gone (counted). */
+/* Writes one datagram into the raw mbuf m (and e over its payload, when it has one): the mbuf
+ * fields, the template's headers with this datagram's lengths, IPv4 ID and checksums, then the
+ * caller's header bytes. A header mbuf of dp->hdr_pool has its frame right after the mbuf
+ * (data_off 0), a packet mbuf the usual headroom. On error m, e and the payload are gone
+ * (counted). */
 static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mbuf *m,
 		   struct rte_mbuf *e, const void *hdr, uint16_t hdr_len,
 		   const struct net_payload *pl)
 {
 	uint32_t udp_len = NET_UDP_HLEN + hdr_len + (pl ? pl->len : 0);
 	bool offload = tp->udp_offload && (!pl || tp->multiseg_ok);
+	uint16_t off = m->pool == w->dp->hdr_pool ? 0 : RTE_PKTMBUF_HEADROOM;
+	uint16_t len = (uint16_t)(tp->hlen + hdr_len);
 	uint8_t *p, *ip, *u;
 
-	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(tp->hlen + hdr_len));
-	if (!p) { /* header bytes beyond one mbuf's room */
-		rte_pktmbuf_free(m);
-		rte_pktmbuf_free(e);
+	if (unlikely((unsigned)off + len > m->buf_len)) { /* beyond one packet mbuf's room */
+		rte_mbuf_raw_free(m);
+		if (e)
+			rte_mbuf_raw_free(e);
 		net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
 		payload_release(pl);
 		return -EMSGSIZE;
 	}
+	m->data_off = off;
+	m->packet_type = 0;
+	m->data_len = len;
+	m->pkt_len = len + (pl ? pl->len : 0);
+	m->vlan_tci = 0;
+	if (offload) {
+		m->ol_flags =
+		    tp->v4 ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM
+			   : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+		m->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, tp->ip_hlen, 0, 0, 0, 0, 0);
+	} else {
+		/* As reset leaves it (line 1 is read at free anyway: m->next). */
+		m->ol_flags = 0;
+		m->tx_offload = 0;
+	}
+	p = (uint8_t *)m->buf_addr + off;
 	/* Fixed size: a few vector stores; what lands past the headers is overwritten by the
 	 * caller's bytes or lies in the tailroom. */
-	if (likely((size_t)rte_pktmbuf_tailroom(m) + tp->hlen + hdr_len >= sizeof(tp->b)))
+	if (likely((unsigned)m->buf_len - off >= sizeof(tp->b)))
 		memcpy(p, tp->b, sizeof(tp->b));
 	else
 		memcpy(p, tp->b, tp->hlen);
@@ -371,15 +436,8 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 	put_be16(u + 4, (uint16_t)udp_len);
 	if (hdr_len)
 		memcpy(u + NET_UDP_HLEN, hdr, hdr_len);
-	if (e && tx_attach_payload(w, m, e, pl) < 0)
-		return -EMSGSIZE;
-	if (offload) {
-		m->l2_len = NET_ETH_HLEN;
-		m->l3_len = tp->ip_hlen;
-		m->ol_flags |=
-		    tp->v4 ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM
-			   : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
-	}
+	if (e)
+		tx_attach_payload(w, m, e, pl);
 	put_be16(u + 6, tx_udp_csum(tp, offload, udp_len, hdr, hdr_len, pl));
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
 	return 0;
@@ -417,16 +475,18 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		payload_release(payload);
 		return -ENETUNREACH;
 	}
-	m = stash_get(dp->pool, &w->hdr_stash, hdr_mbuf_extra(dp));
+	tx_tmpl_init(&tp, port, t);
+	m = hdr_fits_small(tp.hlen, hdr_len) ? stash_get(dp->hdr_pool, &w->hdr_stash, true)
+					     : raw_get(dp->pool);
 	if (m && payload)
-		e = stash_get(dp->ext_pool, &w->ext_stash, sizeof(struct rte_mbuf));
+		e = stash_get(dp->ext_pool, &w->ext_stash, false);
 	if (!m || (payload && !e)) {
 		net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
-		rte_pktmbuf_free(m);
+		if (m)
+			rte_mbuf_raw_free(m);
 		payload_release(payload);
 		return -ENOBUFS;
 	}
-	tx_tmpl_init(&tp, port, t);
 	rc = tx_fill(w, &tp, m, e, hdr, hdr_len, payload);
 	if (rc < 0)
 		return rc;
@@ -472,7 +532,6 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 		     const struct net_tx_dgram *d, unsigned n)
 {
 	struct net_dataplane *dp = w->dp;
-	const size_t hextra = hdr_mbuf_extra(dp);
 	const struct net_port *port;
 	struct net_ipaddr nh;
 	struct tx_tmpl tp;
@@ -506,15 +565,21 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 
 		for (unsigned i = 0; i < cnt; i++) {
 			st[i] = (int16_t)tx_dgram_check(w, port, tp.ip_hlen, &c[i]);
-			nh_want += st[i] == 0;
+			nh_want += st[i] == 0 && hdr_fits_small(tp.hlen, c[i].hdr_len);
 			ne_want += st[i] == 0 && c[i].payload;
 		}
 		/* A pool with fewer left than the bulk: one at a time below, as net_tx_udp would.
 		 */
-		h_have =
-		    nh_want && rte_pktmbuf_alloc_bulk(dp->pool, hm, nh_want) == 0 ? nh_want : 0;
-		e_have =
-		    ne_want && rte_pktmbuf_alloc_bulk(dp->ext_pool, em, ne_want) == 0 ? ne_want : 0;
+		h_have = nh_want && rte_mempool_get_bulk(dp->hdr_pool, (void **)hm, nh_want) == 0
+			     ? nh_want
+			     : 0;
+		e_have = ne_want && rte_mempool_get_bulk(dp->ext_pool, (void **)em, ne_want) == 0
+			     ? ne_want
+			     : 0;
+		for (unsigned k = 0; k < NET_TX_PF && k < h_have; k++)
+			hdr_prefetch(hm[k]);
+		for (unsigned k = 0; k < NET_TX_PF && k < e_have; k++)
+			ext_prefetch(em[k]);
 		for (unsigned i = 0; i < cnt; i++) {
 			const struct net_payload *pl = c[i].payload;
 			struct rte_mbuf *m, *e = NULL;
@@ -525,16 +590,28 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 					first_err = st[i];
 				continue;
 			}
-			m = hi < h_have ? hm[hi++] : rte_pktmbuf_alloc(dp->pool);
-			if (m && pl)
-				e = ei < e_have ? em[ei++] : rte_pktmbuf_alloc(dp->ext_pool);
-			if (hi < h_have)
-				mbuf_prefetch(hm[hi], hextra);
-			if (ei < e_have)
-				mbuf_prefetch(em[ei], sizeof(struct rte_mbuf));
+			if (!hdr_fits_small(tp.hlen, c[i].hdr_len)) {
+				m = raw_get(dp->pool);
+			} else if (hi < h_have) {
+				if (hi + NET_TX_PF < h_have)
+					hdr_prefetch(hm[hi + NET_TX_PF]);
+				m = hm[hi++];
+			} else {
+				m = raw_get(dp->hdr_pool);
+			}
+			if (m && pl) {
+				if (ei < e_have) {
+					if (ei + NET_TX_PF < e_have)
+						ext_prefetch(em[ei + NET_TX_PF]);
+					e = em[ei++];
+				} else {
+					e = raw_get(dp->ext_pool);
+				}
+			}
 			if (!m || (pl && !e)) {
 				net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
-				rte_pktmbuf_free(m);
+				if (m)
+					rte_mbuf_raw_free(m);
 				payload_release(pl);
 				rc = -ENOBUFS;
 			} else {
@@ -549,11 +626,12 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 			else if (!first_err)
 				first_err = rc;
 		}
-		/* Payload mbufs are left over when the header pool ran dry within the chunk. */
+		/* Payload mbufs are left over when the header pool ran dry within the chunk (raw,
+		 * never written). */
 		if (hi < h_have)
-			rte_pktmbuf_free_bulk(&hm[hi], h_have - hi);
+			rte_mempool_put_bulk(dp->hdr_pool, (void **)&hm[hi], h_have - hi);
 		if (ei < e_have)
-			rte_pktmbuf_free_bulk(&em[ei], e_have - ei);
+			rte_mempool_put_bulk(dp->ext_pool, (void **)&em[ei], e_have - ei);
 	}
 	return queued ? (int)queued : first_err;
 }

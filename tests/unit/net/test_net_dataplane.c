@@ -31,6 +31,7 @@
 static struct rte_mempool *tpool; /* the peer's mbufs */
 static const uint8_t peer_mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01};
 static unsigned rig_seq;
+static unsigned rig_hdr_mbufs; /* the next rig's tx_hdr_mbufs (0: the default) */
 
 struct rig {
 	struct rte_ring *rx[2], *tx[2];
@@ -56,6 +57,7 @@ static int rig_make_q(struct rig *r, unsigned nw, unsigned nrx)
 	    .mbufs = 1023,
 	    .mbuf_cache = 32,
 	    .ext_mbufs = 255,
+	    .tx_hdr_mbufs = rig_hdr_mbufs,
 	    .neigh_capacity = 64,
 	    .socket_id = SOCKET_ID_ANY,
 	    .neigh = {.reachable_ns = 600ull * 1000000000,
@@ -1469,6 +1471,204 @@ static void test_tx_burst_pool_dry(void)
 	rig_free(&r);
 }
 
+/* ---- TX header pool ------------------------------------------------------------------------ */
+
+static uint8_t bighdr[400];
+
+/* Where a sent datagram's header mbuf came from: a header that fits NET_TX_HDR_ROOM sits in a
+ * small mbuf of the TX header pool right after the mbuf itself, a longer one in a packet mbuf. */
+static void check_hdr_mbuf(struct rig *r, const struct rte_mbuf *m, unsigned hlen)
+{
+	if (hlen <= NET_TX_HDR_ROOM) {
+		CU_ASSERT_PTR_EQUAL(m->pool, r->dp->hdr_pool);
+		CU_ASSERT_EQUAL(m->data_off, 0);
+		CU_ASSERT_PTR_EQUAL(rte_pktmbuf_mtod(m, const char *),
+				    (const char *)m + sizeof(struct rte_mbuf));
+	} else {
+		CU_ASSERT_PTR_EQUAL(m->pool, r->dp->pool);
+	}
+}
+
+/* Header lengths around the small mbuf's room, with and without payload, sent by net_tx_udp and
+ * by net_tx_udp_burst: the same frames byte for byte from the pool their size picks, and mbufs
+ * reused from the pool carry nothing of their previous datagram (offload requests, chain). */
+static void check_hdr_sizes(struct rig *r, bool v4, bool offload)
+{
+	struct net_port_info *pi = (struct net_port_info *)r->pi;
+	struct net_worker *w = net_dataplane_worker(r->dp, 0);
+	struct net_udp_tuple t = {.local = ip(v4 ? "10.0.0.2" : "fd00::2"),
+				  .remote = ip(v4 ? "10.0.0.1" : "fd00::1"),
+				  .local_port = PPSPP_PORT,
+				  .remote_port = 4002};
+	unsigned base = NET_ETH_HLEN + (v4 ? NET_IPV4_HLEN : NET_IPV6_HLEN) + NET_UDP_HLEN;
+	const uint16_t hls[] = {0,
+				1,
+				(uint16_t)(NET_TX_HDR_ROOM - base - 1),
+				(uint16_t)(NET_TX_HDR_ROOM - base),
+				(uint16_t)(NET_TX_HDR_ROOM - base + 1),
+				300};
+	enum { K = 2 * PCDN_ARRAY_SIZE(hls) };
+	struct net_tx_dgram d[K];
+	struct net_payload pl[K];
+	static uint8_t fa[K][1600], fb[K][1600];
+	int la[K], lb[K];
+	struct rte_mbuf *m;
+
+	pi->tx_udp_csum_offload = offload;
+	pi->tx_csum_multiseg_ok = offload;
+	for (unsigned i = 0; i < K; i++) {
+		d[i] = (struct net_tx_dgram){.hdr = bighdr + i, .hdr_len = hls[i / 2]};
+		if (i & 1) {
+			pl[i] = (struct net_payload){.addr = bregion + 3 * i,
+						     .iova = net_payload_iova(bregion + 3 * i),
+						     .len = 500 + i,
+						     .release = region_free};
+			d[i].payload = &pl[i];
+		}
+	}
+	freed = 0;
+	w->ip_id = 7;
+	for (unsigned i = 0; i < K; i++)
+		CU_ASSERT_EQUAL(net_tx_udp(w, r->port, &t, d[i].hdr, d[i].hdr_len, d[i].payload),
+				0);
+	net_worker_flush(w);
+	for (unsigned i = 0; i < K; i++) {
+		la[i] = take(r, 0, fa[i], sizeof(fa[i]), &m);
+		CU_ASSERT_EQUAL_FATAL(la[i], (int)(base + d[i].hdr_len + (i & 1 ? pl[i].len : 0)));
+		check_hdr_mbuf(r, m, base + d[i].hdr_len);
+		CU_ASSERT_EQUAL(m->nb_segs, i & 1 ? 2 : 1);
+		CU_ASSERT_EQUAL(m->data_len, base + d[i].hdr_len);
+		if (!offload) {
+			CU_ASSERT_EQUAL(m->ol_flags, 0);
+			CU_ASSERT_EQUAL(m->tx_offload, 0);
+		} else {
+			CU_ASSERT_EQUAL(m->l2_len, NET_ETH_HLEN);
+		}
+		if (!(i & 1))
+			CU_ASSERT_PTR_NULL(m->next);
+		check_frame_csums(fa[i], (unsigned)la[i], m->ol_flags);
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT_EQUAL(freed, K / 2);
+	w->ip_id = 7;
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r->port, &t, d, K), K);
+	net_worker_flush(w);
+	for (unsigned i = 0; i < K; i++) {
+		lb[i] = take(r, 0, fb[i], sizeof(fb[i]), &m);
+		CU_ASSERT_EQUAL_FATAL(lb[i], la[i]);
+		check_hdr_mbuf(r, m, base + d[i].hdr_len);
+		CU_ASSERT_EQUAL(memcmp(fa[i], fb[i], (size_t)la[i]), 0);
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT_EQUAL(freed, K);
+	freed = 0;
+}
+
+/* A small header pool: the sizes above from both pools, then the pool runs dry with every frame
+ * still on the port: datagrams that need a header mbuf are dropped as no-mbuf (payload released
+ * once), RX, replies and datagrams with long headers (packet mbufs) carry on, and once the port
+ * gave the frames back every header mbuf is in the pool again. */
+static void test_tx_hdr_pool(void)
+{
+	enum { N = 100 };
+	static struct net_payload pl[N];
+	static struct net_tx_dgram d[N];
+	struct net_dataplane_config bad = {.n_workers = 1,
+					   .mbufs = 1023,
+					   .ext_mbufs = 255,
+					   .tx_hdr_mbufs = 63,
+					   .neigh_capacity = 64,
+					   .socket_id = SOCKET_ID_ANY};
+	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
+				  .remote = ip("10.0.0.1"),
+				  .local_port = PPSPP_PORT,
+				  .remote_port = 4000};
+	struct net_counters c0, c1;
+	struct net_worker *w;
+	struct rig r;
+	uint8_t buf[2048];
+	struct rte_mbuf *m;
+	unsigned avail, stashed, frames = 0, arp_replies = 0;
+	int rc;
+
+	errno = 0;
+	CU_ASSERT_PTR_NULL(net_dataplane_create(&bad)); /* fewer than 64 */
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	for (unsigned i = 0; i < sizeof(bighdr); i++)
+		bighdr[i] = (uint8_t)(i * 13 + 5);
+	for (unsigned i = 0; i < sizeof(bregion); i++)
+		bregion[i] = (uint8_t)(i * 29 + 3);
+	rig_hdr_mbufs = 64;
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	rig_hdr_mbufs = 0;
+	CU_ASSERT_EQUAL(r.dp->hdr_pool->size, 64);
+	w = net_dataplane_worker(r.dp, 0);
+	{
+		struct net_ipaddr src = ip("fd00::1"), target = ip("fd00::2");
+
+		inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+		inject(&r, buf,
+		       (uint32_t)net_nd_ns_build(buf, sizeof(buf), peer_mac, &src, &target));
+		poll_all(&r);
+		CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
+		CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* NA */
+	}
+	for (int round = 0; round < 2; round++)
+		for (int fam = 0; fam < 2; fam++) {
+			check_hdr_sizes(&r, fam == 0, true);
+			check_hdr_sizes(&r, fam == 0, false);
+		}
+	/* Dry: all the header mbufs this lcore can reach, then more. */
+	for (unsigned i = 0; i < N; i++) {
+		pl[i] = (struct net_payload){.addr = bregion + i,
+					     .iova = net_payload_iova(bregion + i),
+					     .len = 100,
+					     .release = region_free};
+		d[i] = (struct net_tx_dgram){.hdr = "HD", .hdr_len = 2, .payload = &pl[i]};
+	}
+	avail = rte_mempool_avail_count(r.dp->hdr_pool);
+	stashed = (unsigned)(w->hdr_stash.n - w->hdr_stash.next);
+	CU_ASSERT_EQUAL(avail + stashed, 64);
+	c0 = counters(&r);
+	freed = 0;
+	rc = net_tx_udp_burst(w, r.port, &t, d, N);
+	c1 = counters(&r);
+	CU_ASSERT_EQUAL(rc, (int)avail);
+	CU_ASSERT_EQUAL(c1.drop[NET_DROP_NO_MBUF] - c0.drop[NET_DROP_NO_MBUF], N - avail);
+	CU_ASSERT_EQUAL(freed, (int)(N - avail));
+	/* net_tx_udp takes from the worker's stash first, then fails the same way. */
+	for (unsigned i = 0; i < stashed; i++)
+		CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, "x", 1, NULL), 0);
+	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, "x", 1, &pl[0]), -ENOBUFS);
+	CU_ASSERT_EQUAL(freed, (int)(N - avail) + 1);
+	/* A long header takes a packet mbuf; RX and replies use the packet pool too. */
+	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, bighdr, 300, &pl[1]), 0);
+	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+	poll_all(&r);
+	net_worker_flush(w);
+	while (take(&r, 0, buf, sizeof(buf), &m) >= 0) {
+		struct net_frame f;
+
+		CU_ASSERT_EQUAL(net_frame_parse(buf, m->pkt_len, 0, &f), NET_DROP_NONE);
+		if (f.kind == NET_FRAME_ARP)
+			arp_replies++;
+		else
+			frames++;
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT_EQUAL(arp_replies, 1);
+	CU_ASSERT_EQUAL(frames, avail + stashed + 1);
+	CU_ASSERT_EQUAL(freed, N + 2);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(r.dp->hdr_pool), 64);
+	/* And it sends again. */
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, d, 8), 8);
+	net_worker_flush(w);
+	while (take(&r, 0, buf, sizeof(buf), NULL) >= 0)
+		;
+	freed = 0;
+	rig_free(&r);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -1514,6 +1714,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "tx_burst_unresolved", test_tx_burst_unresolved);
 	CU_add_test(s, "tx_burst_errors", test_tx_burst_errors);
 	CU_add_test(s, "tx_burst_pool_dry", test_tx_burst_pool_dry);
+	CU_add_test(s, "tx_hdr_pool", test_tx_hdr_pool);
 	CU_add_test(s, "software_dispatch", test_dispatch);
 	CU_add_test(s, "software_dispatch_two_queues", test_dispatch_two_queues);
 	CU_add_test(s, "tap_csum_offload_kernel_peer", test_tap_offload);

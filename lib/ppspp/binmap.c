@@ -149,3 +149,74 @@ uint64_t ppspp_bitmap_run_start(const struct ppspp_bitmap *b, uint64_t i, uint64
 	}
 	return wi * 64 + (63 - (uint64_t)__builtin_clzll(w)) + 1;
 }
+
+/* ---- channel sets ---------------------------------------------------------------------------- */
+
+int ppspp_chanset_alloc(struct ppspp_chanset *s, uint32_t nbits)
+{
+	s->nw = (nbits + 63) / 64;
+	s->w = calloc(s->nw, sizeof(*s->w));
+	s->sum = calloc((s->nw + 63) / 64, sizeof(*s->sum));
+	if (!s->w || !s->sum) {
+		ppspp_chanset_free(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void ppspp_chanset_free(struct ppspp_chanset *s)
+{
+	free(s->w);
+	free(s->sum);
+	s->w = s->sum = NULL;
+	s->nw = 0;
+}
+
+void ppspp_chanset_clear(struct ppspp_chanset *s)
+{
+	for (uint32_t j = 0; j < (s->nw + 63) / 64; j++) {
+		uint64_t m = s->sum[j];
+		while (m) {
+			s->w[j * 64 + (uint32_t)__builtin_ctzll(m)] = 0;
+			m &= m - 1;
+		}
+		s->sum[j] = 0;
+	}
+}
+
+void ppspp_chanset_or(struct ppspp_chanset *s, const struct ppspp_chanset *o)
+{
+	for (uint32_t j = 0; j < (o->nw + 63) / 64; j++) {
+		uint64_t m = o->sum[j];
+		s->sum[j] |= m;
+		while (m) {
+			uint32_t wi = j * 64 + (uint32_t)__builtin_ctzll(m);
+			s->w[wi] |= o->w[wi];
+			m &= m - 1;
+		}
+	}
+}
+
+uint32_t ppspp_chanset_next(const struct ppspp_chanset *s, uint32_t i)
+{
+	uint32_t wi = i >> 6;
+
+	if (wi >= s->nw)
+		return UINT32_MAX;
+	uint64_t m = s->w[wi] & (~0ull << (i & 63));
+	if (m)
+		return wi * 64 + (uint32_t)__builtin_ctzll(m);
+	/* the next nonzero word from the summary */
+	uint32_t j = (wi + 1) >> 6, nsum = (s->nw + 63) / 64;
+	if (j >= nsum)
+		return UINT32_MAX;
+	uint32_t b = (wi + 1) & 63;
+	uint64_t sm = b ? s->sum[j] & (~0ull << b) : s->sum[j];
+	while (!sm) {
+		if (++j >= nsum)
+			return UINT32_MAX;
+		sm = s->sum[j];
+	}
+	wi = j * 64 + (uint32_t)__builtin_ctzll(sm);
+	return wi * 64 + (uint32_t)__builtin_ctzll(s->w[wi]);
+}

@@ -116,12 +116,15 @@ int ppspp_chan_alloc(struct ppspp_engine *e, int swarm, const struct ppspp_peer_
 	ppspp_ledbat_init(&c->ledbat, s->chunk_size, e->now);
 	c->state = initiator ? CH_HS_SENT : CH_HS_REPLIED;
 	id_insert(e, (int)ci);
+	ppspp_chanset_add(&s->members, ci);
+	ppspp_chan_mark(e, (int)ci);
 	return (int)ci;
 }
 
 void ppspp_chan_free(struct ppspp_engine *e, int ci)
 {
 	id_remove(e, ci);
+	ppspp_chanset_del(&e->swarms[e->ch[ci].swarm].members, (uint32_t)ci);
 	e->ch[ci].state = CH_FREE;
 	while (e->ch_hwm > 0 && e->ch[e->ch_hwm - 1].state == CH_FREE)
 		e->ch_hwm--;
@@ -301,6 +304,7 @@ int ppspp_chan_send_handshake(struct ppspp_engine *e, int ci, bool with_extra)
 	/* minor payload only (§3.1.1): what we have */
 	put_have_runs(e, ci, &w, 0, UINT64_MAX);
 	c->hs_sent_us = e->now;
+	ppspp_engine_timer_at(e, c->hs_sent_us + e->cfg.handshake_retry_us);
 	return ppspp_chan_emit(e, ci, e->buf, w.len, NULL, 0, NULL);
 }
 
@@ -1127,6 +1131,7 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 			c->ready = false;
 			c->gone = false;
 			c->wait_chunk = k;
+			ppspp_chanset_add(&e->waiters, (uint32_t)ci);
 			e->ctr.requests_deferred++;
 			break;
 		}
@@ -1367,8 +1372,13 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 		ppspp_chan_end(e, ci, PPSPP_PEER_TIMEOUT, true);
 		return;
 	}
+	/* the run's later passes visit this channel when a timer changed what it may do: the
+	 * keep-alive is due, the pipeline was resized, requests or DATA were presumed lost */
+	if (now - c->last_send_us >= e->cfg.keepalive_us)
+		ppspp_chanset_add(&e->run, (uint32_t)ci);
 	/* delivery rate for the request pipeline, every 50 ms */
 	if (now - c->rate_start_us >= 50000) {
+		ppspp_chanset_add(&e->run, (uint32_t)ci);
 		double r = (double)c->rate_count * 1e6 / (double)(now - c->rate_start_us);
 		c->rate_cps = c->rate_cps == 0 ? r : 0.5 * c->rate_cps + 0.5 * r;
 		c->rate_start_us = now;
@@ -1382,6 +1392,7 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 		to = e->cfg.min_request_timeout_us;
 	if (to > 20 * e->cfg.min_request_timeout_us)
 		to = 20 * e->cfg.min_request_timeout_us;
+	uint32_t req_head0 = c->req_head;
 	while (c->req_head != c->req_tail) {
 		struct ppspp_req *r = &c->req[c->req_head & mask];
 		if (!s->have.w) {
@@ -1402,11 +1413,14 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 		if (!overtaken && now - r->sent_us < to)
 			break;
 		ppspp_picker_release(e, c->swarm, r->chunk);
+		ppspp_chanset_add(&e->run, (uint32_t)ci);
 		e->ctr.rerequests++;
 		c->req_head++;
 		/* a loss halves the pipeline's rate estimate */
 		c->rate_cps /= 2;
 	}
+	if (c->req_head != req_head0) /* room in the request ring, or a first chunk to ask */
+		ppspp_chanset_add(&e->run, (uint32_t)ci);
 	/* sender side (RFC 6817 §2.4.2 loss; RACK-style detection): a DATA is lost when DATA sent
 	 * after it was acknowledged and a smoothed RTT and a quarter have passed since it went
 	 * out, or when the RTO expired. Lost chunks the peer asked for are queued again at the
@@ -1443,6 +1457,7 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 			flight_lost(e, ci, f);
 		}
 		rq_push_front(e, ci, f->chunk);
+		ppspp_chanset_add(&e->run, (uint32_t)ci);
 		c->fl_head++;
 	}
 	if (c->waiting && !c->ready)

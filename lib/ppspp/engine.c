@@ -124,6 +124,14 @@ struct ppspp_engine *ppspp_engine_create(const struct ppspp_engine_config *cfg,
 	if (!e->id_table || !e->swarms || !e->ch || !e->buf || !e->scratch_nodes || !e->in_nodes ||
 	    !e->pending)
 		goto fail;
+	if (ppspp_chanset_alloc(&e->dirty, e->cfg.max_channels) < 0 ||
+	    ppspp_chanset_alloc(&e->run, e->cfg.max_channels) < 0 ||
+	    ppspp_chanset_alloc(&e->waiters, e->cfg.max_channels) < 0)
+		goto fail;
+	for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
+		if (ppspp_chanset_alloc(&e->swarms[i].members, e->cfg.max_channels) < 0)
+			goto fail;
+	e->next_full_us = now_us;
 	e->tx.ci = -1;
 	if (e->io.send_batch) {
 		/* a burst's DATA plus an INTEGRITY-only datagram for each (a split, §5.3) */
@@ -164,8 +172,13 @@ void ppspp_engine_destroy(struct ppspp_engine *e)
 		}
 	}
 	if (e->swarms)
-		for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
+		for (uint32_t i = 0; i < e->cfg.max_swarms; i++) {
 			ppspp_swarm_free(&e->swarms[i]);
+			ppspp_chanset_free(&e->swarms[i].members);
+		}
+	ppspp_chanset_free(&e->dirty);
+	ppspp_chanset_free(&e->run);
+	ppspp_chanset_free(&e->waiters);
 	free(e->swarms);
 	free(e->ch);
 	free(e->id_table);
@@ -433,6 +446,7 @@ int ppspp_engine_input(struct ppspp_engine *e, const struct ppspp_peer_addr *fro
 	bool reply = c->state == CH_HS_SENT;
 	c->last_recv_us = now_us;
 	c->sent_since_recv = 0;
+	ppspp_chan_mark(e, ci);
 	if (c->state == CH_HS_REPLIED) {
 		established(e, ci); /* step 7: the initiator got our reply */
 		if (c->state == CH_FREE)
@@ -500,43 +514,104 @@ int ppspp_engine_input(struct ppspp_engine *e, const struct ppspp_peer_addr *fro
 	return 0;
 }
 
+/* Visiting order: every slot below ch_hwm on a full run, else the members of e->run. */
+static uint32_t run_next(const struct ppspp_engine *e, bool full, uint32_t i)
+{
+	if (full)
+		return i < e->ch_hwm ? i : UINT32_MAX;
+	i = ppspp_chanset_next(&e->run, i);
+	return i < e->ch_hwm ? i : UINT32_MAX;
+}
+
+#define RUN_EACH(e, full, i)                                                                       \
+	for (uint32_t i = run_next(e, full, 0); i != UINT32_MAX; i = run_next(e, full, i + 1))
+
+/* A channel with data or requests in flight has timers that can fire within milliseconds
+ * (re-requests, RACK loss detection): every channel is visited at least this often then. */
+#define RUN_TICK_US 1000
+
+/* When channel i's timers must be looked at again. */
+static void timer_due(struct ppspp_engine *e, uint32_t i, uint64_t now_us)
+{
+	const struct ppspp_channel *c = &e->ch[i];
+
+	if (c->state == CH_HS_SENT)
+		ppspp_engine_timer_at(e, c->hs_sent_us + e->cfg.handshake_retry_us);
+	else if (c->state == CH_ESTABLISHED &&
+		 (c->n_out || c->fl_head != c->fl_tail || (c->rq_n && !c->waiting)))
+		ppspp_engine_timer_at(e, now_us + RUN_TICK_US);
+}
+
+/* RFC 7574 §3.12, §8: the run loop. The passes keep their order (timers, picking, control,
+ * DATA) but visit only the channels that have something to do: those marked since the last run
+ * (input, chunk_ready, choke, the burst limit, ...) and, for the swarm-wide work, every channel
+ * of a swarm whose chunks went back to the pool or that verified chunks to announce. All
+ * channels are visited (timers, keep-alives) when the earliest timer may be due. */
 uint64_t ppspp_engine_run(struct ppspp_engine *e, uint64_t now_us)
 {
-	uint32_t n = e->ch_hwm;
-	bool active = false;
-	uint64_t next = now_us + 200000;
+	bool full = now_us >= e->next_full_us;
+	bool busy = false;
 
 	e->now = now_us;
 	e->busy = false;
-	for (uint32_t i = 0; i < n; i++)
+	e->ctr.runs++;
+	/* marks made from here on are for the next run */
+	struct ppspp_chanset t = e->run;
+	e->run = e->dirty;
+	e->dirty = t;
+	if (full) {
+		e->ctr.full_runs++;
+		e->next_full_us = now_us + 200000;
+	}
+	/* timers of every channel on a full run; those that fired (or a keep-alive that is due)
+	 * add their channel to e->run for the passes below */
+	RUN_EACH(e, full, i)
+	{
+		e->ctr.chan_visits++;
 		if (e->ch[i].state != CH_FREE)
 			ppspp_chan_timers(e, (int)i);
-	for (uint32_t i = 0; i < n; i++)
+		if (full)
+			timer_due(e, i, now_us);
+	}
+	/* swarm-wide: chunks back in the pool may go to any channel (picker), verified chunks
+	 * are announced to every channel (HAVE) */
+	for (uint32_t si = 0; si < e->cfg.max_swarms; si++) {
+		struct ppspp_swarm *s = &e->swarms[si];
+		if (!s->used || !(s->repick || s->fresh.n))
+			continue;
+		s->repick = false;
+		ppspp_chanset_or(&e->run, &s->members);
+	}
+	RUN_EACH(e, false, i)
+	{
 		if (e->ch[i].state == CH_ESTABLISHED)
 			ppspp_picker_fill(e, (int)i);
-	for (uint32_t i = 0; i < n; i++)
+	}
+	RUN_EACH(e, false, i)
+	{
 		if (e->ch[i].state == CH_ESTABLISHED)
 			ppspp_chan_flush_control(e, (int)i);
+	}
 	for (uint32_t i = 0; i < e->cfg.max_swarms; i++)
 		ppspp_ivset_clear(&e->swarms[i].fresh);
-	for (uint32_t i = 0; i < n; i++) {
+	RUN_EACH(e, false, i)
+	{
 		struct ppspp_channel *c = &e->ch[i];
-		if (c->state == CH_ESTABLISHED)
+		if (c->state == CH_ESTABLISHED) {
+			e->busy = false;
 			ppspp_chan_send_data(e, (int)i);
-		if (c->state == CH_HS_SENT) {
-			uint64_t t = c->hs_sent_us + e->cfg.handshake_retry_us;
-			if (t < next)
-				next = t;
+			if (e->busy) {
+				busy = true;
+				ppspp_chan_mark(e, (int)i); /* the rest of its burst next run */
+			}
 		}
-		if (c->state == CH_ESTABLISHED &&
-		    (c->n_out || c->fl_head != c->fl_tail || (c->rq_n && !c->waiting)))
-			active = true;
+		timer_due(e, i, now_us);
 	}
-	if (e->busy)
+	ppspp_chanset_clear(&e->run);
+	e->busy = busy;
+	if (busy)
 		return now_us;
-	if (active && next > now_us + 2000)
-		next = now_us + 2000;
-	return next;
+	return e->next_full_us;
 }
 
 int ppspp_engine_connect(struct ppspp_engine *e, int swarm, const struct ppspp_peer_addr *peer,
@@ -578,6 +653,7 @@ int ppspp_engine_choke(struct ppspp_engine *e, int channel, bool choke, uint64_t
 	if (choke == c->choking_peer)
 		return 0;
 	c->choking_peer = choke;
+	ppspp_chan_mark(e, channel);
 	if (choke) {
 		c->send_choke = true;
 		c->send_unchoke = false;
@@ -592,12 +668,18 @@ int ppspp_engine_choke(struct ppspp_engine *e, int channel, bool choke, uint64_t
 
 void ppspp_engine_chunk_ready(struct ppspp_engine *e, int swarm, uint64_t chunk, bool available)
 {
-	for (uint32_t i = 0; i < e->ch_hwm; i++) {
+	/* only the channels that waited since the last look; the others leave the set */
+	for (uint32_t i = ppspp_chanset_next(&e->waiters, 0); i != UINT32_MAX;
+	     i = ppspp_chanset_next(&e->waiters, i + 1)) {
 		struct ppspp_channel *c = &e->ch[i];
-		if (c->state == CH_ESTABLISHED && c->swarm == swarm && c->waiting &&
-		    c->wait_chunk == chunk) {
+		if (c->state != CH_ESTABLISHED || !c->waiting) {
+			ppspp_chanset_del(&e->waiters, i);
+			continue;
+		}
+		if (c->swarm == swarm && c->wait_chunk == chunk) {
 			c->ready = true;
 			c->gone = !available;
+			ppspp_chan_mark(e, (int)i);
 		}
 	}
 }

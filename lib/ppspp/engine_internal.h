@@ -50,6 +50,33 @@ uint64_t ppspp_bitmap_next_clear(const struct ppspp_bitmap *b, uint64_t i);
 uint64_t ppspp_bitmap_run_start(const struct ppspp_bitmap *b, uint64_t i, uint64_t floor);
 uint64_t ppspp_bitmap_run_end(const struct ppspp_bitmap *b, uint64_t i);
 
+/* A set of channel slots as a two-level bitmap: visiting its members in index order costs the
+ * members plus one summary word per 4096 slots, so the run loop's work follows the channels
+ * that have something to do, not the table size. */
+struct ppspp_chanset {
+	uint64_t *w;   /* one bit per channel slot */
+	uint64_t *sum; /* one bit per nonzero-able word of w */
+	uint32_t nw;   /* words in w */
+};
+int ppspp_chanset_alloc(struct ppspp_chanset *s, uint32_t nbits);
+void ppspp_chanset_free(struct ppspp_chanset *s);
+void ppspp_chanset_clear(struct ppspp_chanset *s);
+/* s |= o (same size) */
+void ppspp_chanset_or(struct ppspp_chanset *s, const struct ppspp_chanset *o);
+/* Smallest member >= i, or UINT32_MAX. */
+uint32_t ppspp_chanset_next(const struct ppspp_chanset *s, uint32_t i);
+static inline void ppspp_chanset_add(struct ppspp_chanset *s, uint32_t i)
+{
+	s->w[i >> 6] |= 1ull << (i & 63);
+	s->sum[i >> 12] |= 1ull << ((i >> 6) & 63);
+}
+static inline void ppspp_chanset_del(struct ppspp_chanset *s, uint32_t i)
+{
+	s->w[i >> 6] &= ~(1ull << (i & 63));
+	if (!s->w[i >> 6])
+		s->sum[i >> 12] &= ~(1ull << ((i >> 6) & 63));
+}
+
 /* ---- swarms (swarm.c) ----------------------------------------------------------------------- */
 
 struct ppspp_swarm {
@@ -79,6 +106,10 @@ struct ppspp_swarm {
 	/* pull.c: chunks asked for first; want_only: nothing else is requested */
 	struct ppspp_ivset want;
 	bool want_only;
+	/* ppspp_engine_run: the channel slots of this swarm, and whether every one of them must
+	 * run its picker (chunks went back to the pool, wanted chunks or the count changed) */
+	struct ppspp_chanset members;
+	bool repick;
 };
 
 int ppspp_swarm_learn_count(struct ppspp_engine *e, int si);
@@ -218,7 +249,25 @@ struct ppspp_engine {
 	struct ppspp_hash_node *in_nodes;      /* 3 * PPSPP_MAX_HASHES, for receiving */
 	struct ppspp_pending *pending;	       /* cfg.send_burst */
 	struct ppspp_tx_batch tx;	       /* io.send_batch */
+	/* ppspp_engine_run visits the channels in `dirty` (input arrived, a chunk became ready,
+	 * sending stopped at the burst limit, ...) at once, and every channel only when the
+	 * earliest timer may be due (next_full_us) */
+	struct ppspp_chanset dirty, run;
+	struct ppspp_chanset waiters; /* channels that may be waiting for chunk_ready */
+	uint64_t next_full_us;
 };
+
+/* The channel has something to do at the next ppspp_engine_run. */
+static inline void ppspp_chan_mark(struct ppspp_engine *e, int ci)
+{
+	ppspp_chanset_add(&e->dirty, (uint32_t)ci);
+}
+/* A timer of some channel is due at t: the next run visits every channel then. */
+static inline void ppspp_engine_timer_at(struct ppspp_engine *e, uint64_t t)
+{
+	if (t < e->next_full_us)
+		e->next_full_us = t;
+}
 
 /* channel.c */
 int ppspp_chan_alloc(struct ppspp_engine *e, int swarm, const struct ppspp_peer_addr *peer,

@@ -151,6 +151,7 @@ void ppspp_picker_release(struct ppspp_engine *e, int si, uint64_t chunk)
 	}
 	ppspp_bitmap_clr(&s->taken, chunk);
 	ppspp_bitmap_set(&s->retried, chunk);
+	s->repick = true; /* any channel of the swarm may take it */
 	if (chunk < s->cursor)
 		s->cursor = chunk;
 }
@@ -169,6 +170,7 @@ void ppspp_picker_on_verified(struct ppspp_engine *e, int si, uint64_t chunk, in
 			c->cancels[c->n_cancels].a = chunk;
 			c->cancels[c->n_cancels].b = chunk;
 			c->n_cancels++;
+			ppspp_chan_mark(e, (int)o - 1); /* its CANCEL goes out */
 		}
 		s->owner[chunk] = 0;
 	}

@@ -176,6 +176,9 @@ struct ppspp_engine_counters {
 	uint64_t pex_peers_in;
 	uint64_t unknown_swarm; /* handshakes for a swarm not here (unknown_swarm event; also
 				 * counted in bad_handshakes) */
+	/* the run loop's own work (not formatted): runs, runs that visited every channel, and
+	 * channel visits of the timer pass */
+	uint64_t runs, full_runs, chan_visits;
 };
 
 struct ppspp_engine;

@@ -64,6 +64,7 @@ int ppspp_engine_swarm_want(struct ppspp_engine *e, int swarm, uint64_t first, u
 		s->complete_sent = false;
 	}
 	ppspp_ivset_add(&s->want, first, last);
+	s->repick = true;
 	return 0;
 }
 
@@ -74,5 +75,6 @@ int ppspp_engine_swarm_wanted_only(struct ppspp_engine *e, int swarm, bool only)
 	if (!s)
 		return -EINVAL;
 	s->want_only = only;
+	s->repick = true;
 	return 0;
 }

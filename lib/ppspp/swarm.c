@@ -21,7 +21,10 @@ int ppspp_engine_swarm_add(struct ppspp_engine *e, struct ppspp_merkle *tree, ui
 	if (si == e->cfg.max_swarms)
 		return -ENOSPC;
 	struct ppspp_swarm *s = &e->swarms[si];
+	struct ppspp_chanset members = s->members;
 	memset(s, 0, sizeof(*s));
+	s->members = members;
+	ppspp_chanset_clear(&s->members);
 	s->tree = tree;
 	if (storage)
 		s->st = *storage;
@@ -89,6 +92,7 @@ int ppspp_swarm_learn_count(struct ppspp_engine *e, int si)
 				e->ev.error(e->ev.ctx, si, rc);
 		}
 	}
+	s->repick = true; /* every channel of the swarm may pick now */
 	PCDN_LOG(ppspp_swarm_log, INFO, "swarm %d: %llu chunks of %u bytes, %llu verified", si,
 		 (unsigned long long)n, s->chunk_size, (unsigned long long)s->verified);
 	return 0;

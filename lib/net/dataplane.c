@@ -328,11 +328,15 @@ void net_dataplane_destroy(struct net_dataplane *dp)
 			net_neigh_destroy(w->neigh[p], release_held, w);
 			w->neigh[p] = NULL;
 		}
-		/* never handed out: plain fresh mbufs, not drops */
-		rte_pktmbuf_free_bulk(&w->hdr_stash.m[w->hdr_stash.next],
-				      w->hdr_stash.n - w->hdr_stash.next);
-		rte_pktmbuf_free_bulk(&w->ext_stash.m[w->ext_stash.next],
-				      w->ext_stash.n - w->ext_stash.next);
+		/* never handed out: raw mbufs, straight back to their pools (not drops) */
+		if (w->hdr_stash.n > w->hdr_stash.next)
+			rte_mempool_put_bulk(dp->hdr_pool,
+					     (void **)&w->hdr_stash.m[w->hdr_stash.next],
+					     (unsigned)(w->hdr_stash.n - w->hdr_stash.next));
+		if (w->ext_stash.n > w->ext_stash.next)
+			rte_mempool_put_bulk(dp->ext_pool,
+					     (void **)&w->ext_stash.m[w->ext_stash.next],
+					     (unsigned)(w->ext_stash.n - w->ext_stash.next));
 		w->hdr_stash.n = w->hdr_stash.next = w->ext_stash.n = w->ext_stash.next = 0;
 		while (w->dispatch_ring && rte_ring_dequeue(w->dispatch_ring, &m) == 0) {
 			net_drop_add(&w->ctr, NET_DROP_SHUTDOWN, 1);

@@ -10,6 +10,7 @@
 #include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
 
 #include "pcdn_common.h"
 
@@ -73,12 +74,27 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 		data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	dp->pool = rte_pktmbuf_pool_create(name, cfg->mbufs, cfg->mbuf_cache, 0,
 					   (uint16_t)data_room, cfg->socket_id);
-	/* The shared info of an external payload lives in the private area of the mbuf that
-	 * carries it: it stays valid until that mbuf is detached, whatever frees first. */
+	/* The shared info of an external payload lives in the mbuf that carries it (its dynamic
+	 * fields, or when those are taken or the release callbacks too many, its private area): it
+	 * stays valid until that mbuf is detached, whatever frees first. */
 	priv = RTE_ALIGN((uint16_t)sizeof(struct net_ext_priv), RTE_MBUF_PRIV_ALIGN);
 	snprintf(name, sizeof(name), "net_ext%u", seq);
 	dp->ext_pool =
 	    rte_pktmbuf_pool_create(name, cfg->ext_mbufs, cfg->mbuf_cache, priv, 0, cfg->socket_id);
+	{
+		static const struct rte_mbuf_dynfield shinfo_field = {
+		    .name = "pcdn_net_ext_shinfo",
+		    .size = sizeof(struct rte_mbuf_ext_shared_info),
+		    .align = __alignof__(struct rte_mbuf_ext_shared_info)};
+
+		/* Taken by other dynamic fields (PMD timestamps, ...): the private area instead. */
+		dp->ext_shinfo_off = rte_mbuf_dynfield_register(&shinfo_field);
+		if (dp->ext_shinfo_off < 0)
+			PCDN_LOG(net_log, INFO,
+				 "no room in the mbuf for the payload shared info (%s): private "
+				 "area",
+				 rte_strerror(rte_errno));
+	}
 	snprintf(name, sizeof(name), "net_hdr%u", seq);
 	dp->hdr_pool = tx_hdr_pool_create(name, cfg);
 	dp->workers = rte_zmalloc("net_workers", sizeof(struct net_worker) * cfg->n_workers,

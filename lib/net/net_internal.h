@@ -20,13 +20,24 @@ struct net_neigh_share {
 	uint8_t pad[3];
 };
 
-/* Private area of an external-payload mbuf: the DPDK shared info (valid until the mbuf is
- * detached, after the callback) and the caller's release callback. */
+/* Private area of an external-payload mbuf, used when the shared info cannot be in the mbuf's
+ * dynamic fields (no room, or more release pairs than NET_REL_MAX): the DPDK shared info (valid
+ * until the mbuf is detached, after the callback) and the caller's release callback. */
 struct net_ext_priv {
 	struct rte_mbuf_ext_shared_info sh;
 	void (*release)(void *release_ctx, void *ref);
 	void *release_ctx;
 	void *ref;
+};
+
+/* A payload release callback and its context, bound to one shared-info free callback: the
+ * shared info then needs only the payload's ref (as fcb_opaque) and fits in the mbuf's dynamic
+ * field area. Entries are never removed (process-wide, published by `ready`). */
+#define NET_REL_MAX 8
+struct net_rel {
+	void (*fn)(void *release_ctx, void *ref);
+	void *ctx;
+	uint32_t ready;
 };
 
 /* Fresh mbufs taken from a pool in bulk (one mempool-cache access per NET_MSTASH datagrams,
@@ -58,8 +69,9 @@ struct net_worker {
 	struct rte_ring *share_ring;	/* struct net_neigh_share from other workers */
 	struct net_neigh_table *neigh[NET_MAX_PORTS];
 	struct net_txbuf tx[NET_MAX_PORTS];
-	struct net_mstash hdr_stash; /* from dp->hdr_pool: datagram headers */
-	struct net_mstash ext_stash; /* from dp->ext_pool: zero-copy payloads */
+	struct net_mstash hdr_stash;	/* from dp->hdr_pool: datagram headers */
+	struct net_mstash ext_stash;	/* from dp->ext_pool: zero-copy payloads */
+	const struct net_rel *rel_last; /* the release pair of the last payload (NULL: none yet) */
 } __rte_cache_aligned;
 
 struct net_port {
@@ -73,6 +85,9 @@ struct net_dataplane {
 	struct rte_mempool *pool;     /* packet mbufs */
 	struct rte_mempool *hdr_pool; /* TX header mbufs: frame right after the mbuf, no headroom */
 	struct rte_mempool *ext_pool; /* mbufs for external payloads; shinfo in the private area */
+	/* Offset of an external mbuf's shared info in its dynamic fields (the mbuf's second line,
+	 * read at free anyway), or -1: in the private area (a third line). */
+	int ext_shinfo_off;
 	unsigned n_ports;
 	struct net_port ports[NET_MAX_PORTS];
 	int8_t port_idx[RTE_MAX_ETHPORTS]; /* ethdev port id -> index in ports, -1 if not ours */

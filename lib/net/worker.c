@@ -169,14 +169,14 @@ static inline void hdr_prefetch(const struct rte_mbuf *m)
 	prefetch_w(p + 4 * RTE_CACHE_LINE_SIZE);
 }
 
-/* The lines of an external-payload mbuf: its two and the private area (shared info). */
+/* The lines of an external-payload mbuf: its two (the shared info in its dynamic fields). The
+ * private area is written only when the shared info cannot live there (rare: not prefetched). */
 static inline void ext_prefetch(const struct rte_mbuf *e)
 {
 	const char *p = (const char *)e;
 
 	prefetch_w(p);
 	prefetch_w(p + RTE_CACHE_LINE_SIZE);
-	prefetch_w(p + 2 * RTE_CACHE_LINE_SIZE);
 }
 
 static inline void tx_prefetch(const struct rte_mbuf *m, bool hdr)
@@ -235,6 +235,59 @@ static void ext_free(void *addr, void *opaque)
 	(void)addr;
 	if (p->release)
 		p->release(p->release_ctx, p->ref);
+}
+
+/* ---- release callbacks bound to shared-info free callbacks ---- */
+
+static struct net_rel net_rel_tab[NET_REL_MAX];
+static uint32_t net_rel_claimed; /* entries handed out (ready or being written) */
+
+/* DPDK's callback for an external buffer whose shared info is in the mbuf's dynamic fields:
+ * entry k's release with the payload's ref. */
+#define NET_REL_CB(k)                                                                              \
+	static void rel_cb_##k(void *addr, void *ref)                                              \
+	{                                                                                          \
+		const struct net_rel *r = &net_rel_tab[k];                                         \
+                                                                                                   \
+		(void)addr;                                                                        \
+		if (r->fn)                                                                         \
+			r->fn(r->ctx, ref);                                                        \
+	}
+NET_REL_CB(0)
+NET_REL_CB(1)
+NET_REL_CB(2)
+NET_REL_CB(3)
+NET_REL_CB(4)
+NET_REL_CB(5)
+NET_REL_CB(6)
+NET_REL_CB(7)
+static const rte_mbuf_extbuf_free_callback_t rel_cb[NET_REL_MAX] = {
+    rel_cb_0, rel_cb_1, rel_cb_2, rel_cb_3, rel_cb_4, rel_cb_5, rel_cb_6, rel_cb_7};
+
+/* The entry for (pl->release, pl->release_ctx): the worker's last one, a published one, or a
+ * new one (claimed lock-free; two workers adding the same pair at once get an entry each, both
+ * valid). NULL when every entry is taken by other pairs: the private area then. */
+static const struct net_rel *rel_find(struct net_worker *w, const struct net_payload *pl)
+{
+	const struct net_rel *r = w->rel_last;
+	uint32_t n, k;
+
+	if (likely(r && r->fn == pl->release && r->ctx == pl->release_ctx))
+		return r;
+	n = __atomic_load_n(&net_rel_claimed, __ATOMIC_ACQUIRE);
+	for (k = 0; k < n && k < NET_REL_MAX; k++) {
+		r = &net_rel_tab[k];
+		if (__atomic_load_n(&r->ready, __ATOMIC_ACQUIRE) && r->fn == pl->release &&
+		    r->ctx == pl->release_ctx)
+			return w->rel_last = r;
+	}
+	k = __atomic_fetch_add(&net_rel_claimed, 1, __ATOMIC_ACQ_REL);
+	if (k >= NET_REL_MAX)
+		return NULL;
+	net_rel_tab[k].fn = pl->release;
+	net_rel_tab[k].ctx = pl->release_ctx;
+	__atomic_store_n(&net_rel_tab[k].ready, 1, __ATOMIC_RELEASE);
+	return w->rel_last = &net_rel_tab[k];
 }
 
 static inline void put_be16(uint8_t *p, uint16_t v)
@@ -320,26 +373,38 @@ static inline int tx_mtu_check(struct net_worker *w, const struct net_port *port
 }
 
 /* Points the raw mbuf e at the caller's payload (no copy) and chains it after m: the fields
- * rte_pktmbuf_attach_extbuf and rte_pktmbuf_chain would set, written once. From here the payload
+ * rte_pktmbuf_attach_extbuf and rte_pktmbuf_chain would set, written once. The shared info is in
+ * e's dynamic fields (its second line, which free reads anyway: e's lines are its two) with a
+ * free callback bound to the release pair, else in the private area. From here the payload
  * belongs to e: freeing e (rte_pktmbuf_free's detach) runs its release once and gives e its own
  * buffer back. */
 static inline void tx_attach_payload(struct net_worker *w, struct rte_mbuf *m, struct rte_mbuf *e,
 				     const struct net_payload *pl)
 {
-	struct net_ext_priv *xp = rte_mbuf_to_priv(e);
+	const struct net_rel *r = w->dp->ext_shinfo_off >= 0 ? rel_find(w, pl) : NULL;
+	struct rte_mbuf_ext_shared_info *sh;
 
-	xp->release = pl->release;
-	xp->release_ctx = pl->release_ctx;
-	xp->ref = pl->ref;
-	xp->sh.free_cb = ext_free;
-	xp->sh.fcb_opaque = xp;
-	rte_mbuf_ext_refcnt_set(&xp->sh, 1);
+	if (likely(r)) {
+		sh = RTE_MBUF_DYNFIELD(e, w->dp->ext_shinfo_off, struct rte_mbuf_ext_shared_info *);
+		sh->free_cb = rel_cb[r - net_rel_tab];
+		sh->fcb_opaque = pl->ref;
+	} else {
+		struct net_ext_priv *xp = rte_mbuf_to_priv(e);
+
+		xp->release = pl->release;
+		xp->release_ctx = pl->release_ctx;
+		xp->ref = pl->ref;
+		sh = &xp->sh;
+		sh->free_cb = ext_free;
+		sh->fcb_opaque = xp;
+	}
+	rte_mbuf_ext_refcnt_set(sh, 1);
 	e->buf_addr = (void *)(uintptr_t)pl->addr;
 	rte_mbuf_iova_set(e, pl->iova);
 	e->buf_len = (uint16_t)pl->len;
 	e->data_off = 0;
 	e->ol_flags = RTE_MBUF_F_EXTERNAL;
-	e->shinfo = &xp->sh;
+	e->shinfo = sh;
 	e->data_len = (uint16_t)pl->len;
 	e->pkt_len = pl->len;
 	m->next = e;

@@ -1669,6 +1669,94 @@ static void test_tx_hdr_pool(void)
 	rig_free(&r);
 }
 
+/* ---- payload shared info in the mbuf --------------------------------------------------------- */
+
+static struct {
+	unsigned n;
+	void *ctx[32], *ref[32];
+} rel_log;
+
+static void rel_logged(void *ctx, void *ref)
+{
+	rel_log.ctx[rel_log.n] = ctx;
+	rel_log.ref[rel_log.n] = ref;
+	rel_log.n++;
+}
+
+/* Payloads with more distinct release contexts than there are callbacks to bind them to: the
+ * first ones get their shared info in the payload mbuf's dynamic fields, the rest in its private
+ * area, and every release runs once with its own context and ref. */
+static void test_tx_ext_shinfo(void)
+{
+	enum { N = 12 };
+	static int ctxs[N], refs[N];
+	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
+				  .remote = ip("10.0.0.1"),
+				  .local_port = PPSPP_PORT,
+				  .remote_port = 4000};
+	struct net_payload pl[N];
+	struct net_worker *w;
+	struct rig r;
+	uint8_t buf[2048];
+	struct rte_mbuf *m;
+	unsigned in_mbuf = 0, in_priv = 0;
+
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	w = net_dataplane_worker(r.dp, 0);
+	CU_ASSERT(r.dp->ext_shinfo_off >= 0); /* net_ring registers no dynamic field */
+	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+	poll_all(&r);
+	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
+	memset(&rel_log, 0, sizeof(rel_log));
+	for (unsigned i = 0; i < N; i++) {
+		pl[i] = (struct net_payload){.addr = bregion + i,
+					     .iova = net_payload_iova(bregion + i),
+					     .len = 64,
+					     .release = rel_logged,
+					     .release_ctx = &ctxs[i],
+					     .ref = &refs[i]};
+		/* twice each: the second finds its pair again */
+		CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, "h", 1, &pl[i]), 0);
+		CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, "h", 1, &pl[i]), 0);
+	}
+	net_worker_flush(w);
+	CU_ASSERT_EQUAL(rel_log.n, 0);
+	for (unsigned i = 0; i < 2 * N; i++) {
+		struct rte_mbuf *e;
+		const char *sh;
+
+		CU_ASSERT_EQUAL_FATAL(take(&r, 0, buf, sizeof(buf), &m), NET_ETH_HLEN +
+									      NET_IPV4_HLEN +
+									      NET_UDP_HLEN + 1 + 64);
+		e = m->next;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT(RTE_MBUF_HAS_EXTBUF(e) != 0);
+		CU_ASSERT_EQUAL(memcmp(buf + NET_ETH_HLEN + NET_IPV4_HLEN + NET_UDP_HLEN + 1,
+				       bregion + i / 2, 64),
+				0);
+		sh = (const char *)e->shinfo;
+		if (sh == (const char *)e + r.dp->ext_shinfo_off)
+			in_mbuf++;
+		else if (sh == (const char *)rte_mbuf_to_priv(e))
+			in_priv++;
+		else
+			CU_FAIL("shared info neither in the mbuf nor in its private area");
+		rte_pktmbuf_free(m);
+		CU_ASSERT_EQUAL_FATAL(rel_log.n, i + 1);
+		CU_ASSERT_PTR_EQUAL(rel_log.ctx[i], &ctxs[i / 2]);
+		CU_ASSERT_PTR_EQUAL(rel_log.ref[i], &refs[i / 2]);
+		/* e went back to its pool as it came: its own (empty) buffer, direct */
+		CU_ASSERT_PTR_EQUAL(e->buf_addr, rte_mbuf_to_priv(e) + e->priv_size);
+	}
+	CU_ASSERT_EQUAL(in_mbuf + in_priv, 2 * N);
+	CU_ASSERT(in_mbuf >= 2);
+	CU_ASSERT(in_priv >= 2 * (N - NET_REL_MAX));
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(r.dp->ext_pool) +
+			    (unsigned)(w->ext_stash.n - w->ext_stash.next),
+			r.dp->ext_pool->size);
+	rig_free(&r);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -1715,6 +1803,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "tx_burst_errors", test_tx_burst_errors);
 	CU_add_test(s, "tx_burst_pool_dry", test_tx_burst_pool_dry);
 	CU_add_test(s, "tx_hdr_pool", test_tx_hdr_pool);
+	CU_add_test(s, "tx_ext_shinfo", test_tx_ext_shinfo);
 	CU_add_test(s, "software_dispatch", test_dispatch);
 	CU_add_test(s, "software_dispatch_two_queues", test_dispatch_two_queues);
 	CU_add_test(s, "tap_csum_offload_kernel_peer", test_tap_offload);

@@ -25,7 +25,7 @@ static void ivset_evict(struct ppspp_ivset *s)
 	s->n--;
 }
 
-void ppspp_ivset_add(struct ppspp_ivset *s, uint64_t a, uint64_t b)
+void ppspp_ivset_add_slow(struct ppspp_ivset *s, uint64_t a, uint64_t b)
 {
 	uint32_t i = 0, j;
 
@@ -52,35 +52,13 @@ void ppspp_ivset_add(struct ppspp_ivset *s, uint64_t a, uint64_t b)
 	}
 	if (s->n == PPSPP_IVSET_CAP) {
 		ivset_evict(s);
-		ppspp_ivset_add(s, a, b);
+		ppspp_ivset_add_slow(s, a, b);
 		return;
 	}
 	memmove(&s->iv[i + 1], &s->iv[i], (s->n - i) * sizeof(s->iv[0]));
 	s->iv[i].a = a;
 	s->iv[i].b = b;
 	s->n++;
-}
-
-bool ppspp_ivset_contains(const struct ppspp_ivset *s, uint64_t c)
-{
-	for (uint32_t i = 0; i < s->n; i++) {
-		if (c < s->iv[i].a)
-			return false;
-		if (c <= s->iv[i].b)
-			return true;
-	}
-	return false;
-}
-
-bool ppspp_ivset_intersects(const struct ppspp_ivset *s, uint64_t a, uint64_t b)
-{
-	for (uint32_t i = 0; i < s->n; i++) {
-		if (s->iv[i].a > b)
-			return false;
-		if (s->iv[i].b >= a)
-			return true;
-	}
-	return false;
 }
 
 uint64_t ppspp_ivset_next(const struct ppspp_ivset *s, uint64_t c)

@@ -859,51 +859,44 @@ static int put_integrity(struct ppspp_engine *e, struct ppspp_writer *w,
 	return ppspp_writer_put(w, &m);
 }
 
-/* Flushes an INTEGRITY-only datagram when the hashes and the chunk do not fit one (§5.3). */
-static int split_if_needed(struct ppspp_engine *e, int ci, struct ppspp_writer *w, size_t need)
+static int split_now(struct ppspp_engine *e, int ci, struct ppspp_writer *w)
 {
-	struct ppspp_channel *c = &e->ch[ci];
-
-	if (w->len + need <= e->cfg.max_datagram || w->len <= 4)
-		return 0;
 	int rc = ppspp_chan_emit(e, ci, w->buf, w->len, NULL, 0, NULL);
-	(void)c;
 	tx_writer_init(e, ci, w);
 	return rc;
 }
 
-/* INTEGRITY messages chunk k needs (§5.3, §5.6.2), appended to w; `reserve` bytes are kept free
- * for what must follow in the same datagram (the DATA), splitting into INTEGRITY-only datagrams
- * first when they do not fit. */
-static int put_hashes(struct ppspp_engine *e, int ci, uint64_t k, bool retransmit,
-		      struct ppspp_writer *w, size_t reserve)
+/* Flushes an INTEGRITY-only datagram when the hashes and the chunk do not fit one (§5.3). */
+static inline int split_if_needed(struct ppspp_engine *e, int ci, struct ppspp_writer *w,
+				  size_t need)
 {
-	struct ppspp_channel *c = &e->ch[ci];
-	struct ppspp_swarm *s = &e->swarms[c->swarm];
-	struct ppspp_hash_node *nodes = e->scratch_nodes;
-	size_t hash_msg = 1 + ppspp_spec_size(c->ctx.cam) + s->hash_len;
-	int rc;
+	if (__builtin_expect(w->len + need <= e->cfg.max_datagram || w->len <= 4, 1))
+		return 0;
+	return split_now(e, ci, w);
+}
 
-	/* §5.6.2: peak hashes first, until the peer shows it has them */
-	bool knows_peaks = retransmit ? c->peer_have.n > 0 : c->peer_knows_peaks;
-	if (!knows_peaks) {
-		int np = ppspp_merkle_peaks(s->tree, nodes, 64);
-		for (int i = 0; i < np; i++) {
-			split_if_needed(e, ci, w, hash_msg + reserve);
-			if ((rc = put_integrity(e, w, &nodes[i], c, s->chunk_size)) < 0)
-				return rc;
-		}
-		c->peer_knows_peaks = true;
+/* How many of chunk k's lowest uncles (of nu) the peer lacks (§5.3): a node is known to the
+ * peer once it holds any chunk below it (it verified that path); chunks already sent count too
+ * (the MAY of §5.3), except on a retransmission, which must stand alone. What the peer knows
+ * only grows with the layer, so the count stops at the first layer it knows. */
+static inline int uncles_needed(const struct ppspp_channel *c, uint64_t k, bool retransmit,
+				int nu)
+{
+	uint64_t hb = 0, sb = 0;
+	bool h = ppspp_ivset_last(&c->peer_have, &hb);
+	bool sn = !retransmit && ppspp_ivset_last(&c->sent, &sb);
+
+	if ((!h || hb < k) && (!sn || sb < k)) {
+		/* the hot case, serving in order: everything either set holds lies below k, and
+		 * the subtree of layer l around k, [lo, lo + 2^l), reaches it iff the newest
+		 * interval ends at lo or above */
+		uint64_t m = h && sn ? PCDN_MAX(hb, sb) : h ? hb : sb;
+		bool any = h || sn;
+		int need = 0;
+		while (need < nu && !(any && ((k >> need) << need) <= m))
+			need++;
+		return need;
 	}
-	/* §5.3: uncles the peer lacks, highest first. A node is known to the peer once it holds
-	 * any chunk below it (it verified that path); chunks already sent count too (the MAY
-	 * of §5.3), except on a retransmission, which must stand alone. How many layers it lacks
-	 * is decided from bins alone, bottom up (what the peer knows only grows with the layer,
-	 * and in-order serving stops after 1-2), then only those hashes are copied from the tree. */
-	struct ppspp_hash_node *unc = nodes + 64;
-	int nu = ppspp_merkle_uncle_layers(s->tree, k);
-	if (nu < 0)
-		return nu;
 	int need = 0;
 	for (int l = 0; l < nu; l++) {
 		uint64_t lo = (k >> l) << l, hi = lo + (1ull << l) - 1;
@@ -912,11 +905,59 @@ static int put_hashes(struct ppspp_engine *e, int ci, uint64_t k, bool retransmi
 			break;
 		need = l + 1;
 	}
-	if (need && (rc = ppspp_merkle_uncles_low(s->tree, k, unc, need)) < 0)
+	return need;
+}
+
+/* INTEGRITY messages chunk k needs (§5.3, §5.6.2), appended to w; `reserve` bytes are kept free
+ * for what must follow in the same datagram (the DATA), splitting into INTEGRITY-only datagrams
+ * first when they do not fit. hash_msg: the size of one INTEGRITY message on this channel. */
+static int put_hashes(struct ppspp_engine *e, int ci, uint64_t k, bool retransmit,
+		      struct ppspp_writer *w, size_t reserve, size_t hash_msg)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	int rc;
+
+	/* §5.6.2: peak hashes first, until the peer shows it has them */
+	bool knows_peaks = retransmit ? c->peer_have.n > 0 : c->peer_knows_peaks;
+	if (!knows_peaks) {
+		struct ppspp_hash_node *nodes = e->scratch_nodes;
+		int np = ppspp_merkle_peaks(s->tree, nodes, 64);
+		for (int i = 0; i < np; i++) {
+			split_if_needed(e, ci, w, hash_msg + reserve);
+			if ((rc = put_integrity(e, w, &nodes[i], c, s->chunk_size)) < 0)
+				return rc;
+		}
+		c->peer_knows_peaks = true;
+	}
+	/* §5.3: the uncles the peer lacks, highest first. How many is decided from bins alone
+	 * (in-order serving stops after 1-2 layers); their hashes are written straight from the
+	 * tree into the datagram. */
+	int nu = ppspp_merkle_uncle_layers(s->tree, k);
+	if (nu < 0)
+		return nu;
+	int need = uncles_needed(c, k, retransmit, nu);
+	if (!need)
+		return 0;
+	const uint8_t *hp[64];
+	if ((rc = ppspp_merkle_uncle_hashes(s->tree, k, hp, need)) < 0)
 		return rc;
+	bool fixed = c->ctx.cam == PPSPP_CAM_CHUNK32 && k <= UINT32_MAX;
 	for (int l = need - 1; l >= 0; l--) {
 		split_if_needed(e, ci, w, hash_msg + reserve);
-		if ((rc = put_integrity(e, w, &unc[l], c, s->chunk_size)) < 0)
+		/* the uncle at layer l: the sibling of k's ancestor there */
+		uint64_t first = ((k >> l) ^ 1) << l, last = first + (1ull << l) - 1;
+		if (fixed && last <= UINT32_MAX) { /* the hot case: fixed layout */
+			e->ctr.msgs_out[PPSPP_INTEGRITY]++;
+			rc = ppspp_writer_put_integrity_chunk32(w, (uint32_t)first, (uint32_t)last,
+								hp[l]);
+		} else {
+			struct ppspp_hash_node n;
+			n.bin = ppspp_bin_make((unsigned)l, first >> l);
+			memcpy(n.hash, hp[l], s->hash_len);
+			rc = put_integrity(e, w, &n, c, s->chunk_size);
+		}
+		if (rc < 0)
 			return rc;
 	}
 	return 0;
@@ -924,11 +965,10 @@ static int put_hashes(struct ppspp_engine *e, int ci, uint64_t k, bool retransmi
 
 /* The DATA datagram (§8.6) after whatever w holds, and the sender's bookkeeping. */
 static int emit_data(struct ppspp_engine *e, int ci, struct ppspp_writer *w, uint64_t k,
-		     const void *data, size_t len, void *ref, bool retransmit)
+		     const void *data, size_t len, void *ref, bool retransmit, size_t data_hdr)
 {
 	struct ppspp_channel *c = &e->ch[ci];
 	struct ppspp_swarm *s = &e->swarms[c->swarm];
-	size_t data_hdr = 1 + ppspp_spec_size(c->ctx.cam) + 8;
 	struct ppspp_spec sp[1];
 	int rc;
 
@@ -974,14 +1014,19 @@ static int send_chunk(struct ppspp_engine *e, int ci, uint64_t k, const void *da
 {
 	struct ppspp_channel *c = &e->ch[ci];
 	struct ppspp_writer w;
-	bool retransmit = ppspp_ivset_contains(&c->sent, k);
-	size_t data_hdr = 1 + ppspp_spec_size(c->ctx.cam) + 8;
+	uint64_t sb;
+	/* in-order serving: k above everything sent is no retransmission */
+	bool retransmit = ppspp_ivset_last(&c->sent, &sb) && k <= sb &&
+			  ppspp_ivset_contains(&c->sent, k);
+	size_t spec = ppspp_spec_size(c->ctx.cam);
+	size_t data_hdr = 1 + spec + 8;
 	int rc;
 
 	tx_writer_init(e, ci, &w);
-	if ((rc = put_hashes(e, ci, k, retransmit, &w, data_hdr + len)) < 0)
+	if ((rc = put_hashes(e, ci, k, retransmit, &w, data_hdr + len,
+			     1 + spec + e->swarms[c->swarm].hash_len)) < 0)
 		return rc;
-	return emit_data(e, ci, &w, k, data, len, ref, retransmit);
+	return emit_data(e, ci, &w, k, data, len, ref, retransmit, data_hdr);
 }
 
 /* A burst with its hashes apart (cfg.integrity_apart): the INTEGRITY messages of every chunk in
@@ -1000,7 +1045,8 @@ static void send_burst_apart(struct ppspp_engine *e, int ci, struct ppspp_pendin
 	for (int i = 0; i < n; i++) {
 		struct ppspp_writer dw;
 		ppspp_writer_init(&dw, e->buf, e->buf_cap, c->remote_id, &c->ctx);
-		emit_data(e, ci, &dw, p[i].chunk, p[i].data, p[i].len, p[i].ref, p[i].retransmit);
+		emit_data(e, ci, &dw, p[i].chunk, p[i].data, p[i].len, p[i].ref, p[i].retransmit,
+			  1 + ppspp_spec_size(c->ctx.cam) + 8);
 		if (s->st.release)
 			s->st.release(s->st.ctx, p[i].ref);
 	}
@@ -1144,7 +1190,8 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 		burst--;
 		if (apart) {
 			bool retransmit = ppspp_ivset_contains(&c->sent, k);
-			put_hashes(e, ci, k, retransmit, &hw, 0);
+			put_hashes(e, ci, k, retransmit, &hw, 0,
+				   1 + ppspp_spec_size(c->ctx.cam) + s->hash_len);
 			/* the next chunk's hashes may count on this one (optimistic, §5.3) */
 			if (!retransmit)
 				ppspp_ivset_add(&c->sent, k, k);

@@ -18,9 +18,56 @@ struct ppspp_ivset {
 	} iv[PPSPP_IVSET_CAP];
 };
 void ppspp_ivset_clear(struct ppspp_ivset *s);
-void ppspp_ivset_add(struct ppspp_ivset *s, uint64_t a, uint64_t b);
-bool ppspp_ivset_contains(const struct ppspp_ivset *s, uint64_t c);
-bool ppspp_ivset_intersects(const struct ppspp_ivset *s, uint64_t a, uint64_t b);
+void ppspp_ivset_add_slow(struct ppspp_ivset *s, uint64_t a, uint64_t b);
+/* Per DATA sent and per ACK: the common cases (growing or appending after the newest interval,
+ * a peer or a sender going in order) stay inline. */
+static inline void ppspp_ivset_add(struct ppspp_ivset *s, uint64_t a, uint64_t b)
+{
+	if (s->n > 0 && b >= a) {
+		uint64_t la = s->iv[s->n - 1].a, lb = s->iv[s->n - 1].b;
+		/* starts inside the newest interval or just after it: only that one grows */
+		if (a >= la && lb != UINT64_MAX && a <= lb + 1) {
+			if (b > lb)
+				s->iv[s->n - 1].b = b;
+			return;
+		}
+		if (lb != UINT64_MAX && a > lb + 1 && s->n < PPSPP_IVSET_CAP) {
+			s->iv[s->n].a = a;
+			s->iv[s->n].b = b;
+			s->n++;
+			return;
+		}
+	}
+	ppspp_ivset_add_slow(s, a, b);
+}
+static inline bool ppspp_ivset_contains(const struct ppspp_ivset *s, uint64_t c)
+{
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (c < s->iv[i].a)
+			return false;
+		if (c <= s->iv[i].b)
+			return true;
+	}
+	return false;
+}
+static inline bool ppspp_ivset_intersects(const struct ppspp_ivset *s, uint64_t a, uint64_t b)
+{
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (s->iv[i].a > b)
+			return false;
+		if (s->iv[i].b >= a)
+			return true;
+	}
+	return false;
+}
+/* Largest member, false when empty. */
+static inline bool ppspp_ivset_last(const struct ppspp_ivset *s, uint64_t *b)
+{
+	if (!s->n)
+		return false;
+	*b = s->iv[s->n - 1].b;
+	return true;
+}
 /* Smallest member >= c, or UINT64_MAX. */
 uint64_t ppspp_ivset_next(const struct ppspp_ivset *s, uint64_t c);
 

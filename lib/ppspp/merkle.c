@@ -904,6 +904,24 @@ int ppspp_merkle_uncles_low(const struct ppspp_merkle *t, uint64_t chunk,
 	return n;
 }
 
+int ppspp_merkle_uncle_hashes(const struct ppspp_merkle *t, uint64_t chunk, const uint8_t **out,
+			      int n)
+{
+	int top = ppspp_merkle_uncle_layers(t, chunk);
+
+	if (top < 0)
+		return top;
+	if (n < 0 || n > top)
+		return -EINVAL;
+	for (unsigned l = 0; l < (unsigned)n; l++) {
+		uint64_t sib = ppspp_bin_sibling(bin_ancestor(chunk, l));
+		if (!node_known(t, sib))
+			return -EAGAIN;
+		out[l] = known_hash(t, sib);
+	}
+	return n;
+}
+
 bool ppspp_merkle_chunk_verified(const struct ppspp_merkle *t, uint64_t chunk)
 {
 	return t->peaks_known && chunk < t->n_chunks && chunk_get(t, chunk);

@@ -112,6 +112,10 @@ int ppspp_merkle_uncle_layers(const struct ppspp_merkle *t, uint64_t chunk);
  * one of them is not known here, -EINVAL when n is negative or above the peak's layer. */
 int ppspp_merkle_uncles_low(const struct ppspp_merkle *t, uint64_t chunk,
 			    struct ppspp_hash_node *out, int n);
+/* The same uncles without a copy: out[l] points at the hash of the uncle at layer l (the sibling
+ * of chunk's ancestor there), valid as long as the tree. Same returns as uncles_low. */
+int ppspp_merkle_uncle_hashes(const struct ppspp_merkle *t, uint64_t chunk, const uint8_t **out,
+			      int n);
 
 /* Receiver: verifies a chunk's bytes using the given uncle hashes (any order; may be 0 when the
  * tree already holds verified siblings) and already verified nodes. On success the chunk, its

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_internal.h" /* the chunk and channel sets, tested directly */
 #include "pcdn_common.h"
 #include "ppspp.h"
 
@@ -92,6 +93,9 @@ struct client {
 	uint32_t cid, sid; /* our channel ID, the engine's */
 	uint8_t got[N_CHUNKS];
 	uint64_t ack_a, ack_b; /* chunks to acknowledge next, a > b: none */
+	bool ack_each;	       /* instead: one ACK per chunk, newest first */
+	uint64_t rx[64];
+	int n_rx;
 	uint64_t dgrams, keepalives;
 	uint64_t last_dgram_us, first_keepalive_us;
 	uint64_t keepalive_gap; /* shortest time from a datagram to the keep-alive after it */
@@ -159,6 +163,8 @@ static void deliver(struct sut *s, int i, const uint8_t *hdr, size_t hl, const v
 			CU_ASSERT(m.u.data.len == PCDN_MIN((uint64_t)CHUNK, CONTENT_SZ - k * CHUNK));
 			CU_ASSERT(memcmp(m.u.data.data, content + k * CHUNK, m.u.data.len) == 0);
 			c->got[k]++;
+			if (c->n_rx < 64)
+				c->rx[c->n_rx++] = k;
 			if (c->ack_a > c->ack_b) {
 				c->ack_a = c->ack_b = k;
 			} else {
@@ -290,12 +296,24 @@ static void cli_handshake(struct sut *s, int i)
 static void cli_say(struct sut *s, int i, uint64_t req_a, uint64_t req_b)
 {
 	struct client *c = &s->cli[i];
-	uint8_t b[256];
+	uint8_t b[1400];
 	struct ppspp_writer w;
 	struct ppspp_msg m;
 
 	CU_ASSERT_FATAL(c->sid != 0);
 	ppspp_writer_init(&w, b, sizeof(b), c->sid, &cctx);
+	for (int j = c->n_rx - 1; c->ack_each && j >= 0; j--) {
+		memset(&m, 0, sizeof(m));
+		m.type = PPSPP_ACK;
+		m.u.ack.spec.a = m.u.ack.spec.b = c->rx[j];
+		m.u.ack.delay_us = 4000 + (uint64_t)j * 10;
+		CU_ASSERT(ppspp_writer_put(&w, &m) == 0);
+	}
+	c->n_rx = 0;
+	if (c->ack_each) {
+		c->ack_a = 1;
+		c->ack_b = 0;
+	}
 	if (c->ack_a <= c->ack_b) {
 		memset(&m, 0, sizeof(m));
 		m.type = PPSPP_ACK;
@@ -338,33 +356,44 @@ struct script_state {
 /* The same inputs at the same times for both engines. */
 static void script(struct sut *s, struct script_state *ss)
 {
-	const uint64_t ranges[3][2] = {{0, 149}, {10, 60}, {200, N_CHUNKS - 1}};
+	const uint64_t ranges[4][2] = {{0, 149}, {10, 60}, {200, N_CHUNKS - 1}, {250, 270}};
 
 	s->st.miss = MISS_CHUNK;
 	CU_ASSERT(ppspp_engine_swarm_want(s->e, 0, SKIP_CHUNK, SKIP_CHUNK) == 0);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		cli_handshake(s, i);
 	ppspp_engine_run(s->e, s->now);
 	s->now += 300;
-	for (int i = 0; i < 3; i++)
+	/* client 3 goes out of order: its ranges backwards, chunks acknowledged one by one
+	 * newest first, chunks asked again while in flight (retransmissions) */
+	s->cli[3].ack_each = true;
+	for (int i = 0; i < 4; i++)
 		cli_say(s, i, ranges[i][0], ranges[i][1]);
+	cli_say(s, 3, 120, 130);
+	cli_say(s, 3, 5, 9);
 	ppspp_engine_run(s->e, s->now);
 	int ready_round = -1;
 	for (int round = 0; round < 400; round++) {
 		s->now += 700;
-		for (int i = 0; i < 3; i++)
-			if (s->cli[i].ack_a <= s->cli[i].ack_b)
+		for (int i = 0; i < 4; i++)
+			if (s->cli[i].ack_a <= s->cli[i].ack_b || s->cli[i].n_rx)
 				cli_say(s, i, 1, 0);
+		if (round == 3 || round == 6)
+			cli_say(s, 3, 252 + (uint64_t)round, 253 + (uint64_t)round);
+		if (round == 8) {
+			s->cli[3].n_rx = 0; /* these ACKs are lost */
+			cli_say(s, 3, 121, 121);
+		}
 		if (ready_round < 0 && ppspp_engine_counters(s->e)->requests_deferred > 0 &&
 		    got_count(&s->cli[2], 200, N_CHUNKS - 1) == N_CHUNKS - 200) {
 			/* both channels that asked for 40 stopped there; nothing moves on them */
-			uint64_t sent = ppspp_engine_counters(s->e)->chunks_sent;
+			uint64_t sent = s->cli[0].dgrams + s->cli[1].dgrams;
 			uint64_t calls = s->st.get_calls[MISS_CHUNK];
 			for (int j = 0; j < 3; j++) {
 				s->now += 700;
 				ppspp_engine_run(s->e, s->now);
 			}
-			ss->sent_while_waiting = ppspp_engine_counters(s->e)->chunks_sent - sent;
+			ss->sent_while_waiting = s->cli[0].dgrams + s->cli[1].dgrams - sent;
 			ss->sent_while_waiting += s->st.get_calls[MISS_CHUNK] - calls;
 			ss->got_before_ready = got_count(&s->cli[0], 0, N_CHUNKS - 1);
 			s->st.miss_ready = true;
@@ -382,8 +411,8 @@ static void test_batch_identical(void)
 	struct sut a, b;
 	struct script_state sa = {0}, sb = {0};
 
-	sut_init(&a, false, 3, 64, true);
-	sut_init(&b, true, 3, 64, true);
+	sut_init(&a, false, 4, 64, true);
+	sut_init(&b, true, 4, 64, true);
 	script(&a, &sa);
 	script(&b, &sb);
 
@@ -410,12 +439,17 @@ static void test_batch_identical(void)
 			 sizeof(ppspp_engine_counters(a.e)->msgs_out)) == 0);
 
 	/* everything asked was delivered once, except the chunk not held */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		for (int k = 0; k < N_CHUNKS; k++) {
 			CU_ASSERT(a.cli[i].got[k] == b.cli[i].got[k]);
-			CU_ASSERT(b.cli[i].got[k] <= 1);
+			if (i < 3)
+				CU_ASSERT(b.cli[i].got[k] <= 1);
 		}
 	}
+	CU_ASSERT(got_count(&b.cli[3], 250, 270) == 21);
+	CU_ASSERT(got_count(&b.cli[3], 120, 130) == 11);
+	CU_ASSERT(got_count(&b.cli[3], 5, 9) == 5);
+	CU_ASSERT(ppspp_engine_counters(b.e)->retransmits > 0);
 	CU_ASSERT(b.cli[0].got[SKIP_CHUNK] == 0);
 	CU_ASSERT(got_count(&b.cli[0], 0, 149) == 149);
 	CU_ASSERT(got_count(&b.cli[1], 10, 60) == 51);
@@ -573,6 +607,121 @@ static void test_many_channels(void)
 	sut_free(&s);
 }
 
+/* ---- the sets behind them ------------------------------------------------------------------ */
+
+static uint64_t xs = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+	xs ^= xs << 13;
+	xs ^= xs >> 7;
+	xs ^= xs << 17;
+	return xs;
+}
+
+/* The inline ivset_add (fast paths for growing and appending) keeps exactly the general one's
+ * results, evictions included. */
+static void test_ivset_fast_paths(void)
+{
+	for (int run = 0; run < 200; run++) {
+		struct ppspp_ivset f, g;
+		uint64_t pos = 0;
+		ppspp_ivset_clear(&f);
+		ppspp_ivset_clear(&g);
+		for (int op = 0; op < 400; op++) {
+			uint64_t a, b;
+			switch (rnd() % 4) {
+			case 0: /* in order, extending */
+				a = pos;
+				b = pos + rnd() % 3;
+				break;
+			case 1: /* a gap, then on */
+				a = pos + 2 + rnd() % 5;
+				b = a + rnd() % 4;
+				break;
+			case 2: /* anywhere */
+				a = rnd() % (pos + 10);
+				b = a + rnd() % 20;
+				break;
+			default: /* inside or overlapping the newest, up to the top */
+				a = pos > 3 ? pos - rnd() % 4 : 0;
+				b = rnd() % 8 ? a + rnd() % 6 : UINT64_MAX;
+				break;
+			}
+			if (rnd() % 50 == 0)
+				b = a - 1; /* empty */
+			ppspp_ivset_add(&f, a, b);
+			ppspp_ivset_add_slow(&g, a, b);
+			CU_ASSERT_FATAL(f.n == g.n);
+			CU_ASSERT_FATAL(memcmp(f.iv, g.iv, f.n * sizeof(f.iv[0])) == 0);
+			if (b != UINT64_MAX && b + 1 > pos)
+				pos = b + 1;
+			if (f.n && f.iv[f.n - 1].b == UINT64_MAX) {
+				ppspp_ivset_clear(&f);
+				ppspp_ivset_clear(&g);
+				pos = 0;
+			}
+		}
+	}
+}
+
+static void test_chanset(void)
+{
+	const uint32_t n = 70000;
+	struct ppspp_chanset a, o;
+	uint8_t *ref = calloc(n, 1), *ref_o = calloc(n, 1);
+
+	CU_ASSERT_FATAL(ppspp_chanset_alloc(&a, n) == 0);
+	CU_ASSERT_FATAL(ppspp_chanset_alloc(&o, n) == 0);
+	for (int round = 0; round < 20; round++) {
+		int ops = (int)(rnd() % 3000);
+		for (int i = 0; i < ops; i++) {
+			/* clustered and scattered slots, both ends */
+			uint32_t k = rnd() % 2 ? (uint32_t)(rnd() % n) : (uint32_t)(rnd() % 200);
+			if (rnd() % 4 == 0) {
+				ppspp_chanset_del(&a, k);
+				ref[k] = 0;
+			} else {
+				ppspp_chanset_add(&a, k);
+				ref[k] = 1;
+			}
+			uint32_t m = n - 1 - (uint32_t)(rnd() % 300);
+			ppspp_chanset_add(&o, m);
+			ref_o[m] = 1;
+		}
+		if (round % 3 == 0) {
+			ppspp_chanset_or(&a, &o);
+			for (uint32_t k = 0; k < n; k++)
+				ref[k] |= ref_o[k];
+		}
+		uint32_t want = 0, got = ppspp_chanset_next(&a, 0);
+		for (;; got = ppspp_chanset_next(&a, got + 1)) {
+			while (want < n && !ref[want])
+				want++;
+			if (want == n) {
+				CU_ASSERT_FATAL(got == UINT32_MAX);
+				break;
+			}
+			CU_ASSERT_FATAL(got == want);
+			want++;
+		}
+		for (int i = 0; i < 100; i++) {
+			uint32_t from = (uint32_t)(rnd() % (n + 10)), w = from;
+			while (w < n && !ref[w])
+				w++;
+			CU_ASSERT_FATAL(ppspp_chanset_next(&a, from) == (w < n ? w : UINT32_MAX));
+		}
+		if (round % 5 == 4) {
+			ppspp_chanset_clear(&a);
+			memset(ref, 0, n);
+			CU_ASSERT(ppspp_chanset_next(&a, 0) == UINT32_MAX);
+		}
+	}
+	ppspp_chanset_free(&a);
+	ppspp_chanset_free(&o);
+	free(ref);
+	free(ref_o);
+}
+
 int main(void)
 {
 	content = malloc(CONTENT_SZ);
@@ -592,6 +741,8 @@ int main(void)
 	CU_add_test(s, "send_batch + get_chunks byte-identical; references; miss", test_batch_identical);
 	CU_add_test(s, "short send_batch counts send errors", test_short_batch);
 	CU_add_test(s, "run after one datagram visits one channel of 2000", test_many_channels);
+	CU_add_test(s, "ivset fast paths agree with the general add", test_ivset_fast_paths);
+	CU_add_test(s, "channel sets", test_chanset);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();

@@ -82,6 +82,14 @@ int dp_cacher_create(struct dp_cacher *dc, const struct dp_swarm_conf *conf, uns
 	}
 	cc.region = dc->mz->addr;
 	cc.region_len = region;
+	/* pcdn-cacherd's per-slot mbufs, as its cache_setup makes them */
+	dc->slots = cacherd_slots_create(cc.classes[0].nslots, SOCKET_ID_ANY);
+	if (!dc->slots) {
+		rc = -errno;
+		goto out;
+	}
+	cacherd_slots_set_iova(dc->slots, dc->mz->addr, dc->mz->iova, true);
+	cacherd_slots_hook(dc->slots, &cc);
 	dc->cache = cache_create(&cc);
 	if (!dc->cache) {
 		rc = -errno;
@@ -126,6 +134,8 @@ void dp_cacher_destroy(struct dp_cacher *dc)
 		cache_destroy(dc->cache);
 	if (dc->mz)
 		rte_memzone_free(dc->mz);
+	cacherd_slots_destroy(dc->slots);
+	dc->slots = NULL;
 	dc->cache = NULL;
 	dc->mz = NULL;
 }
@@ -161,6 +171,7 @@ int dp_cacher_workers(struct dp_cacher *dc, const unsigned *lcores)
 	d->cache = dc->cache;
 	d->cache_iova_base = dc->mz->iova;
 	d->cache_iova_linear = dc->mz->iova != RTE_BAD_IOVA;
+	d->slots = getenv("PCDN_DP_NO_SLOT_MBUFS") ? NULL : dc->slots;
 	d->n_workers = dc->n_workers;
 	d->swarms = calloc(dc->conf.serve_max_swarms, sizeof(*d->swarms));
 	if (!d->swarms)

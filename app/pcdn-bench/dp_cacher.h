@@ -46,6 +46,7 @@ struct dp_worker {
 
 struct dp_cacher {
 	struct cache *cache;
+	struct cacherd_slots *slots;
 	const struct rte_memzone *mz;
 	cache_swarm_t swarm;
 	uint64_t chunks;

@@ -31,6 +31,7 @@
 #include "net.h"
 #include "ppspp.h"
 #include "ppspp_glue.h"
+#include "slot_mbuf.h"
 
 struct event_base;
 struct event;
@@ -171,6 +172,7 @@ struct cacherd_worker {
 	uint32_t peers_up; /* established channels */
 	uint32_t peers_choked;
 	bool drained; /* DRAIN handled (written by the worker, read by control) */
+	uint64_t last_qs_ns; /* loop clock of the last quiescent state */
 };
 
 /* ---- the daemon ----------------------------------------------------------------------------- */
@@ -191,6 +193,7 @@ struct cacherd {
 	struct cache *cache;
 	rte_iova_t cache_iova_base; /* IOVA of cache_region_base() */
 	bool cache_iova_linear;	    /* the region is IOVA-contiguous (else net_payload_iova) */
+	struct cacherd_slots *slots; /* one mbuf per cache slot (slot_mbuf.h); NULL: ext mbufs */
 
 	unsigned n_workers;
 	struct cacherd_worker workers[CACHERD_MAX_WORKERS];

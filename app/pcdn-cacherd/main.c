@@ -213,9 +213,20 @@ static int cache_setup(struct cacherd *d)
 			    len, rte_strerror(rte_errno));
 		}
 	}
+	uint32_t nslots = 0;
+	for (unsigned i = 0; i < cc.nclasses; i++)
+		nslots += cc.classes[i].nslots;
+	d->slots = cacherd_slots_create(nslots, (int)rte_socket_id());
+	if (!d->slots) {
+		PCDN_LOG(cacherd_log, ERR, "cache: %u slot mbufs: %s", nslots, strerror(errno));
+		return -errno;
+	}
+	cacherd_slots_hook(d->slots, &cc);
 	d->cache = cache_create(&cc);
 	if (!d->cache) {
 		PCDN_LOG(cacherd_log, ERR, "cache (%zu MiB): %s", len >> 20, strerror(errno));
+		cacherd_slots_destroy(d->slots);
+		d->slots = NULL;
 		return -errno;
 	}
 	if (rte_eal_iova_mode() == RTE_IOVA_VA) {
@@ -225,6 +236,8 @@ static int cache_setup(struct cacherd *d)
 		d->cache_iova_linear = true;
 		d->cache_iova_base = mz->iova;
 	}
+	cacherd_slots_set_iova(d->slots, cache_region_base(d->cache), d->cache_iova_base,
+			       d->cache_iova_linear);
 	PCDN_LOG(cacherd_log, NOTICE, "cache: %zu MiB, %u class(es), %s", len >> 20,
 		 c->cache_n_classes,
 		 mz				  ? "memzone"
@@ -405,6 +418,7 @@ int main(int argc, char **argv)
 	d->dp = setup(&conf);
 	if (!d->dp) {
 		cache_destroy(d->cache);
+		cacherd_slots_destroy(d->slots);
 		rte_eal_cleanup();
 		return 1;
 	}
@@ -466,6 +480,7 @@ out:
 	cacherd_workers_destroy(d);
 	control_events_free(d);
 	cache_destroy(d->cache);
+	cacherd_slots_destroy(d->slots);
 	rte_eal_cleanup();
 	PCDN_LOG(cacherd_log, NOTICE, "stopped");
 	return status;

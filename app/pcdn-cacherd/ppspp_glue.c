@@ -49,6 +49,14 @@ static int glue_route(struct cacherd_ppspp *g, const struct ppspp_peer_addr *to,
 static void glue_payload(struct cacherd_ppspp *g, const void *payload, size_t len, void *ref,
 			 struct net_payload *pl)
 {
+	struct rte_mbuf *seg = g->payload_seg ? g->payload_seg(g->ref_ctx, ref) : NULL;
+
+	if (seg && seg->data_len == len && rte_pktmbuf_mtod(seg, const void *) == payload) {
+		*pl = (struct net_payload){.addr = payload, .len = (uint32_t)len, .seg = seg};
+		if (g->payload_sum)
+			pl->has_sum = g->payload_sum(g->ref_ctx, ref, &pl->sum);
+		return;
+	}
 	if (g->ref_take)
 		g->ref_take(g->ref_ctx, ref);
 	*pl = (struct net_payload){

@@ -32,6 +32,10 @@ struct cacherd_ppspp {
 	/* RFC 1071 sum of a payload kept with it (net_payload.sum, e.g. lib/cache's per-chunk sum):
 	 * true and *sum, or false (NULL: never) and a software UDP checksum reads the payload. */
 	bool (*payload_sum)(void *ref_ctx, void *payload_ref, uint16_t *sum);
+	/* A ready mbuf over exactly that payload, referenced by the datagram instead of an
+	 * external-buffer mbuf plus ref_take/ref_release (net_payload.seg; e.g. the cache slot's
+	 * own mbuf); NULL (or no callback): the external-buffer path. */
+	struct rte_mbuf *(*payload_seg)(void *ref_ctx, void *payload_ref);
 	/* Called once per poll loop iteration, after the engine ran (NULL: nothing): where a worker
 	 * reading lib/cache under QSBR reports its quiescent state. */
 	void (*on_loop)(void *ref_ctx);

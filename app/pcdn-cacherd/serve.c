@@ -18,6 +18,8 @@
 
 PCDN_LOG_COMPONENT(serve_log, "cacherd")
 
+#define CACHERD_QS_NS 20000 /* quiescent state at least this often (20 us of loop time) */
+
 static const char *const serve_names[] = {
 #define CACHERD_CTR_NAME(name) #name,
     CACHERD_FOREACH_SERVE_COUNTER(CACHERD_CTR_NAME)
@@ -118,6 +120,14 @@ static bool serve_payload_sum(void *ctx, void *ref, uint16_t *sum)
 
 	*sum = cache_chunk_sum16(wk->d->cache, (uint32_t)(uintptr_t)ref);
 	return true;
+}
+
+/* The slot's own mbuf (slot_mbuf.h): the datagram chains it instead of an external buffer. */
+static struct rte_mbuf *serve_payload_seg(void *ctx, void *ref)
+{
+	struct cacherd_worker *wk = ctx;
+
+	return cacherd_slot_mbuf(wk->d->slots, (uint32_t)(uintptr_t)ref);
 }
 
 static void serve_ref_release(void *ctx, void *ref)
@@ -277,8 +287,14 @@ static void serve_loop(void *ctx)
 			break;
 		}
 	}
-	/* RCU: every cache pointer this loop used has been sent or referenced */
-	cache_reader_quiescent(wk->reader);
+	/* RCU: every cache pointer this loop used has been sent or referenced. Announced at most
+	 * every CACHERD_QS_NS of loop time, not every loop: each costs two full barriers, and the
+	 * writer only waits that much longer to reuse a slot. */
+	uint64_t now = net_worker_now_ns(wk->w);
+	if (now - wk->last_qs_ns >= CACHERD_QS_NS || n) {
+		cache_reader_quiescent(wk->reader);
+		wk->last_qs_ns = now;
+	}
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
@@ -342,6 +358,7 @@ int cacherd_workers_create(struct cacherd *d)
 		    .ref_ctx = wk,
 		    .iova = d->cache_iova_linear ? serve_iova : NULL,
 		    .payload_sum = serve_payload_sum,
+		    .payload_seg = serve_payload_seg,
 		    .on_loop = serve_loop,
 		    .draining = &d->draining,
 		    .drain_refused = &wk->ctr.ctr[CACHERD_CTR_drop_draining],

@@ -96,6 +96,12 @@ struct net_payload {
 	 * kept per cached chunk), so a software UDP checksum never reads the payload. */
 	bool has_sum;
 	uint16_t sum;
+	/* When set: a ready mbuf over exactly these bytes (direct, one segment, data at addr,
+	 * data_len = len) on which the caller holds a reference of its own for as long as it may
+	 * be sent (e.g. a cache slot's own mbuf). The datagram chains it with one more reference
+	 * instead of an external-buffer mbuf; the NIC's free drops that reference. release is
+	 * not called (NULL); iova is the mbuf's. */
+	struct rte_mbuf *seg;
 };
 
 /* Control path (main lcore). NULL and errno on failure. */

@@ -345,7 +345,8 @@ static void tx_tmpl_init(struct tx_tmpl *tp, const struct net_port *port,
 /* The argument checks net_tx_udp makes on one datagram (no counter: a caller's bug). */
 static inline bool tx_dgram_valid(const void *hdr, uint16_t hdr_len, const struct net_payload *pl)
 {
-	return !(hdr_len && !hdr) && !(pl && (!pl->addr || pl->len > UINT16_MAX));
+	return !(hdr_len && !hdr) && !(pl && (!pl->addr || pl->len > UINT16_MAX)) &&
+	       !(pl && pl->seg && pl->seg->data_len != pl->len);
 }
 
 /* The port index for a datagram from t->local on port_id, or -EINVAL / -EADDRNOTAVAIL. */
@@ -370,6 +371,16 @@ static inline int tx_mtu_check(struct net_worker *w, const struct net_port *port
 	net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
 	payload_release(pl);
 	return -EMSGSIZE;
+}
+
+/* The caller's ready payload mbuf after m, with one more reference (net_payload.seg). None of
+ * its fields is written: other datagrams may be chaining it on other lcores at the same time. */
+static inline void tx_chain_seg(struct net_worker *w, struct rte_mbuf *m, struct rte_mbuf *seg)
+{
+	rte_mbuf_refcnt_update(seg, 1);
+	m->next = seg;
+	m->nb_segs = 2;
+	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1); /* zero-copy as well */
 }
 
 /* Points the raw mbuf e at the caller's payload (no copy) and chains it after m: the fields
@@ -503,6 +514,8 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 		memcpy(u + NET_UDP_HLEN, hdr, hdr_len);
 	if (e)
 		tx_attach_payload(w, m, e, pl);
+	else if (pl)
+		tx_chain_seg(w, m, pl->seg);
 	put_be16(u + 6, tx_udp_csum(tp, offload, udp_len, hdr, hdr_len, pl));
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
 	return 0;
@@ -543,9 +556,9 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	tx_tmpl_init(&tp, port, t);
 	m = hdr_fits_small(tp.hlen, hdr_len) ? stash_get(dp->hdr_pool, &w->hdr_stash, true)
 					     : raw_get(dp->pool);
-	if (m && payload)
+	if (m && payload && !payload->seg)
 		e = stash_get(dp->ext_pool, &w->ext_stash, false);
-	if (!m || (payload && !e)) {
+	if (!m || (payload && !payload->seg && !e)) {
 		net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
 		if (m)
 			rte_mbuf_raw_free(m);
@@ -631,7 +644,7 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 		for (unsigned i = 0; i < cnt; i++) {
 			st[i] = (int16_t)tx_dgram_check(w, port, tp.ip_hlen, &c[i]);
 			nh_want += st[i] == 0 && hdr_fits_small(tp.hlen, c[i].hdr_len);
-			ne_want += st[i] == 0 && c[i].payload;
+			ne_want += st[i] == 0 && c[i].payload && !c[i].payload->seg;
 		}
 		/* A pool with fewer left than the bulk: one at a time below, as net_tx_udp would.
 		 */
@@ -664,7 +677,7 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 			} else {
 				m = raw_get(dp->hdr_pool);
 			}
-			if (m && pl) {
+			if (m && pl && !pl->seg) {
 				if (ei < e_have) {
 					if (ei + NET_TX_PF < e_have)
 						ext_prefetch(em[ei + NET_TX_PF]);
@@ -673,7 +686,7 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 					e = raw_get(dp->ext_pool);
 				}
 			}
-			if (!m || (pl && !e)) {
+			if (!m || (pl && !pl->seg && !e)) {
 				net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
 				if (m)
 					rte_mbuf_raw_free(m);

@@ -553,6 +553,93 @@ static void test_udp_extbuf_stored_sum(void)
 	rig_free(&r);
 }
 
+/* A payload given as a ready mbuf (net_payload.seg, e.g. a cache slot's own): each datagram
+ * chains it with one more reference and no external-buffer mbuf; its fields are never written;
+ * frames and checksums are right from both send paths; errors take no reference. */
+static void test_tx_seg(void)
+{
+	struct rig r;
+	struct net_worker *w;
+	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
+				  .remote = ip("10.0.0.1"),
+				  .local_port = PPSPP_PORT,
+				  .remote_port = 4000};
+	uint8_t buf[2048];
+	struct rte_mbuf *seg, *m;
+	struct net_payload pl;
+	struct net_tx_dgram d[4];
+	struct net_counters c0, c1;
+	struct net_frame f;
+	uint16_t good;
+	uint32_t s32;
+
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	w = net_dataplane_worker(r.dp, 0);
+	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+	poll_all(&r);
+	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply: the peer is known */
+	seg = rte_pktmbuf_alloc(tpool);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(seg);
+	uint8_t *data = (uint8_t *)rte_pktmbuf_append(seg, 999);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	for (unsigned i = 0; i < 999; i++)
+		data[i] = (uint8_t)(i * 13 + 5);
+	s32 = net_csum_add(0, data, 999, false);
+	s32 = (s32 & 0xffff) + (s32 >> 16);
+	good = (uint16_t)((s32 & 0xffff) + (s32 >> 16));
+	c0 = counters(&r);
+	for (int variant = 0; variant < 2; variant++) { /* stored sum, or the payload read */
+		pl = (struct net_payload){.addr = data,
+					  .len = 999,
+					  .seg = seg,
+					  .has_sum = variant == 0,
+					  .sum = variant == 0 ? good : 0};
+		CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, "HDR", 3, &pl), 0);
+		for (int i = 0; i < 4; i++)
+			d[i] = (struct net_tx_dgram){.hdr = i & 1 ? "HD" : "HDRX",
+						     .hdr_len = i & 1 ? 2 : 4,
+						     .payload = &pl};
+		CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, d, 4), 4);
+		CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(seg), 6);
+		net_worker_flush(w);
+		for (int i = 0; i < 5; i++) {
+			unsigned hl = i == 0 ? 3 : (i - 1) & 1 ? 2 : 4;
+			int len = take(&r, 0, buf, sizeof(buf), &m);
+
+			CU_ASSERT_FATAL(len > 0);
+			CU_ASSERT_EQUAL(m->nb_segs, 2);
+			CU_ASSERT_PTR_EQUAL(m->next, seg);
+			CU_ASSERT_EQUAL(m->pkt_len, m->data_len + 999u);
+			CU_ASSERT_EQUAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_NONE);
+			CU_ASSERT_EQUAL(f.payload_len, hl + 999u);
+			CU_ASSERT_EQUAL(memcmp(buf + f.payload_off + hl, data, 999), 0);
+			rte_pktmbuf_free(m); /* the NIC is done: its reference goes */
+		}
+		CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(seg), 1);
+	}
+	/* never written by the sender */
+	CU_ASSERT_EQUAL(seg->data_len, 999);
+	CU_ASSERT_EQUAL(seg->pkt_len, 999);
+	CU_ASSERT_EQUAL(seg->nb_segs, 1);
+	CU_ASSERT_PTR_NULL(seg->next);
+	c1 = counters(&r);
+	CU_ASSERT_EQUAL(c1.ctr[NET_CTR_UDP_OUT_EXTBUF] - c0.ctr[NET_CTR_UDP_OUT_EXTBUF], 10);
+	CU_ASSERT_EQUAL(c1.ctr[NET_CTR_UDP_OUT] - c0.ctr[NET_CTR_UDP_OUT], 10);
+	/* a length that is not the mbuf's, a datagram above the MTU: no reference taken */
+	pl.len = 998;
+	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, "HDR", 3, &pl), -EINVAL);
+	CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, d, 1), -EINVAL);
+	pl.len = 999;
+	uint8_t big[600];
+	memset(big, 'x', sizeof(big));
+	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, big, sizeof(big), &pl), -EMSGSIZE);
+	CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(seg), 1);
+	net_worker_flush(w);
+	CU_ASSERT_EQUAL(take(&r, 0, buf, sizeof(buf), NULL), -1);
+	rte_pktmbuf_free(seg);
+	rig_free(&r);
+}
+
 static void test_udp_hook_extbuf(void)
 {
 	struct rig r;
@@ -1804,6 +1891,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "tx_burst_pool_dry", test_tx_burst_pool_dry);
 	CU_add_test(s, "tx_hdr_pool", test_tx_hdr_pool);
 	CU_add_test(s, "tx_ext_shinfo", test_tx_ext_shinfo);
+	CU_add_test(s, "tx_seg_ready_mbuf", test_tx_seg);
 	CU_add_test(s, "software_dispatch", test_dispatch);
 	CU_add_test(s, "software_dispatch_two_queues", test_dispatch_two_queues);
 	CU_add_test(s, "tap_csum_offload_kernel_peer", test_tap_offload);

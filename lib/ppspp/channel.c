@@ -399,7 +399,40 @@ static void on_ack(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b, uint6
 	uint32_t mask = e->cfg.max_inflight - 1;
 	uint64_t bytes = 0, rtt = 0;
 
-	if (b - a < 32) {
+	if ((int32_t)(c->fl_head - c->fl_sorted_from) >= 0 && !e->ref_paths) {
+		/* in-order serving: the ring's chunks increase from head to tail, so the ones in
+		 * [a, b] are one run of it, which starts at the oldest entry (in-order ACKs), at
+		 * chunk a's own entry, or is found by bisection. Each chunk appears once: the
+		 * general scans below would ack the same entries (the per-chunk one only those
+		 * fl_index names), in the same order, so LEDBAT sees the same bytes and RTT. */
+		bool by_index = b - a < 32;
+		uint32_t lo = c->fl_head, hi = c->fl_tail;
+		c->fl_sorted_from = c->fl_head; /* keeps the distance small (wrap-around) */
+		uint32_t pa = c->fl_index[a & mask];
+		if (lo != hi && c->fl[lo & mask].chunk >= a)
+			hi = lo; /* the oldest is in range already (in-order ACKs) */
+		else if (pa - lo < hi - lo && c->fl[pa & mask].chunk == a)
+			lo = hi = pa; /* chunk a itself is in flight */
+		while (lo != hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			if (c->fl[mid & mask].chunk < a)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (uint32_t p = lo; p != c->fl_tail; p++) {
+			struct ppspp_flight *f = &c->fl[p & mask];
+			if (f->chunk > b)
+				break;
+			if (f->acked || (by_index && c->fl_index[f->chunk & mask] != p))
+				continue;
+			f->acked = 1;
+			bytes += f->bytes;
+			rtt = e->now - f->sent_us;
+			if (f->sent_us > c->fl_acked_sent_us)
+				c->fl_acked_sent_us = f->sent_us;
+		}
+	} else if (b - a < 32) {
 		for (uint64_t k = a; k <= b; k++) {
 			uint32_t p = c->fl_index[k & mask];
 			if (p - c->fl_head >= c->fl_tail - c->fl_head)
@@ -463,8 +496,9 @@ static void rq_push(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b)
 {
 	struct ppspp_channel *c = &e->ch[ci];
 
-	/* a re-sent REQUEST for what is still queued (among the newest ranges) */
-	for (uint32_t i = c->rq_n > 64 ? c->rq_n - 64 : 0; i < c->rq_n; i++) {
+	/* a re-sent REQUEST for what is still queued (among the newest ranges); none can hold
+	 * a range above every queued one (a peer asking in order) */
+	for (uint32_t i = c->rq_n > 64 ? c->rq_n - 64 : 0; i < c->rq_n && a <= c->rq_max_b; i++) {
 		const struct ppspp_range *q = &c->rq[(c->rq_head + i) % PPSPP_RQ_CAP];
 		if (q->a <= a && b <= q->b)
 			return;
@@ -473,6 +507,7 @@ static void rq_push(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b)
 		struct ppspp_range *t = &c->rq[(c->rq_head + c->rq_n - 1) % PPSPP_RQ_CAP];
 		if (t->b + 1 == a) {
 			t->b = b;
+			c->rq_max_b = PCDN_MAX(c->rq_max_b, b);
 			return;
 		}
 	}
@@ -482,6 +517,7 @@ static void rq_push(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b)
 	}
 	c->rq[(c->rq_head + c->rq_n) % PPSPP_RQ_CAP] = (struct ppspp_range){a, b};
 	c->rq_n++;
+	c->rq_max_b = PCDN_MAX(c->rq_max_b, b);
 }
 
 static void rq_push_front(struct ppspp_engine *e, int ci, uint64_t k)
@@ -493,6 +529,7 @@ static void rq_push_front(struct ppspp_engine *e, int ci, uint64_t k)
 	c->rq_head = (c->rq_head + PPSPP_RQ_CAP - 1) % PPSPP_RQ_CAP;
 	c->rq[c->rq_head] = (struct ppspp_range){k, k};
 	c->rq_n++;
+	c->rq_max_b = PCDN_MAX(c->rq_max_b, k);
 }
 
 static void rq_cancel(struct ppspp_channel *c, uint64_t a, uint64_t b)
@@ -879,14 +916,14 @@ static inline int split_if_needed(struct ppspp_engine *e, int ci, struct ppspp_w
  * peer once it holds any chunk below it (it verified that path); chunks already sent count too
  * (the MAY of §5.3), except on a retransmission, which must stand alone. What the peer knows
  * only grows with the layer, so the count stops at the first layer it knows. */
-static inline int uncles_needed(const struct ppspp_channel *c, uint64_t k, bool retransmit,
-				int nu)
+static inline int uncles_needed(const struct ppspp_engine *e, const struct ppspp_channel *c,
+				uint64_t k, bool retransmit, int nu)
 {
 	uint64_t hb = 0, sb = 0;
 	bool h = ppspp_ivset_last(&c->peer_have, &hb);
 	bool sn = !retransmit && ppspp_ivset_last(&c->sent, &sb);
 
-	if ((!h || hb < k) && (!sn || sb < k)) {
+	if ((!h || hb < k) && (!sn || sb < k) && !e->ref_paths) {
 		/* the hot case, serving in order: everything either set holds lies below k, and
 		 * the subtree of layer l around k, [lo, lo + 2^l), reaches it iff the newest
 		 * interval ends at lo or above */
@@ -936,7 +973,7 @@ static int put_hashes(struct ppspp_engine *e, int ci, uint64_t k, bool retransmi
 	int nu = ppspp_merkle_uncle_layers(s->tree, k);
 	if (nu < 0)
 		return nu;
-	int need = uncles_needed(c, k, retransmit, nu);
+	int need = uncles_needed(e, c, k, retransmit, nu);
 	if (!need)
 		return 0;
 	const uint8_t *hp[64];
@@ -998,6 +1035,8 @@ static int emit_data(struct ppspp_engine *e, int ci, struct ppspp_writer *w, uin
 		ppspp_ledbat_on_loss(&c->ledbat, e->now, c->fl[c->fl_head & fmask].bytes);
 		c->fl_head++;
 	}
+	if (c->fl_tail != c->fl_head && c->fl[(c->fl_tail - 1) & fmask].chunk >= k)
+		c->fl_sorted_from = c->fl_tail; /* out of order (a retransmission): see on_ack */
 	c->fl[c->fl_tail & fmask] = (struct ppspp_flight){k, e->now, (uint32_t)len, 0};
 	c->fl_index[k & fmask] = c->fl_tail;
 	c->fl_tail++;

@@ -246,6 +246,7 @@ struct ppspp_channel {
 	struct ppspp_ivset sent; /* chunks sent (optimistic uncle skipping, §5.3) */
 	struct ppspp_range rq[PPSPP_RQ_CAP];
 	uint32_t rq_head, rq_n;
+	uint64_t rq_max_b; /* no queued range ends above (may be stale high) */
 	bool waiting; /* storage said -EAGAIN for rq head */
 	bool ready;   /* ppspp_engine_chunk_ready arrived */
 	bool gone;    /* ... with "not available" */
@@ -256,6 +257,7 @@ struct ppspp_channel {
 	uint64_t last_probe_us;             /* last tail-loss probe */
 	struct ppspp_flight *fl; /* ring, e->cfg.max_inflight */
 	uint32_t fl_head, fl_tail;
+	uint32_t fl_sorted_from;   /* chunks increase along the ring from this position on */
 	uint32_t *fl_index;	   /* chunk & mask -> ring position */
 	uint64_t fl_acked_sent_us; /* send time of the newest DATA acknowledged */
 };
@@ -302,6 +304,8 @@ struct ppspp_engine {
 	struct ppspp_chanset dirty, run;
 	struct ppspp_chanset waiters; /* channels that may be waiting for chunk_ready */
 	uint64_t next_full_us;
+	bool ref_paths; /* tests only: the general code where a fast path exists (on_ack, the
+			 * uncle count), to compare their results */
 };
 
 /* The channel has something to do at the next ppspp_engine_run. */

@@ -474,6 +474,46 @@ static void test_batch_identical(void)
 	sut_free(&b);
 }
 
+/* The fast paths (in-order ACKs at the head of the flight ring, the uncle count from the newest
+ * intervals) against the general code: the same datagrams, the same LEDBAT state. */
+static void test_fast_paths_same(void)
+{
+	struct sut f, g;
+	struct script_state sf = {0}, sg = {0};
+
+	sut_init(&f, true, 4, 64, true);
+	sut_init(&g, true, 4, 64, true);
+	g.e->ref_paths = true;
+	script(&f, &sf);
+	script(&g, &sg);
+	CU_ASSERT_EQUAL(f.n_log, g.n_log);
+	unsigned diff = 0;
+	for (unsigned i = 0; i < f.n_log && i < g.n_log; i++) {
+		bool hs = f.log_len[i] > 8 && f.log[i][4] == PPSPP_HANDSHAKE;
+		if (f.log_len[i] != g.log_len[i] ||
+		    memcmp(f.log[i], g.log[i], hs ? 5 : f.log_len[i]) != 0)
+			diff++;
+	}
+	CU_ASSERT_EQUAL(diff, 0);
+	for (int ci = 0; ci < 64; ci++) {
+		struct ppspp_channel_info a, b;
+		int ra = ppspp_engine_channel_info(f.e, ci, &a);
+		CU_ASSERT_EQUAL(ra, ppspp_engine_channel_info(g.e, ci, &b));
+		if (ra == 0) {
+			CU_ASSERT(a.cwnd_bytes == b.cwnd_bytes);
+			CU_ASSERT_EQUAL(a.flight_bytes, b.flight_bytes);
+			CU_ASSERT_EQUAL(a.chunks_sent, b.chunks_sent);
+		}
+	}
+	const struct ppspp_engine_counters *cf = ppspp_engine_counters(f.e), *cg = ppspp_engine_counters(g.e);
+	CU_ASSERT_EQUAL(cf->data_lost, cg->data_lost);
+	CU_ASSERT_EQUAL(cf->retransmits, cg->retransmits);
+	CU_ASSERT(cf->retransmits > 0);
+	CU_ASSERT_EQUAL(cf->msgs_out[PPSPP_INTEGRITY], cg->msgs_out[PPSPP_INTEGRITY]);
+	sut_free(&f);
+	sut_free(&g);
+}
+
 /* send_batch sending fewer than it was given: the rest are send errors, references released. */
 static void test_short_batch(void)
 {
@@ -739,6 +779,7 @@ int main(void)
 		return 1;
 	CU_pSuite s = CU_add_suite("ppspp-engine-batch", NULL, NULL);
 	CU_add_test(s, "send_batch + get_chunks byte-identical; references; miss", test_batch_identical);
+	CU_add_test(s, "fast paths agree with the general code", test_fast_paths_same);
 	CU_add_test(s, "short send_batch counts send errors", test_short_batch);
 	CU_add_test(s, "run after one datagram visits one channel of 2000", test_many_channels);
 	CU_add_test(s, "ivset fast paths agree with the general add", test_ivset_fast_paths);

@@ -1549,3 +1549,63 @@ void ppspp_chan_timers(struct ppspp_engine *e, int ci)
 	if (c->waiting && !c->ready)
 		return;
 }
+
+/* When ppspp_chan_timers would next act on the channel (UINT64_MAX: not on its own), from the
+ * same conditions: the run visits every channel then instead of on a fixed tick. What input
+ * changes (an ACK, an answered request) is looked at when the input marks the channel; a
+ * deadline that moved later only costs a pass that finds nothing due. */
+uint64_t ppspp_chan_deadline(const struct ppspp_engine *e, int ci)
+{
+	const struct ppspp_channel *c = &e->ch[ci];
+	uint64_t t = UINT64_MAX;
+
+	switch (c->state) {
+	case CH_HS_SENT:
+		return c->hs_sent_us + e->cfg.handshake_retry_us;
+	case CH_HS_REPLIED:
+		return c->created_us + e->cfg.handshake_retry_us * e->cfg.handshake_tries * 4 + 1;
+	case CH_ESTABLISHED:
+		break;
+	default:
+		return t;
+	}
+	/* §3.12: dead peer, keep-alive */
+	t = PCDN_MIN(c->last_recv_us + e->cfg.dead_us, c->last_send_us + e->cfg.keepalive_us);
+	/* the delivery rate, while there is one to measure (see ppspp_engine_input) */
+	if (c->rate_count || c->rate_cps != 0 || c->n_out || c->req_head != c->req_tail)
+		t = PCDN_MIN(t, c->rate_start_us + 50000);
+	if (c->req_head != c->req_tail) {
+		uint64_t to = 2 * c->srtt_us + 4 * c->rttvar_us;
+		if (to < e->cfg.min_request_timeout_us)
+			to = e->cfg.min_request_timeout_us;
+		if (to > 20 * e->cfg.min_request_timeout_us)
+			to = 20 * e->cfg.min_request_timeout_us;
+		/* the oldest request's timeout, or at once when later ones overtook it */
+		const struct ppspp_req *r = &c->req[c->req_head & (e->cfg.max_requests - 1)];
+		t = PCDN_MIN(t, r->sent_us + to);
+		if (e->swarms[c->swarm].have.w && (int32_t)(c->hi_pos - c->req_head) >= 32)
+			t = PCDN_MIN(t, e->now);
+	}
+	uint32_t fmask = e->cfg.max_inflight - 1;
+	uint32_t p = c->fl_head;
+	while (p != c->fl_tail && c->fl[p & fmask].acked)
+		p++;
+	if (p != c->fl_tail) {
+		/* the oldest DATA in flight: RACK, tail probe, RTO (as in ppspp_chan_timers) */
+		const struct ppspp_flight *f = &c->fl[p & fmask];
+		uint64_t srtt = c->ledbat.srtt_us;
+		t = PCDN_MIN(t, f->sent_us + ppspp_ledbat_rto_us(&c->ledbat));
+		if (srtt) {
+			uint64_t reo = srtt + srtt / 4 + 1000, pto = PCDN_MAX(2 * srtt, 50000);
+			if (f->sent_us < c->fl_acked_sent_us)
+				t = PCDN_MIN(t, f->sent_us + reo + 1);
+			uint64_t from = PCDN_MAX(f->sent_us,
+						 PCDN_MAX(c->ledbat.last_ack_us, c->last_probe_us));
+			t = PCDN_MIN(t, from + pto + 1);
+		}
+	} else if (c->rq_n && !c->waiting && c->ledbat.flightsize) {
+		/* window accounting with nothing in the ring to time out: look again soon */
+		t = PCDN_MIN(t, e->now + 1000);
+	}
+	return t;
+}

@@ -447,6 +447,10 @@ int ppspp_engine_input(struct ppspp_engine *e, const struct ppspp_peer_addr *fro
 	c->last_recv_us = now_us;
 	c->sent_since_recv = 0;
 	ppspp_chan_mark(e, ci);
+	/* the rate timer is not scheduled while nothing arrives (ppspp_chan_deadline): restart
+	 * the interval as its 50 ms pass would have */
+	if (!c->rate_count && c->rate_cps == 0 && now_us - c->rate_start_us >= 50000)
+		c->rate_start_us = now_us;
 	if (c->state == CH_HS_REPLIED) {
 		established(e, ci); /* step 7: the initiator got our reply */
 		if (c->state == CH_FREE)
@@ -526,27 +530,19 @@ static uint32_t run_next(const struct ppspp_engine *e, bool full, uint32_t i)
 #define RUN_EACH(e, full, i)                                                                       \
 	for (uint32_t i = run_next(e, full, 0); i != UINT32_MAX; i = run_next(e, full, i + 1))
 
-/* A channel with data or requests in flight has timers that can fire within milliseconds
- * (re-requests, RACK loss detection): every channel is visited at least this often then. */
-#define RUN_TICK_US 1000
-
 /* When channel i's timers must be looked at again. */
-static void timer_due(struct ppspp_engine *e, uint32_t i, uint64_t now_us)
+static void timer_due(struct ppspp_engine *e, uint32_t i)
 {
-	const struct ppspp_channel *c = &e->ch[i];
-
-	if (c->state == CH_HS_SENT)
-		ppspp_engine_timer_at(e, c->hs_sent_us + e->cfg.handshake_retry_us);
-	else if (c->state == CH_ESTABLISHED &&
-		 (c->n_out || c->fl_head != c->fl_tail || (c->rq_n && !c->waiting)))
-		ppspp_engine_timer_at(e, now_us + RUN_TICK_US);
+	if (e->ch[i].state != CH_FREE)
+		ppspp_engine_timer_at(e, ppspp_chan_deadline(e, (int)i));
 }
 
 /* RFC 7574 §3.12, §8: the run loop. The passes keep their order (timers, picking, control,
  * DATA) but visit only the channels that have something to do: those marked since the last run
  * (input, chunk_ready, choke, the burst limit, ...) and, for the swarm-wide work, every channel
  * of a swarm whose chunks went back to the pool or that verified chunks to announce. All
- * channels are visited (timers, keep-alives) when the earliest timer may be due. */
+ * channels' timers are looked at when the earliest of them is due (ppspp_chan_deadline), and
+ * at least every 200 ms. */
 uint64_t ppspp_engine_run(struct ppspp_engine *e, uint64_t now_us)
 {
 	bool full = now_us >= e->next_full_us;
@@ -570,8 +566,6 @@ uint64_t ppspp_engine_run(struct ppspp_engine *e, uint64_t now_us)
 		e->ctr.chan_visits++;
 		if (e->ch[i].state != CH_FREE)
 			ppspp_chan_timers(e, (int)i);
-		if (full)
-			timer_due(e, i, now_us);
 	}
 	/* swarm-wide: chunks back in the pool may go to any channel (picker), verified chunks
 	 * are announced to every channel (HAVE) */
@@ -605,8 +599,13 @@ uint64_t ppspp_engine_run(struct ppspp_engine *e, uint64_t now_us)
 				ppspp_chan_mark(e, (int)i); /* the rest of its burst next run */
 			}
 		}
-		timer_due(e, i, now_us);
+		timer_due(e, i);
 	}
+	/* the next timers of the channels the passes above did not visit (those they did were
+	 * just looked at, after what they sent) */
+	for (uint32_t i = 0; full && i < e->ch_hwm; i++)
+		if (!ppspp_chanset_has(&e->run, i))
+			timer_due(e, i);
 	ppspp_chanset_clear(&e->run);
 	e->busy = busy;
 	if (busy)

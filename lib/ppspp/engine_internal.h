@@ -117,6 +117,10 @@ static inline void ppspp_chanset_add(struct ppspp_chanset *s, uint32_t i)
 	s->w[i >> 6] |= 1ull << (i & 63);
 	s->sum[i >> 12] |= 1ull << ((i >> 6) & 63);
 }
+static inline bool ppspp_chanset_has(const struct ppspp_chanset *s, uint32_t i)
+{
+	return (s->w[i >> 6] >> (i & 63)) & 1;
+}
 static inline void ppspp_chanset_del(struct ppspp_chanset *s, uint32_t i)
 {
 	s->w[i >> 6] &= ~(1ull << (i & 63));
@@ -337,6 +341,7 @@ void ppspp_chan_input_data(struct ppspp_engine *e, int ci, const struct ppspp_ms
 void ppspp_chan_send_data(struct ppspp_engine *e, int ci);
 void ppspp_chan_flush_control(struct ppspp_engine *e, int ci);
 void ppspp_chan_timers(struct ppspp_engine *e, int ci);
+uint64_t ppspp_chan_deadline(const struct ppspp_engine *e, int ci);
 void ppspp_chan_options(const struct ppspp_engine *e, int ci, bool with_extra,
 			struct ppspp_options *o);
 

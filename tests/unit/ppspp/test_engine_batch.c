@@ -602,8 +602,9 @@ static void test_many_channels(void)
 	for (int i = 0; i < MANY; i++)
 		if (i != 1234)
 			CU_ASSERT_EQUAL_FATAL(s.cli[i].dgrams, before[i]);
-	/* its DATA is in flight: the timers of every channel are looked at within a tick */
-	CU_ASSERT(next > s.now && next <= s.now + 1000);
+	/* its DATA is in flight: every channel's timers are looked at when the first is due (its
+	 * retransmission timeout, no RTT sample yet), at the latest in 200 ms; not on a tick */
+	CU_ASSERT(next > s.now + 1000 && next <= s.now + 200000);
 	s.now = next;
 	visits = ctr->chan_visits;
 	ppspp_engine_run(s.e, s.now);
@@ -626,7 +627,7 @@ static void test_many_channels(void)
 			continue; /* its DATA went unacknowledged: retransmissions, RTO backoff */
 		CU_ASSERT_FATAL(s.cli[i].keepalives >= 1);
 		CU_ASSERT(s.cli[i].keepalive_gap >= dflt.keepalive_us);
-		CU_ASSERT(s.cli[i].keepalive_gap <= dflt.keepalive_us + 200000);
+		CU_ASSERT(s.cli[i].keepalive_gap <= dflt.keepalive_us + 1000);
 	}
 	/* a miss answered for one channel among thousands wakes that one */
 	s.st.miss = 50;

@@ -234,6 +234,9 @@ void cache_unref(struct cache *c, uint32_t slot);
  * computed once when the chunk was inserted: a UDP sender without checksum offload adds it
  * instead of reading the payload. 0 for a slot out of range. */
 uint16_t cache_chunk_sum16(const struct cache *c, uint32_t slot);
+/* [reader] Starts loading the slot's record (what cache_chunk_sum16 reads) into the CPU cache,
+ * for a sender that will need it a little later (no effect on anything else). */
+void cache_slot_prefetch(const struct cache *c, uint32_t slot);
 
 /* ---- statistics --------------------------------------------------------------------------- */
 

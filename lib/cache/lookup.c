@@ -136,6 +136,12 @@ void cache_unref(struct cache *c, uint32_t slot)
 		atomic_fetch_sub_explicit(&c->refcnt[slot], 1, memory_order_release);
 }
 
+void cache_slot_prefetch(const struct cache *c, uint32_t slot)
+{
+	if (slot < c->nslots)
+		__builtin_prefetch(&c->slots[slot]);
+}
+
 uint16_t cache_chunk_sum16(const struct cache *c, uint32_t slot)
 {
 	return slot < c->nslots ? (uint16_t)c->slots[slot].sum16 : 0;

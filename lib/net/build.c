@@ -146,6 +146,14 @@ int net_echo_reply_inplace(uint8_t *buf, const struct net_frame *f,
 	uint8_t *ip = buf + f->l3_off, *p = buf + f->l4_off;
 	uint32_t sum;
 
+	/* The reply's source is the request's destination: never a group or broadcast address
+	 * (RFC 1122 §3.2.1.3, RFC 4291 §2.7); such a request is not answered this way. */
+	if ((f->kind == NET_FRAME_IPV4 &&
+	     ((f->dst.a[0] & 0xf0) == 0xe0 ||
+	      (f->dst.a[0] == 0xff && f->dst.a[1] == 0xff && f->dst.a[2] == 0xff &&
+	       f->dst.a[3] == 0xff))) ||
+	    (f->kind == NET_FRAME_IPV6 && f->dst.a[0] == 0xff))
+		return -EINVAL;
 	if (f->kind == NET_FRAME_IPV4 && f->proto == NET_IPPROTO_ICMP && f->icmp_type == 8) {
 		eth_build(buf, f->eth_src, own_mac, NET_ETHERTYPE_IPV4);
 		memcpy(ip + 12, f->dst.a, 4);

@@ -160,7 +160,8 @@ int net_nd_na_reply_build(uint8_t *buf, size_t cap, const struct net_frame *ns,
 			  const uint8_t own_mac[NET_ETH_ALEN]);
 /* Turns a parsed echo request (ICMP or ICMPv6) in buf into its echo reply in place (RFC 792,
  * RFC 4443 §4.2): addresses swapped, data echoed, checksums recomputed. Returns the reply length
- * (f->frame_len). */
+ * (f->frame_len), or -EINVAL for anything else, including a request sent to a multicast or
+ * broadcast address (its reply would have a group as its source). */
 int net_echo_reply_inplace(uint8_t *buf, const struct net_frame *f,
 			   const uint8_t own_mac[NET_ETH_ALEN]);
 

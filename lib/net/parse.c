@@ -165,6 +165,10 @@ static enum net_drop parse_ipv4(const uint8_t *buf, uint32_t len, unsigned flags
 	/* More-fragments set or a fragment offset: reassembly is not offered. */
 	if (get16(ip + 6) & 0x3fff)
 		return NET_DROP_IPV4_FRAGMENT;
+	/* RFC 1122 §3.2.1.3: a source that is a class D (multicast) or the limited broadcast
+	 * address is invalid and is discarded (a reply would go to a group). */
+	if ((ip[12] & 0xf0) == 0xe0 || (get16(ip + 12) == 0xffff && get16(ip + 14) == 0xffff))
+		return NET_DROP_IPV4_MALFORMED;
 	f->kind = NET_FRAME_IPV4;
 	f->l3_off = NET_ETH_HLEN;
 	f->proto = ip[9];
@@ -187,6 +191,10 @@ static enum net_drop parse_ipv6(const uint8_t *buf, uint32_t len, unsigned flags
 		return NET_DROP_IPV6_MALFORMED;
 	plen = get16(ip + 4);
 	if (plen > avail - NET_IPV6_HLEN)
+		return NET_DROP_IPV6_MALFORMED;
+	/* RFC 4291 §2.7: a multicast address is never a source (a reply would go to a group;
+	 * an NA for such an NS is one RFC 4861 §7.1.2 forbids to be solicited). */
+	if (ip[8] == 0xff)
 		return NET_DROP_IPV6_MALFORMED;
 	f->kind = NET_FRAME_IPV6;
 	f->l3_off = NET_ETH_HLEN;

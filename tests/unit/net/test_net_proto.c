@@ -378,6 +378,20 @@ static void test_bad_frames(void)
 	copy[12] = 0x81; /* VLAN tag */
 	copy[13] = 0x00;
 	CU_ASSERT_EQUAL(net_frame_parse(copy, (uint32_t)len, 0, &f), NET_DROP_ETHERTYPE);
+	/* A multicast or broadcast source is invalid (RFC 1122 §3.2.1.3, RFC 4291 §2.7): an
+	 * echo or ND reply to it would go to a group (the frame fuzzer found an NS from ff00::1
+	 * whose NA our own parser then refused). */
+	len = make_udp(buf, sizeof(buf), "224.0.0.1", "10.0.0.2", 1, 2, pl, sizeof(pl));
+	CU_ASSERT_EQUAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_IPV4_MALFORMED);
+	len = make_udp(buf, sizeof(buf), "255.255.255.255", "10.0.0.2", 1, 2, pl, sizeof(pl));
+	CU_ASSERT_EQUAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_IPV4_MALFORMED);
+	len = make_udp(buf, sizeof(buf), "ff02::1", "fd00::2", 1, 2, pl, sizeof(pl));
+	CU_ASSERT_EQUAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_IPV6_MALFORMED);
+	{
+		struct net_ipaddr mc = ip("ff00::1"), target = ip("fd00::2");
+		len = net_nd_ns_build(buf, sizeof(buf), mac_a, &mc, &target);
+		CU_ASSERT_EQUAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_IPV6_MALFORMED);
+	}
 	len = make_udp(buf, sizeof(buf), "fd00::1", "fd00::2", 1, 2, pl, sizeof(pl));
 	buf[14 + 6] = 44; /* fragment header */
 	CU_ASSERT_EQUAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_IPV6_EXT_HEADER);

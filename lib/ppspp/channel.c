@@ -1068,6 +1068,118 @@ static int send_chunk(struct ppspp_engine *e, int ci, uint64_t k, const void *da
 	return emit_data(e, ci, &w, k, data, len, ref, retransmit, data_hdr);
 }
 
+/* RFC 7574 §5.3, §8.6, RFC 6817: the hot case of send_chunk, a run of chunks sent in order
+ * on a batching chunk32 channel whose peer knows the peaks, each datagram its uncles and its
+ * DATA without a split. What stays the same along the run is decided once: the peak (and so
+ * the uncle layers) while the chunks stay under it, the congestion window's room as a count of
+ * chunks, the flight ring's room; the sent set, flightsize and counters are updated once at the
+ * end. Per chunk: the uncles from ctz (the newest sent chunk is the one before: the subtree of
+ * layer l around k reaches it iff l > ctz(k)), the hashes, the fixed-layout headers, one flight
+ * entry and the batch entry. Byte for byte, state for state what send_chunk does chunk by chunk
+ * (test_engine_batch.c compares them with e->no_fast_send).
+ *
+ * k (with data, len, ref) is the chunk the caller looked up, r->a and burst already past it.
+ * Returns false, having done nothing, when k is not the hot case: send_chunk sends it then. */
+static bool send_run(struct ppspp_engine *e, int ci, struct ppspp_range *r, uint32_t *burst,
+		     uint64_t k, const void *data, size_t len, void *ref)
+{
+	struct ppspp_channel *c = &e->ch[ci];
+	struct ppspp_swarm *s = &e->swarms[c->swarm];
+	struct ppspp_tx_batch *b = &e->tx;
+	uint64_t hb = 0, sb = 0, peak_last = 0;
+	bool h = ppspp_ivset_last(&c->peer_have, &hb);
+	bool sn = ppspp_ivset_last(&c->sent, &sb);
+	uint32_t fmask = e->cfg.max_inflight - 1;
+	uint32_t fl_room = e->cfg.max_inflight - (c->fl_tail - c->fl_head);
+	double cwnd = c->ledbat.cwnd;
+	uint64_t fs = c->ledbat.flightsize, cs = s->chunk_size;
+	size_t hl = s->hash_len, hmsg = 9 + hl, maxd = e->cfg.max_datagram;
+
+	if (e->no_fast_send || b->ci != ci || c->ctx.cam != PPSPP_CAM_CHUNK32 ||
+	    r->b > UINT32_MAX || !c->peer_knows_peaks || hl == 0 || (h && hb >= k) ||
+	    (sn && sb >= k) || (c->sent.n >= PPSPP_IVSET_CAP && !(sn && k == sb + 1)) ||
+	    fl_room == 0 || !(cwnd < 4503599627370496.0) || fs >= 4503599627370496ull || cs == 0)
+		return false;
+	int nu = ppspp_merkle_uncle_span(s->tree, k, &peak_last);
+	if (nu < 0)
+		return false;
+	int need = uncles_needed(e, c, k, false, nu);
+	const uint8_t *hp[64];
+	if (4 + (size_t)need * hmsg + 17 + len > maxd ||
+	    ppspp_merkle_uncle_hashes_under(s->tree, k, hp, need) < 0)
+		return false;
+	/* chunks the window takes: the caller checked the first; the j-th after it needs
+	 * fs + (j + 1) * cs <= cwnd (whole bytes: cwnd's fraction never matters) */
+	uint64_t n_room = 1;
+	if (cwnd >= 0) {
+		uint64_t fc = (uint64_t)cwnd;
+		if (fc >= fs && (fc - fs) / cs > 1)
+			n_room = (fc - fs) / cs;
+	}
+	if (n_room > fl_room)
+		n_room = fl_room;
+	if (c->fl_tail != c->fl_head && c->fl[(c->fl_tail - 1) & fmask].chunk >= k)
+		c->fl_sorted_from = c->fl_tail; /* as emit_data: see on_ack */
+	uint64_t ts = (uint64_t)((int64_t)e->now + e->cfg.timestamp_offset_us);
+	uint64_t k0 = k, n = 0, bytes = 0, n_int = 0;
+	for (;;) {
+		uint8_t *p = b->arena + b->used, *q = p + 4;
+		pcdn_put_be32(p, c->remote_id);
+		for (int l = need - 1; l >= 0; l--) {
+			uint64_t first = ((k >> l) ^ 1) << l;
+			q[0] = PPSPP_INTEGRITY;
+			pcdn_put_be32(q + 1, (uint32_t)first);
+			pcdn_put_be32(q + 5, (uint32_t)(first + (1ull << l) - 1));
+			memcpy(q + 9, hp[l], hl);
+			q += hmsg;
+		}
+		q[0] = PPSPP_DATA;
+		pcdn_put_be32(q + 1, (uint32_t)k);
+		pcdn_put_be32(q + 5, (uint32_t)k);
+		pcdn_put_be64(q + 9, ts);
+		q += 17;
+		n_int += (uint64_t)need;
+		c->fl[c->fl_tail & fmask] = (struct ppspp_flight){k, e->now, (uint32_t)len, 0};
+		c->fl_index[k & fmask] = c->fl_tail;
+		c->fl_tail++;
+		n++;
+		bytes += len;
+		b->took_ref = false;
+		ppspp_chan_emit(e, ci, p, (size_t)(q - p), data, len, ref);
+		if (s->st.release && !b->took_ref)
+			s->st.release(s->st.ctx, ref);
+		/* the next chunk, when it is still the hot case */
+		if (len != cs || n >= n_room || *burst == 0)
+			break;
+		k++;
+		if (k > r->b || k >= s->count || !ppspp_bitmap_get(&s->have, k) ||
+		    k != b->look_first + b->look_next || b->look_next >= b->look_n)
+			break;
+		if (k > peak_last && (nu = ppspp_merkle_uncle_span(s->tree, k, &peak_last)) < 0)
+			break;
+		need = __builtin_ctzll(k) + 1;
+		if (need > nu)
+			need = nu;
+		const struct ppspp_chunk_ref *lr = &b->look[b->look_next];
+		if (4 + (size_t)need * hmsg + 17 + lr->len > maxd ||
+		    ppspp_merkle_uncle_hashes_under(s->tree, k, hp, need) < 0)
+			break;
+		b->look_next++;
+		data = lr->data;
+		len = lr->len;
+		ref = lr->ref;
+		r->a++;
+		(*burst)--;
+	}
+	ppspp_ivset_add(&c->sent, k0, k0 + n - 1);
+	c->ledbat.flightsize += bytes;
+	c->chunks_sent += n;
+	e->ctr.chunks_sent += n;
+	e->ctr.msgs_out[PPSPP_INTEGRITY] += n_int;
+	e->fast_chunks += n;
+	return true;
+}
+
 /* A burst with its hashes apart (cfg.integrity_apart): the INTEGRITY messages of every chunk in
  * the burst go first, in datagrams of their own (§5.4 allows this when they do not share the
  * DATA's datagram), then DATA datagrams that all have the same size, which a kernel sender
@@ -1243,6 +1355,8 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 			}
 			continue;
 		}
+		if (send_run(e, ci, r, &burst, k, data, len, ref))
+			continue;
 		e->tx.took_ref = false;
 		send_chunk(e, ci, k, data, len, ref);
 		/* batched: the flush releases what it queued */

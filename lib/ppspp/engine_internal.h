@@ -310,6 +310,8 @@ struct ppspp_engine {
 	uint64_t next_full_us;
 	bool ref_paths; /* tests only: the general code where a fast path exists (on_ack, the
 			 * uncle count), to compare their results */
+	bool no_fast_send; /* tests only: every chunk through send_chunk, not send_run */
+	uint64_t fast_chunks; /* chunks send_run sent (tests: the fast path was taken) */
 };
 
 /* The channel has something to do at the next ppspp_engine_run. */

@@ -922,6 +922,29 @@ int ppspp_merkle_uncle_hashes(const struct ppspp_merkle *t, uint64_t chunk, cons
 	return n;
 }
 
+int ppspp_merkle_uncle_span(const struct ppspp_merkle *t, uint64_t chunk, uint64_t *last)
+{
+	if (!t->peaks_known)
+		return -EAGAIN;
+	if (chunk >= t->n_chunks)
+		return -ERANGE;
+	unsigned l = ppspp_bin_layer(peak_of(t->n_chunks, chunk));
+	*last = (((chunk >> l) + 1) << l) - 1;
+	return (int)l;
+}
+
+int ppspp_merkle_uncle_hashes_under(const struct ppspp_merkle *t, uint64_t chunk,
+				    const uint8_t **out, int n)
+{
+	for (unsigned l = 0; l < (unsigned)n; l++) {
+		uint64_t sib = ppspp_bin_sibling(bin_ancestor(chunk, l));
+		if (!node_known(t, sib))
+			return -EAGAIN;
+		out[l] = known_hash(t, sib);
+	}
+	return n;
+}
+
 bool ppspp_merkle_chunk_verified(const struct ppspp_merkle *t, uint64_t chunk)
 {
 	return t->peaks_known && chunk < t->n_chunks && chunk_get(t, chunk);

@@ -117,6 +117,14 @@ int ppspp_merkle_uncles_low(const struct ppspp_merkle *t, uint64_t chunk,
 int ppspp_merkle_uncle_hashes(const struct ppspp_merkle *t, uint64_t chunk, const uint8_t **out,
 			      int n);
 
+/* A sender's run of chunks in order: the uncle layers of `chunk` (as uncle_layers) and, in
+ * *last, the last chunk under the same peak, which has as many. Same returns as uncle_layers. */
+int ppspp_merkle_uncle_span(const struct ppspp_merkle *t, uint64_t chunk, uint64_t *last);
+/* uncle_hashes for a chunk whose uncle layers the caller knows (uncle_span) to be at least n:
+ * n, or -EAGAIN when one of them is not known here. */
+int ppspp_merkle_uncle_hashes_under(const struct ppspp_merkle *t, uint64_t chunk,
+				    const uint8_t **out, int n);
+
 /* Receiver: verifies a chunk's bytes using the given uncle hashes (any order; may be 0 when the
  * tree already holds verified siblings) and already verified nodes. On success the chunk, its
  * path and the uncles used become verified and 0 is returned. -EBADMSG when the chunk or the

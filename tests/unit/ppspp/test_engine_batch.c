@@ -514,6 +514,139 @@ static void test_fast_paths_same(void)
 	sut_free(&g);
 }
 
+/* Everything the send path leaves behind on channel ci of both engines: LEDBAT, the flight
+ * ring entry by entry, the sent set, the request queue. */
+static unsigned chan_state_diff(const struct ppspp_engine *x, const struct ppspp_engine *y, int ci)
+{
+	const struct ppspp_channel *a = &x->ch[ci], *b = &y->ch[ci];
+	unsigned d = 0;
+
+	d += a->state != b->state;
+	if (a->state == CH_FREE)
+		return d;
+	d += a->ledbat.cwnd != b->ledbat.cwnd;
+	d += a->ledbat.flightsize != b->ledbat.flightsize;
+	d += a->fl_head != b->fl_head || a->fl_tail != b->fl_tail;
+	d += a->fl_sorted_from != b->fl_sorted_from;
+	d += a->fl_acked_sent_us != b->fl_acked_sent_us;
+	uint32_t mask = x->cfg.max_inflight - 1;
+	for (uint32_t p = a->fl_head; p != a->fl_tail && d == 0; p++) {
+		const struct ppspp_flight *f = &a->fl[p & mask], *g = &b->fl[p & mask];
+		d += f->chunk != g->chunk || f->sent_us != g->sent_us || f->bytes != g->bytes ||
+		     f->acked != g->acked;
+		d += a->fl_index[f->chunk & mask] != b->fl_index[f->chunk & mask];
+	}
+	d += a->sent.n != b->sent.n ||
+	     memcmp(a->sent.iv, b->sent.iv, a->sent.n * sizeof(a->sent.iv[0])) != 0;
+	d += a->chunks_sent != b->chunks_sent || a->sent_since_recv != b->sent_since_recv;
+	d += a->last_send_us != b->last_send_us || a->rq_n != b->rq_n || a->rq_head != b->rq_head;
+	return d;
+}
+
+/* A scripted exchange where the cacher's fast path (send_run) has to stop at every edge of its
+ * hot case: runs cut by the congestion window, runs crossing the peaks of the 301-chunk tree
+ * (256 + 32 + 8 + 4 + 1), retransmissions asked in the middle, a miss mid-run, a chunk not held.
+ * States are compared after every engine run, datagrams and counters at the end. */
+static unsigned run_state_diff(const struct sut *f, const struct sut *g)
+{
+	unsigned d = 0;
+	for (int ci = 0; ci < 64; ci++)
+		d += chan_state_diff(f->e, g->e, ci);
+	return d;
+}
+
+static void fast_script(struct sut *s, struct sut *ref, unsigned *state_diff)
+{
+	/* client 0 from the start (in order, the miss at 40, the chunk not held at 100), client 1
+	 * inside the second peak and across the rest, client 2 everything in three requests */
+	const uint64_t ranges[3][2] = {{0, 199}, {250, N_CHUNKS - 1}, {0, 99}};
+	struct sut *both[2] = {s, ref};
+
+	for (int x = 0; x < 2; x++) {
+		both[x]->st.miss = MISS_CHUNK;
+		CU_ASSERT(ppspp_engine_swarm_want(both[x]->e, 0, SKIP_CHUNK, SKIP_CHUNK) == 0);
+		for (int i = 0; i < 3; i++)
+			cli_handshake(both[x], i);
+		ppspp_engine_run(both[x]->e, both[x]->now);
+		both[x]->now += 300;
+		/* a small window with a fraction: the first runs end where it is full */
+		for (int ci = 0; ci < 64; ci++)
+			if (both[x]->e->ch[ci].state != CH_FREE)
+				both[x]->e->ch[ci].ledbat.cwnd = 3.5 * CHUNK + 7;
+		for (int i = 0; i < 3; i++)
+			cli_say(both[x], i, ranges[i][0], ranges[i][1]);
+		ppspp_engine_run(both[x]->e, both[x]->now);
+	}
+	*state_diff += run_state_diff(s, ref);
+	for (int round = 0; round < 3000; round++) {
+		for (int x = 0; x < 2; x++) {
+			struct sut *t = both[x];
+			t->now += 900;
+			if (round < 12) { /* client 1's ACKs are lost: its re-request is a retransmission */
+				t->cli[1].n_rx = 0;
+				t->cli[1].ack_a = 1;
+				t->cli[1].ack_b = 0;
+			}
+			for (int i = 0; i < 3; i++)
+				if (t->cli[i].ack_a <= t->cli[i].ack_b || t->cli[i].n_rx)
+					cli_say(t, i, 1, 0);
+			if (round == 2)
+				cli_say(t, 2, 100, N_CHUNKS - 1);
+			if (round == 4) /* in flight, asked again: retransmissions mid-run */
+				cli_say(t, 1, 251, 253);
+			if (round == 5)
+				cli_say(t, 2, 5, 7);
+			if (round == 30 && !t->st.miss_ready) {
+				t->st.miss_ready = true;
+				ppspp_engine_chunk_ready(t->e, 0, MISS_CHUNK, true);
+			}
+			ppspp_engine_run(t->e, t->now);
+		}
+		*state_diff += run_state_diff(s, ref);
+	}
+}
+
+static void test_fast_send_same(void)
+{
+	struct sut f, g;
+	unsigned state_diff = 0;
+
+	sut_init(&f, true, 3, 64, true);
+	sut_init(&g, true, 3, 64, true);
+	g.e->no_fast_send = true;
+	fast_script(&f, &g, &state_diff);
+	CU_ASSERT(f.e->fast_chunks > 200);
+	CU_ASSERT_EQUAL(g.e->fast_chunks, 0);
+	CU_ASSERT_EQUAL(state_diff, 0);
+	CU_ASSERT_EQUAL(f.n_log, g.n_log);
+	unsigned diff = 0;
+	for (unsigned i = 0; i < f.n_log && i < g.n_log; i++) {
+		bool hs = f.log_len[i] > 8 && f.log[i][4] == PPSPP_HANDSHAKE;
+		if (f.log_len[i] != g.log_len[i] || f.log_to[i] != g.log_to[i] ||
+		    memcmp(f.log[i], g.log[i], hs ? 5 : f.log_len[i]) != 0 ||
+		    (hs && memcmp(f.log[i] + 9, g.log[i] + 9, f.log_len[i] - 9) != 0)) {
+			if (!diff)
+				fprintf(stderr, "fast path: first differing datagram %u\n", i);
+			diff++;
+		}
+	}
+	CU_ASSERT_EQUAL(diff, 0);
+	CU_ASSERT(memcmp(ppspp_engine_counters(f.e), ppspp_engine_counters(g.e),
+			 sizeof(struct ppspp_engine_counters)) == 0);
+	const struct ppspp_engine_counters *cf = ppspp_engine_counters(f.e);
+	CU_ASSERT(cf->retransmits > 0);
+	CU_ASSERT(cf->requests_deferred > 0);
+	/* the exchange went through: every chunk asked arrived */
+	CU_ASSERT(got_count(&f.cli[0], 0, 199) == 199);
+	CU_ASSERT(got_count(&f.cli[1], 250, N_CHUNKS - 1) == N_CHUNKS - 250);
+	CU_ASSERT(got_count(&f.cli[2], 0, N_CHUNKS - 1) == N_CHUNKS - 1); /* not 100 */
+	CU_ASSERT(all_released(&f.st));
+	CU_ASSERT(all_released(&g.st));
+	CU_ASSERT_EQUAL(f.st.gets, g.st.gets);
+	sut_free(&f);
+	sut_free(&g);
+}
+
 /* send_batch sending fewer than it was given: the rest are send errors, references released. */
 static void test_short_batch(void)
 {
@@ -781,6 +914,8 @@ int main(void)
 	CU_pSuite s = CU_add_suite("ppspp-engine-batch", NULL, NULL);
 	CU_add_test(s, "send_batch + get_chunks byte-identical; references; miss", test_batch_identical);
 	CU_add_test(s, "fast paths agree with the general code", test_fast_paths_same);
+	CU_add_test(s, "fast send path: same datagrams, LEDBAT, flight ring, counters",
+		    test_fast_send_same);
 	CU_add_test(s, "short send_batch counts send errors", test_short_batch);
 	CU_add_test(s, "run after one datagram visits one channel of 2000", test_many_channels);
 	CU_add_test(s, "ivset fast paths agree with the general add", test_ivset_fast_paths);

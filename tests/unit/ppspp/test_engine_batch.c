@@ -344,7 +344,7 @@ static uint64_t got_count(const struct client *c, uint64_t a, uint64_t b)
 
 /* ---- the batched path against the one-datagram path ---------------------------------------- */
 
-#define SKIP_CHUNK 100 /* not held (swarm_want): skipped, so a run looked up ahead is dropped */
+#define UNHELD_CHUNK 100 /* not held (swarm_want): passed over, so a run looked up ahead is dropped */
 #define MISS_CHUNK 40
 
 struct script_state {
@@ -359,7 +359,7 @@ static void script(struct sut *s, struct script_state *ss)
 	const uint64_t ranges[4][2] = {{0, 149}, {10, 60}, {200, N_CHUNKS - 1}, {250, 270}};
 
 	s->st.miss = MISS_CHUNK;
-	CU_ASSERT(ppspp_engine_swarm_want(s->e, 0, SKIP_CHUNK, SKIP_CHUNK) == 0);
+	CU_ASSERT(ppspp_engine_swarm_want(s->e, 0, UNHELD_CHUNK, UNHELD_CHUNK) == 0);
 	for (int i = 0; i < 4; i++)
 		cli_handshake(s, i);
 	ppspp_engine_run(s->e, s->now);
@@ -450,7 +450,7 @@ static void test_batch_identical(void)
 	CU_ASSERT(got_count(&b.cli[3], 120, 130) == 11);
 	CU_ASSERT(got_count(&b.cli[3], 5, 9) == 5);
 	CU_ASSERT(ppspp_engine_counters(b.e)->retransmits > 0);
-	CU_ASSERT(b.cli[0].got[SKIP_CHUNK] == 0);
+	CU_ASSERT(b.cli[0].got[UNHELD_CHUNK] == 0);
 	CU_ASSERT(got_count(&b.cli[0], 0, 149) == 149);
 	CU_ASSERT(got_count(&b.cli[1], 10, 60) == 51);
 	CU_ASSERT(got_count(&b.cli[2], 200, N_CHUNKS - 1) == N_CHUNKS - 200);
@@ -564,7 +564,7 @@ static void fast_script(struct sut *s, struct sut *ref, unsigned *state_diff)
 
 	for (int x = 0; x < 2; x++) {
 		both[x]->st.miss = MISS_CHUNK;
-		CU_ASSERT(ppspp_engine_swarm_want(both[x]->e, 0, SKIP_CHUNK, SKIP_CHUNK) == 0);
+		CU_ASSERT(ppspp_engine_swarm_want(both[x]->e, 0, UNHELD_CHUNK, UNHELD_CHUNK) == 0);
 		for (int i = 0; i < 3; i++)
 			cli_handshake(both[x], i);
 		ppspp_engine_run(both[x]->e, both[x]->now);

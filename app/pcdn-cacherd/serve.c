@@ -31,9 +31,14 @@ const char *cacherd_serve_counter_name(unsigned i)
 	return i < CACHERD_CTR_MAX ? serve_names[i] : "?";
 }
 
+static inline void ctr_add(struct cacherd_worker *wk, enum cacherd_serve_counter c, uint64_t d)
+{
+	__atomic_store_n(&wk->ctr.ctr[c], wk->ctr.ctr[c] + d, __ATOMIC_RELAXED);
+}
+
 static inline void ctr_inc(struct cacherd_worker *wk, enum cacherd_serve_counter c)
 {
-	__atomic_store_n(&wk->ctr.ctr[c], wk->ctr.ctr[c] + 1, __ATOMIC_RELAXED);
+	ctr_add(wk, c, 1);
 }
 
 static uint64_t worker_now_us(const struct cacherd_worker *wk)
@@ -102,8 +107,7 @@ static int serve_get_chunks(void *ctx, uint64_t first, unsigned n, struct ppspp_
 		if (wk->d->slots && hits[i].slot < wk->d->slots->n)
 			__builtin_prefetch(&wk->d->slots->m[hits[i].slot], 1);
 	}
-	__atomic_store_n(&wk->ctr.ctr[CACHERD_CTR_hits], wk->ctr.ctr[CACHERD_CTR_hits] + i,
-			 __ATOMIC_RELAXED);
+	ctr_add(wk, CACHERD_CTR_hits, i);
 	if (i < n)
 		*stop = serve_miss(ss, first + i);
 	return (int)i;

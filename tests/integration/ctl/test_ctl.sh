@@ -260,8 +260,8 @@ sleep 0.3 # a stats file written after the downloads (every 100 ms)
 ctl show stats --per-worker >"$tmp/show"
 python3 - "$tmp/stats" "$tmp/show" <<'PY' || fail "stats file and show stats list different counters"
 import sys
-def names(path, skip):
-    return {l.split()[0] for l in open(path) if l.strip() and l.split()[0] not in skip}
+def names(path, leave_out):
+    return {l.split()[0] for l in open(path) if l.strip() and l.split()[0] not in leave_out}
 f = names(sys.argv[1], {"uptime_ms", "workers", "ports"})
 s = {n for n in names(sys.argv[2], {"workers"}) if ".latency." not in n and not n.startswith("latency.")}
 for want in ("serve.chunks_served", "fill.readahead", "fill.chunks_verified",

@@ -261,7 +261,7 @@ if [ "$mode" = collapse ]; then
 	expect_ge serve.fills_failed 1
 	[ "$(counter fill.started)" -eq 1 ] || fail "fill.started $(counter fill.started)"
 	kill -CONT "$spid"
-	want="data 7 1024 $(tail -c +$((7 * 1024 + 1)) "$tmp/file" | head -c 1024 | md5sum | cut -d' ' -f1)"
+	want="data 7 1024 $(head -c $((8 * 1024)) "$tmp/file" | tail -c 1024 | md5sum | cut -d' ' -f1)"
 	expect_line "$tmp/p1.out" "$want"
 	expect_line "$tmp/p2.out" "$want"
 	expect_ge fill.done 1

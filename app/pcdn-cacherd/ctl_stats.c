@@ -126,6 +126,8 @@ static const struct help_row help_rows[] = {
     {"ppspp.retransmits", NULL, "DATA sent again for a re-sent REQUEST", CTL_COUNTER},
     {"ppspp.requests_deferred", NULL, "requests waiting for a cache fill (storage said -EAGAIN)",
      CTL_COUNTER},
+    {"ppspp.send_budget_stops", NULL,
+     "channel sends paused because the port's TX queue and hold were full", CTL_COUNTER},
     {"ppspp.data_lost", NULL, "DATA never acknowledged within the retransmission timeout",
      CTL_COUNTER},
     {"ppspp.send_errors", NULL, "datagrams the engine could not send", CTL_COUNTER},

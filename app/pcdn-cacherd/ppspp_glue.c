@@ -147,6 +147,13 @@ void cacherd_ppspp_io(struct cacherd_ppspp *g, struct ppspp_io *io)
 	io->send_batch = glue_send_batch;
 }
 
+/* Back-pressure: the engine sends no more than the ports' TX queues and holds take, so a full
+ * NIC queue pauses DATA instead of dropping it (which LEDBAT would read as loss and resend). */
+static inline void tx_budget(struct cacherd_ppspp *g)
+{
+	ppspp_engine_set_send_budget(g->engine, net_worker_tx_room(g->w));
+}
+
 static void udp_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram *d, unsigned n)
 {
 	struct cacherd_ppspp *g = ctx;
@@ -155,6 +162,8 @@ static void udp_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram
 	const struct ppspp_engine_counters *ctr = ppspp_engine_counters(g->engine);
 
 	bool draining = g->draining && atomic_load_explicit(g->draining, memory_order_relaxed);
+
+	tx_budget(g);
 
 	for (unsigned i = 0; i < n; i++) {
 		struct ppspp_peer_addr from;
@@ -174,6 +183,7 @@ static void udp_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram
 						net_worker_now_ns(w));
 	}
 	/* The engine answers after each batch of input. */
+	tx_budget(g);
 	g->next_run_us = ppspp_engine_run(g->engine, now_us);
 }
 
@@ -183,8 +193,10 @@ static void loop_hook(void *ctx, struct net_worker *w, uint64_t now_ns)
 	uint64_t now_us = now_ns / 1000;
 
 	(void)w;
-	if (now_us >= g->next_run_us)
+	if (now_us >= g->next_run_us) {
+		tx_budget(g);
 		g->next_run_us = ppspp_engine_run(g->engine, now_us);
+	}
 	if (g->on_loop)
 		g->on_loop(g->ref_ctx);
 }

@@ -63,6 +63,7 @@ static void serve_block(const struct cacherd_serve_counters *s,
 	E(chunks_sent);
 	E(retransmits);
 	E(requests_deferred);
+	E(send_budget_stops);
 	E(data_lost);
 	E(send_errors);
 	E(storage_errors);

@@ -49,12 +49,12 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 	struct net_dataplane *dp;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	unsigned seq = __atomic_fetch_add(&dp_seq, 1, __ATOMIC_RELAXED);
-	unsigned data_room;
+	unsigned data_room, tx_hold;
 	uint16_t priv;
 
 	if (!cfg || cfg->n_workers == 0 || cfg->n_workers > NET_MAX_WORKERS || cfg->mbufs < 64 ||
 	    cfg->ext_mbufs < 64 || (cfg->tx_hdr_mbufs && cfg->tx_hdr_mbufs < 64) ||
-	    cfg->neigh_capacity == 0 || cfg->max_mtu > 9600) {
+	    cfg->neigh_capacity == 0 || cfg->max_mtu > 9600 || cfg->tx_hold > 32768) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -64,6 +64,7 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 		return NULL;
 	}
 	dp->cfg = *cfg;
+	tx_hold = cfg->tx_hold ? cfg->tx_hold : NET_TX_HOLD;
 	memset(dp->port_idx, -1, sizeof(dp->port_idx));
 	dp->ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
 	snprintf(name, sizeof(name), "net_pkt%u", seq);
@@ -111,8 +112,15 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 		snprintf(name, sizeof(name), "net_shr%u_%u", seq, i);
 		w->share_ring = rte_ring_create_elem(name, sizeof(struct net_neigh_share), 256,
 						     cfg->socket_id, RING_F_SC_DEQ);
-		if (!w->dispatch_ring || !w->share_ring)
+		w->tx_mem = rte_zmalloc_socket("net_tx_hold",
+					       sizeof(struct rte_mbuf *) * NET_MAX_PORTS * tx_hold,
+					       RTE_CACHE_LINE_SIZE, cfg->socket_id);
+		if (!w->dispatch_ring || !w->share_ring || !w->tx_mem)
 			goto fail;
+		for (unsigned p = 0; p < NET_MAX_PORTS; p++) {
+			w->tx[p].m = w->tx_mem + (size_t)p * tx_hold;
+			w->tx[p].cap = (uint16_t)tx_hold;
+		}
 	}
 	return dp;
 fail:
@@ -340,6 +348,7 @@ void net_dataplane_destroy(struct net_dataplane *dp)
 				net_drop_add(&w->ctr, NET_DROP_SHUTDOWN, w->tx[p].n);
 				rte_pktmbuf_free_bulk(w->tx[p].m, w->tx[p].n);
 				w->tx[p].n = 0;
+				w->tx[p].held = 0;
 			}
 			net_neigh_destroy(w->neigh[p], release_held, w);
 			w->neigh[p] = NULL;
@@ -360,6 +369,8 @@ void net_dataplane_destroy(struct net_dataplane *dp)
 		}
 		rte_ring_free(w->dispatch_ring);
 		rte_ring_free(w->share_ring);
+		rte_free(w->tx_mem);
+		w->tx_mem = NULL;
 	}
 	for (unsigned i = 0; i < dp->n_ports; i++) {
 		uint16_t pid = dp->ports[i].info.port_id;

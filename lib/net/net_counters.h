@@ -37,7 +37,8 @@ extern "C" {
 	X(NEIGH_HELD, "neigh_held")                                                                \
 	X(NEIGH_RELEASED, "neigh_released")                                                        \
 	X(DISPATCH_OUT, "dispatch_out")                                                            \
-	X(DISPATCH_IN, "dispatch_in")
+	X(DISPATCH_IN, "dispatch_in")                                                              \
+	X(TX_HELD, "tx_held") /* datagrams a full PMD queue refused, kept for the next flush */
 
 /* Why a received or outgoing packet was dropped. */
 #define NET_FOREACH_DROP(X)                                                                        \

@@ -35,6 +35,9 @@ struct net_dataplane_config {
 	 * larger headers take a packet mbuf). 0: the larger of mbufs and ext_mbufs. */
 	unsigned tx_hdr_mbufs;
 	unsigned neigh_capacity; /* neighbour entries per worker per port */
+	/* Datagrams a worker keeps per port while the PMD's TX queue is full (0: 4096, at most
+	 * 32768); senders see the room left with net_worker_tx_room and hold back. */
+	unsigned tx_hold;
 	struct net_neigh_config neigh;
 	int socket_id; /* NUMA socket for pools and rings (SOCKET_ID_ANY is fine) */
 };
@@ -147,8 +150,13 @@ uint64_t net_worker_now_ns(const struct net_worker *w);
 unsigned net_worker_poll(struct net_worker *w);
 /* Lcore entry (arg: struct net_worker *): polls until net_dataplane_request_stop(). */
 int net_worker_run(void *arg);
-/* Sends the TX buffered so far. */
+/* Sends the TX buffered so far; what the PMD's queue does not take is kept for the next flush. */
 void net_worker_flush(struct net_worker *w);
+/* Back-pressure for bulk senders: how many more datagrams this worker can queue on every one of
+ * its ports while a PMD's TX queue is full, keeping an eighth of its hold (config tx_hold) for
+ * control traffic. A sender that keeps within it loses nothing to a full queue (tx_queue_full);
+ * the held datagrams go out, in order, as the queue drains. */
+unsigned net_worker_tx_room(const struct net_worker *w);
 
 /* Sends one UDP datagram from port_id: Ethernet/IP/UDP headers (+ the caller's hdr bytes, copied)
  * in one mbuf, chained to an external-buffer mbuf over payload when given (no copy). The

@@ -8,7 +8,8 @@
 
 #include "net_dataplane.h"
 
-#define NET_TXBUF    64
+#define NET_TXBUF    64	  /* datagrams handed to the PMD per burst */
+#define NET_TX_HOLD  4096 /* default net_dataplane_config.tx_hold */
 #define NET_TIMER_NS (50ull * 1000 * 1000) /* neighbour timers */
 
 /* A neighbour learned by one worker, told to the others. */
@@ -48,9 +49,12 @@ struct net_mstash {
 	struct rte_mbuf *m[NET_MSTASH];
 };
 
+/* A worker's datagrams for one port, oldest first: the first `held` are what the PMD's queue
+ * could not take at the last flush (kept for the next one, never dropped while there is room);
+ * a flush is due once NET_TXBUF more have come. */
 struct net_txbuf {
-	uint16_t n;
-	struct rte_mbuf *m[NET_TXBUF];
+	uint16_t n, held, cap;
+	struct rte_mbuf **m; /* cap entries (dp->cfg.tx_hold) */
 };
 
 struct net_worker {
@@ -69,6 +73,7 @@ struct net_worker {
 	struct rte_ring *share_ring;	/* struct net_neigh_share from other workers */
 	struct net_neigh_table *neigh[NET_MAX_PORTS];
 	struct net_txbuf tx[NET_MAX_PORTS];
+	struct rte_mbuf **tx_mem; /* the ports' holds, NET_MAX_PORTS * cfg.tx_hold */
 	struct net_mstash hdr_stash;	/* from dp->hdr_pool: datagram headers */
 	struct net_mstash ext_stash;	/* from dp->ext_pool: zero-copy payloads */
 	const struct net_rel *rel_last; /* the release pair of the last payload (NULL: none yet) */

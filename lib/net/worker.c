@@ -4,6 +4,7 @@
 #include "net_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include <rte_prefetch.h>
@@ -34,26 +35,34 @@ uint64_t net_worker_now_ns(const struct net_worker *w)
 
 /* ---- TX ------------------------------------------------------------------------------------ */
 
+/* Hands port pidx's waiting datagrams to the PMD. What its queue does not take stays, in order,
+ * for the next flush: a full queue is a pause, not a loss (senders see it in net_worker_tx_room
+ * and hold back). tx_held counts each refused datagram once. */
 static void tx_flush_port(struct net_worker *w, unsigned pidx)
 {
 	struct net_txbuf *b = &w->tx[pidx];
-	uint16_t sent, n = b->n;
+	uint16_t sent, n = b->n, left;
 	uint64_t bytes = 0;
 
 	if (!n)
 		return;
+	/* before the burst: a sent mbuf belongs to the PMD (and may be freed at once) */
 	for (uint16_t i = 0; i < n; i++)
 		bytes += b->m[i]->pkt_len;
 	sent = rte_eth_tx_burst(w->dp->ports[pidx].info.port_id, (uint16_t)w->idx, b->m, n);
-	if (sent < n) {
+	left = (uint16_t)(n - sent);
+	if (unlikely(left)) {
 		for (uint16_t i = sent; i < n; i++)
 			bytes -= b->m[i]->pkt_len;
-		net_drop_add(&w->ctr, NET_DROP_TX_FULL, n - sent);
-		rte_pktmbuf_free_bulk(&b->m[sent], n - sent);
+		/* the ones refused for the first time (the first `held` were refused before) */
+		if (left > b->held)
+			net_ctr_add(&w->ctr, NET_CTR_TX_HELD, (uint64_t)(left - b->held));
+		memmove(b->m, &b->m[sent], (size_t)left * sizeof(b->m[0]));
 	}
 	net_ctr_add(&w->ctr, NET_CTR_TX_PACKETS, sent);
 	net_ctr_add(&w->ctr, NET_CTR_TX_BYTES, bytes);
-	b->n = 0;
+	b->n = left;
+	b->held = left;
 }
 
 void net_worker_flush(struct net_worker *w)
@@ -62,12 +71,34 @@ void net_worker_flush(struct net_worker *w)
 		tx_flush_port(w, p);
 }
 
+/* An eighth of each hold stays for what is sent without asking (ARP, ND, echo replies, a bulk
+ * sender's control datagrams). */
+unsigned net_worker_tx_room(const struct net_worker *w)
+{
+	unsigned room = w->dp->n_ports ? UINT_MAX : 0;
+
+	for (unsigned p = 0; p < w->dp->n_ports; p++) {
+		const struct net_txbuf *b = &w->tx[p];
+		unsigned bulk = b->cap - b->cap / 8u;
+
+		room = RTE_MIN(room, b->n < bulk ? bulk - b->n : 0u);
+	}
+	return room;
+}
+
+/* Queues m on port pidx, flushing once NET_TXBUF have come since the last flush. Only when the
+ * hold is full and the PMD still takes nothing is m dropped (tx_queue_full). */
 static void tx_enqueue(struct net_worker *w, unsigned pidx, struct rte_mbuf *m)
 {
 	struct net_txbuf *b = &w->tx[pidx];
 
-	if (b->n == NET_TXBUF)
+	if (b->n - b->held >= NET_TXBUF || b->n == b->cap)
 		tx_flush_port(w, pidx);
+	if (unlikely(b->n == b->cap)) {
+		net_drop_add(&w->ctr, NET_DROP_TX_FULL, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	b->m[b->n++] = m;
 }
 

@@ -183,6 +183,7 @@ int ppspp_chan_emit(struct ppspp_engine *e, int ci, const uint8_t *hdr, size_t l
 {
 	struct ppspp_channel *c = &e->ch[ci];
 
+	e->send_budget -= e->send_budget != 0;
 	if (e->tx.ci == ci) {
 		/* queued; counted when the batch is handed over */
 		struct ppspp_tx_batch *b = &e->tx;
@@ -1303,8 +1304,14 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 				continue;
 			}
 		}
+		/* back-pressure: no more DATA than the transport's queue takes; the rest waits in
+		 * the request queue, counted neither as sent nor as lost */
+		if (burst > e->send_budget)
+			burst = (uint32_t)e->send_budget;
 		if (burst == 0) {
 			e->busy = true;
+			if (e->send_budget == 0)
+				e->ctr.send_budget_stops++;
 			break;
 		}
 		if (k >= s->count || !ppspp_bitmap_get(&s->have, k)) {

@@ -132,6 +132,7 @@ struct ppspp_engine *ppspp_engine_create(const struct ppspp_engine_config *cfg,
 		if (ppspp_chanset_alloc(&e->swarms[i].members, e->cfg.max_channels) < 0)
 			goto fail;
 	e->next_full_us = now_us;
+	e->send_budget = UINT64_MAX;
 	e->tx.ci = -1;
 	if (e->io.send_batch) {
 		/* a burst's DATA plus an INTEGRITY-only datagram for each (a split, §5.3) */
@@ -201,6 +202,11 @@ void ppspp_engine_count_out(struct ppspp_engine *e, const uint8_t *buf, size_t l
 const struct ppspp_engine_counters *ppspp_engine_counters(const struct ppspp_engine *e)
 {
 	return &e->ctr;
+}
+
+void ppspp_engine_set_send_budget(struct ppspp_engine *e, uint32_t datagrams)
+{
+	e->send_budget = datagrams == UINT32_MAX ? UINT64_MAX : datagrams;
 }
 
 uint32_t ppspp_engine_max_channels(const struct ppspp_engine *e)
@@ -732,6 +738,7 @@ int ppspp_engine_counters_format(const struct ppspp_engine_counters *c, char *ou
 	CTR(retransmits);
 	CTR(rerequests);
 	CTR(requests_deferred);
+	CTR(send_budget_stops);
 	CTR(data_lost);
 	CTR(tail_probes);
 	CTR(send_errors);

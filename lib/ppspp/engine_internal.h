@@ -308,6 +308,9 @@ struct ppspp_engine {
 	struct ppspp_chanset dirty, run;
 	struct ppspp_chanset waiters; /* channels that may be waiting for chunk_ready */
 	uint64_t next_full_us;
+	/* datagrams the transport can take before its queue overflows (ppspp_engine_set_send_
+	 * budget; UINT64_MAX: no limit): every datagram handed over takes one, DATA stops at 0 */
+	uint64_t send_budget;
 	bool ref_paths; /* tests only: the general code where a fast path exists (on_ack, the
 			 * uncle count), to compare their results */
 	bool no_fast_send; /* tests only: every chunk through send_chunk, not send_run */

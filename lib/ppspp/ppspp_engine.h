@@ -167,6 +167,7 @@ struct ppspp_engine_counters {
 	uint64_t retransmits;	    /* DATA sent again for a re-sent REQUEST */
 	uint64_t rerequests;	    /* chunks asked again after a timeout, rejection or choke */
 	uint64_t requests_deferred; /* storage answered -EAGAIN */
+	uint64_t send_budget_stops; /* channel runs cut short: the transport's queue was full */
 	uint64_t data_lost;	    /* DATA presumed lost (later DATA acknowledged, or the CTO) */
 	uint64_t tail_probes;	    /* oldest DATA resent after 2 SRTT without an ACK */
 	uint64_t send_errors;
@@ -223,6 +224,11 @@ uint64_t ppspp_engine_run(struct ppspp_engine *e, uint64_t now_us);
 void ppspp_engine_chunk_ready(struct ppspp_engine *e, int swarm, uint64_t chunk, bool available);
 
 const struct ppspp_engine_counters *ppspp_engine_counters(const struct ppspp_engine *e);
+/* Back-pressure from the transport: the engine hands over at most `datagrams` more (every
+ * datagram counts; DATA stops when none are left, and the channels carry on at a later run with
+ * their requests kept). It holds until set again: a sender on a bounded queue sets it before
+ * each ppspp_engine_run and ppspp_engine_input; UINT32_MAX lifts it (the default). */
+void ppspp_engine_set_send_budget(struct ppspp_engine *e, uint32_t datagrams);
 
 /* ---- pull-through serving and fetching (pull.c) -------------------------------------------- *
  * A cacher serves swarms it has only in part: its workers announce every chunk and fetch what

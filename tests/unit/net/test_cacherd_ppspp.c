@@ -25,13 +25,14 @@
 #define PPSPP_PORT  6778
 #define CLIENT_PORT 4000
 #define CHUNK	    1024
-#define CONTENT	    (96 * CHUNK + 300) /* a short last chunk */
+#define CONTENT_MAX (512 * CHUNK + 300)
 
 static const uint8_t peer_mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01};
 static struct rte_mempool *tpool;
 static struct rte_ring *rxr, *txr;
 static uint8_t port_mac[6];
-static uint8_t content[CONTENT], received[CONTENT];
+static uint8_t content[CONTENT_MAX], received[CONTENT_MAX];
+static size_t content_len; /* this test's: whole chunks and a short last one */
 
 /* Reference counts: the storage's (get_chunk/release) and the glue's (for the NIC). */
 static int storage_refs, nic_takes, nic_releases, extbuf_frames, loops;
@@ -45,10 +46,10 @@ static void on_loop(void *ctx)
 static int seed_get(void *ctx, uint64_t chunk, const void **data, size_t *len, void **ref)
 {
 	(void)ctx;
-	if (chunk * CHUNK >= CONTENT)
+	if (chunk * CHUNK >= content_len)
 		return -ERANGE;
 	*data = content + chunk * CHUNK;
-	*len = CONTENT - chunk * CHUNK < CHUNK ? CONTENT - chunk * CHUNK : CHUNK;
+	*len = content_len - chunk * CHUNK < CHUNK ? content_len - chunk * CHUNK : CHUNK;
 	*ref = content + chunk * CHUNK;
 	storage_refs++;
 	return 0;
@@ -78,7 +79,7 @@ static void nic_release(void *ctx, void *ref)
 static int client_put(void *ctx, uint64_t chunk, const void *data, size_t len)
 {
 	(void)ctx;
-	if (chunk * CHUNK + len > CONTENT)
+	if (chunk * CHUNK + len > content_len)
 		return -ERANGE;
 	memcpy(received + chunk * CHUNK, data, len);
 	return 0;
@@ -120,12 +121,13 @@ static int client_send(void *ctx, const struct ppspp_peer_addr *to, const uint8_
 	return 0;
 }
 
-/* What the port sent: ARP requests are answered, UDP goes to the client engine. */
-static void drain_tx(struct ppspp_engine *client)
+/* What the port sent (at most max frames, as a slow link would take them): ARP requests are
+ * answered, UDP goes to the client engine. */
+static void drain_tx(struct ppspp_engine *client, unsigned max)
 {
 	struct rte_mbuf *m;
 
-	while (rte_ring_dequeue(txr, (void **)&m) == 0) {
+	for (unsigned taken = 0; taken < max && rte_ring_dequeue(txr, (void **)&m) == 0; taken++) {
 		uint8_t buf[2048];
 		struct net_frame f;
 		const void *p;
@@ -155,7 +157,21 @@ static void drain_tx(struct ppspp_engine *client)
 	}
 }
 
-static void test_download(void)
+/* One download through the glue: n_chunks whole chunks and a short one, over a port whose TX
+ * ring holds ring_size - 1 frames, with a worker hold of tx_hold datagrams, the link taking at
+ * most drain frames per round. */
+struct dl_case {
+	unsigned n_chunks, ring_size, tx_hold, drain;
+	const char *name;
+};
+
+struct dl_result {
+	struct net_counters net;
+	struct ppspp_engine_counters seed;
+	bool complete, identical;
+};
+
+static void download(const struct dl_case *dc, struct dl_result *res)
 {
 	struct net_dataplane_config cfg = {
 	    .n_workers = 1,
@@ -164,6 +180,7 @@ static void test_download(void)
 	    .mbuf_cache = 32,
 	    .ext_mbufs = 2047,
 	    .neigh_capacity = 64,
+	    .tx_hold = dc->tx_hold,
 	    .socket_id = SOCKET_ID_ANY,
 	    .neigh = {.reachable_ns = 600ull * 1000000000,
 		      .retrans_ns = 100000000,
@@ -179,18 +196,24 @@ static void test_download(void)
 	struct ppspp_peer_addr server;
 	struct net_dataplane *dp;
 	struct net_ipaddr a;
-	struct net_counters c;
 	uint8_t root[PPSPP_HASH_MAX_LEN], plen;
+	char name[32];
 	uint16_t port;
 	int swarm;
 
-	for (unsigned i = 0; i < CONTENT; i++)
+	content_len = (size_t)dc->n_chunks * CHUNK + 300;
+	memset(received, 0, sizeof(received));
+	storage_refs = nic_takes = nic_releases = extbuf_frames = loops = 0;
+	for (unsigned i = 0; i < content_len; i++)
 		content[i] = (uint8_t)(i * 131 + (i >> 8));
-	rxr = rte_ring_create("pp_rx", 4096, SOCKET_ID_ANY, 0);
-	txr = rte_ring_create("pp_tx", 4096, SOCKET_ID_ANY, 0);
+	snprintf(name, sizeof(name), "pp_rx_%s", dc->name);
+	rxr = rte_ring_create(name, 4096, SOCKET_ID_ANY, 0);
+	snprintf(name, sizeof(name), "pp_tx_%s", dc->name);
+	txr = rte_ring_create(name, dc->ring_size, SOCKET_ID_ANY, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rxr);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(txr);
-	port = (uint16_t)rte_eth_from_rings("net_ring_pp", &rxr, 1, &txr, 1, SOCKET_ID_ANY);
+	snprintf(name, sizeof(name), "net_ring_%s", dc->name);
+	port = (uint16_t)rte_eth_from_rings(name, &rxr, 1, &txr, 1, SOCKET_ID_ANY);
 	dp = net_dataplane_create(&cfg);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dp);
 	net_ipaddr_parse("10.0.0.2/24", &a, &plen);
@@ -200,7 +223,7 @@ static void test_download(void)
 	memcpy(port_mac, net_dataplane_port(dp, 0)->ifc.mac, 6);
 
 	/* The cacher side: a seeding engine in worker 0's hooks. */
-	tree = ppspp_merkle_build_mem(content, CONTENT, PPSPP_HASH_SHA256, CHUNK);
+	tree = ppspp_merkle_build_mem(content, content_len, PPSPP_HASH_SHA256, CHUNK);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tree);
 	g.dp = dp;
 	g.w = net_dataplane_worker(dp, 0);
@@ -231,20 +254,15 @@ static void test_download(void)
 	for (; rounds < 200000 && !ppspp_engine_swarm_complete(client, swarm); rounds++) {
 		ppspp_engine_run(client, pcdn_now_us());
 		net_worker_poll(g.w);
-		drain_tx(client);
+		drain_tx(client, dc->drain);
 	}
-	CU_ASSERT_TRUE_FATAL(ppspp_engine_swarm_complete(client, swarm));
+	res->complete = ppspp_engine_swarm_complete(client, swarm);
+	res->identical = memcmp(received, content, content_len) == 0;
 	CU_ASSERT_EQUAL(loops, rounds); /* one quiescent point per poll iteration */
-	CU_ASSERT_EQUAL(memcmp(received, content, CONTENT), 0);
-
-	/* Every DATA went out zero-copy and every reference came back. */
-	net_dataplane_counters(dp, &c, NULL);
-	CU_ASSERT(ppspp_engine_counters(g.engine)->chunks_sent >= 97);
-	CU_ASSERT_EQUAL(c.ctr[NET_CTR_UDP_OUT_EXTBUF], (uint64_t)nic_takes);
-	CU_ASSERT(extbuf_frames >= 97);
-	CU_ASSERT_EQUAL(nic_takes, nic_releases);
-	CU_ASSERT_EQUAL(storage_refs, 0);
-	CU_ASSERT_EQUAL(c.drop[NET_DROP_PPSPP_NO_ENGINE], 0);
+	net_dataplane_counters(dp, &res->net, NULL);
+	res->seed = *ppspp_engine_counters(g.engine);
+	CU_ASSERT_EQUAL(res->net.ctr[NET_CTR_UDP_OUT_EXTBUF], (uint64_t)nic_takes);
+	CU_ASSERT_EQUAL(res->net.drop[NET_DROP_PPSPP_NO_ENGINE], 0);
 	CU_ASSERT_EQUAL(g.send_errors, 0);
 
 	ppspp_engine_destroy(client);
@@ -259,9 +277,47 @@ static void test_download(void)
 	ppspp_engine_destroy(g.engine);
 	ppspp_merkle_free(verifier);
 	ppspp_merkle_free(tree);
+	/* Every reference came back. */
 	CU_ASSERT_EQUAL(nic_takes, nic_releases);
+	CU_ASSERT_EQUAL(storage_refs, 0);
 	rte_ring_free(rxr);
 	rte_ring_free(txr);
+}
+
+static void test_download(void)
+{
+	const struct dl_case dc = {.n_chunks = 96, .ring_size = 4096, .drain = UINT32_MAX,
+				   .name = "dl"};
+	struct dl_result r;
+
+	download(&dc, &r);
+	CU_ASSERT_TRUE(r.complete);
+	CU_ASSERT_TRUE(r.identical);
+	/* Every DATA went out zero-copy. */
+	CU_ASSERT(r.seed.chunks_sent >= 97);
+	CU_ASSERT(extbuf_frames >= 97);
+}
+
+/* A full TX queue pauses DATA, it does not drop it: with a 7-frame ring, an 8-datagram hold and
+ * a link taking 1 frame a round, the engine is held back (send_budget_stops) and the worker
+ * keeps what the ring refuses (tx_held), so nothing is dropped and every chunk is sent exactly
+ * once (no loss for LEDBAT to see, no retransmission). Without the back-pressure this link
+ * drops DATA at the ring (tx_queue_full) and the chunks are sent again. */
+static void test_tx_full_pauses(void)
+{
+	const struct dl_case dc = {.n_chunks = 512, .ring_size = 8, .tx_hold = 8, .drain = 1,
+				   .name = "bp"};
+	struct dl_result r;
+
+	download(&dc, &r);
+	CU_ASSERT_TRUE(r.complete);
+	CU_ASSERT_TRUE(r.identical);
+	CU_ASSERT_EQUAL(r.net.drop[NET_DROP_TX_FULL], 0);
+	CU_ASSERT(r.net.ctr[NET_CTR_TX_HELD] > 0);
+	CU_ASSERT(r.seed.send_budget_stops > 0);
+	CU_ASSERT_EQUAL(r.seed.chunks_sent, 513);
+	CU_ASSERT_EQUAL(r.seed.retransmits, 0);
+	CU_ASSERT_EQUAL(r.seed.data_lost, 0);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -290,6 +346,7 @@ int main(int argc, char **argv)
 		return 1;
 	s = CU_add_suite("cacherd_ppspp", NULL, NULL);
 	CU_add_test(s, "download_zero_copy_over_net_ring", test_download);
+	CU_add_test(s, "tx_queue_full_pauses_data", test_tx_full_pauses);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

@@ -217,6 +217,7 @@ bad:
 
 struct dp_run {
 	struct dp_opts o;
+	double xrtt_before, xrtt_after; /* ring set-up: xcore_rtt_ns, < 0 when not measured */
 	struct dp_cacher *dc;  /* NULL in the memif client */
 	struct dp_genport *gp; /* NULL in the memif server */
 	struct dpg *gen;
@@ -693,6 +694,82 @@ static void print_details(const struct dp_run *r)
 			(unsigned long long)r->gp->tx_full, (unsigned long long)r->gp->tx_nombuf);
 }
 
+/* ---- where the host put our CPUs ------------------------------------------------------------ *
+ * The ring set-up moves every frame between the generator's CPU and the worker's, so its figure
+ * depends on how far apart the host placed those two (virtual) CPUs: on this machine a cache
+ * line's round trip between them is ~100 ns at times and ~450 ns at others (the host moves
+ * them), and the worker's DATA rate follows. The round trip is measured just before and just
+ * after the run, on the two lcores themselves (idle then), and reported beside the figure. */
+struct xcore_probe {
+	uint64_t seq __rte_cache_aligned; /* odd: ping waiting; even: answered */
+	uint64_t n_rtt;
+	double ns;
+	volatile bool stop;
+};
+
+static int xcore_pong(void *arg)
+{
+	struct xcore_probe *x = arg;
+
+	while (!x->stop) {
+		uint64_t v = __atomic_load_n(&x->seq, __ATOMIC_ACQUIRE);
+		if (v & 1)
+			__atomic_store_n(&x->seq, v + 1, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/* 20 rounds of 5 ms; the median round's mean round trip. */
+static int xcore_ping(void *arg)
+{
+	struct xcore_probe *x = arg;
+	double per[20];
+	uint64_t hz = rte_get_tsc_hz();
+
+	for (unsigned r = 0; r < PCDN_ARRAY_SIZE(per); r++) {
+		uint64_t t0 = rte_rdtsc(), n = 0, t;
+		do {
+			for (unsigned k = 0; k < 256; k++) {
+				uint64_t v = __atomic_load_n(&x->seq, __ATOMIC_RELAXED) + 1;
+				__atomic_store_n(&x->seq, v, __ATOMIC_RELEASE);
+				while (__atomic_load_n(&x->seq, __ATOMIC_ACQUIRE) != v + 1 && !x->stop)
+					rte_pause();
+			}
+			n += 256;
+			t = rte_rdtsc();
+		} while (t - t0 < hz / 200);
+		per[r] = (double)(t - t0) * 1e9 / (double)hz / (double)n;
+	}
+	for (unsigned i = 1; i < PCDN_ARRAY_SIZE(per); i++) /* insertion sort: 20 values */
+		for (unsigned j = i; j > 0 && per[j] < per[j - 1]; j--) {
+			double tmp = per[j];
+			per[j] = per[j - 1];
+			per[j - 1] = tmp;
+		}
+	x->ns = per[PCDN_ARRAY_SIZE(per) / 2];
+	return 0;
+}
+
+/* Round trip between lcores a (pong) and b (ping), both idle; -1 when they cannot be used. */
+static double xcore_rtt_ns(unsigned a, unsigned b)
+{
+	struct xcore_probe *x = rte_zmalloc("dp_xcore", sizeof(*x), RTE_CACHE_LINE_SIZE);
+	double ns = -1;
+
+	if (!x)
+		return -1;
+	if (rte_eal_remote_launch(xcore_pong, x, a) == 0) {
+		if (rte_eal_remote_launch(xcore_ping, x, b) == 0) {
+			rte_eal_wait_lcore(b);
+			ns = x->ns;
+		}
+		x->stop = true;
+		rte_eal_wait_lcore(a);
+	}
+	rte_free(x);
+	return ns;
+}
+
 static void print_json(const struct dp_run *r, const struct dp_result *x, const struct dp_snap *end,
 		       double io_mpps, double io_busy_mpps, const char *extra)
 {
@@ -750,6 +827,9 @@ static void print_json(const struct dp_run *r, const struct dp_result *x, const 
 	if (io_mpps >= 0)
 		printf(",\"io_limit_mpps_wall\":%.3f,\"io_limit_mpps\":%.3f", io_mpps,
 		       io_busy_mpps);
+	if (r->o.setup == SETUP_RING)
+		printf(",\"xcore_rtt_ns_before\":%.0f,\"xcore_rtt_ns_after\":%.0f", r->xrtt_before,
+		       r->xrtt_after);
 	printf(",\"loadavg\":%.2f%s}\n", load[0], extra ? extra : "");
 	fflush(stdout);
 }
@@ -818,6 +898,7 @@ int bench_dp_main(int argc, char **argv)
 			fprintf(stderr, "pcdn-bench dp: net_ring ports failed\n");
 			return 1;
 		}
+		r.xrtt_before = xcore_rtt_ns(lcores[0], lcores[r.o.workers]);
 		r.dc = cacher_start(&r.o, (uint16_t)cport, lcores);
 		if (!r.dc)
 			return 1;
@@ -853,7 +934,12 @@ int bench_dp_main(int argc, char **argv)
 		rte_eal_wait_lcore(lcores[r.o.workers]);
 		usleep(50000); /* the closing handshakes reach the engines */
 		workers_stop(r.dc, lcores);
+		r.xrtt_after = xcore_rtt_ns(lcores[0], lcores[r.o.workers]);
 		print_details(&r);
+		fprintf(stderr,
+			"cache line round trip, worker CPU <-> generator CPU: %.0f ns before the run, "
+			"%.0f ns after\n",
+			r.xrtt_before, r.xrtt_after);
 		/* the data plane's leftovers: held and queued frames, then what the rings hold */
 		net_dataplane_destroy(r.dc->dp);
 		r.dc->dp = NULL;

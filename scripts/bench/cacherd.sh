@@ -142,6 +142,10 @@ out = {
     "verified": ring["verified"] + mc["verified"] + kern["verified"] + kgso["verified"],
     "verify_failed": ring["verify_failed"] + mc["verify_failed"] + kern["verify_failed"] + kgso["verify_failed"],
     "worker_cpu_share": ring["worker_cpu"],
+    # where the host had put the worker's and the generator's CPUs (see pcdn-bench dp):
+    # ~100 ns when close, ~450 ns when apart; the ring figure follows
+    "xcore_rtt_ns_before": ring.get("xcore_rtt_ns_before", -1),
+    "xcore_rtt_ns_after": ring.get("xcore_rtt_ns_after", -1),
     "chunk_size": ring["chunk_size"], "clients": ring["clients"], "seconds": ring["seconds"],
     "hugepages": huge == "true",
     "cpus": int(ncpu), "loadavg_start": float(l0), "loadavg_end": float(l1),
@@ -158,5 +162,7 @@ w("%-52s %10.2f %10.2f\n" % ("DPDK / kernel (sendmmsg)", out["data_vs_kernel"], 
 w("%-52s %10.2f\n" % ("DPDK / kernel (sendmmsg + GSO)", out["data_vs_kernel_gso"]))
 w("payload %.2f Gbps per core (%.2f wall); request->DATA latency p50 %.0f us, p99 %.0f us (net_ring); verified %d chunks, %d failed\n" % (
     out["payload_gbps"], out["payload_gbps_wall"], out["p50_us"], out["p99_us"], out["verified"], out["verify_failed"]))
+w("cache line round trip between the worker's and the generator's CPU: %.0f ns before the ring run, %.0f ns after (this host: ~100 close, ~450 apart)\n" % (
+    out["xcore_rtt_ns_before"], out["xcore_rtt_ns_after"]))
 print(json.dumps(out))
 PY

@@ -760,6 +760,9 @@ static double xcore_rtt_ns(unsigned a, unsigned b)
 		return -1;
 	if (rte_eal_remote_launch(xcore_pong, x, a) == 0) {
 		if (rte_eal_remote_launch(xcore_ping, x, b) == 0) {
+			/* asleep, not rte_eal_wait_lcore's spin: the main lcore may share b's CPU */
+			while (rte_eal_get_lcore_state(b) == RUNNING)
+				usleep(1000);
 			rte_eal_wait_lcore(b);
 			ns = x->ns;
 		}

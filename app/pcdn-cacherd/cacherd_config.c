@@ -16,7 +16,7 @@ static const char *const cache_keys[] = {"classes",	  "max_swarms", "meta_mb",
 					 "small_percent", "hugepages",	NULL};
 static const char *const class_keys[] = {"slot_size", "slots", NULL};
 static const char *const serve_keys[] = {"max_swarms", "max_channels", "max_peers", "send_burst",
-					 NULL};
+					 "tx_hold",    NULL};
 static const char *const fill_keys[] = {"max_outstanding", "timeout_ms", "swarm_timeout_ms",
 					"background",	   "readahead",	 NULL};
 static const char *const port_keys[] = {"device",    "mtu",	 "rx_desc",  "tx_desc",
@@ -322,6 +322,7 @@ static int parse_serve_fill(const config_setting_t *root, struct cacherd_config 
 		return -EINVAL;
 	}
 	TRY(get_uint(g, "send_burst", 1, 1024, 64, &c->serve_send_burst, err, errlen));
+	TRY(get_uint(g, "tx_hold", 64, 32768, 4096, &c->serve_tx_hold, err, errlen));
 	TRY(get_group(root, "fill", fill_keys, &g, err, errlen));
 	TRY(get_uint(g, "max_outstanding", 1, 65536, 1024, &c->fill_max_outstanding, err, errlen));
 	TRY(get_uint(g, "timeout_ms", 10, 600000, 5000, &c->fill_timeout_ms, err, errlen));

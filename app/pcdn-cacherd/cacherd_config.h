@@ -61,6 +61,7 @@ struct cacherd_config {
 	bool cache_hugepages;
 	/* workers' engines */
 	unsigned serve_max_swarms, serve_max_channels, serve_max_peers, serve_send_burst;
+	unsigned serve_tx_hold; /* datagrams per worker per port held while a TX queue is full */
 	/* miss path */
 	unsigned fill_max_outstanding, fill_timeout_ms, fill_swarm_timeout_ms, fill_readahead;
 	bool fill_background;

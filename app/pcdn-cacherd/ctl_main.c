@@ -806,9 +806,10 @@ static int cmd_show_config(void *ctx, int argc, char **argv, struct ctl_reply *r
 				      c->cache_hugepages));
 	json_object_set_new(
 	    o, "serve",
-	    json_pack("{s:i, s:i, s:i, s:i}", "max_swarms", (int)c->serve_max_swarms,
+	    json_pack("{s:i, s:i, s:i, s:i, s:i}", "max_swarms", (int)c->serve_max_swarms,
 		      "max_channels", (int)c->serve_max_channels, "max_peers",
-		      (int)c->serve_max_peers, "send_burst", (int)c->serve_send_burst));
+		      (int)c->serve_max_peers, "send_burst", (int)c->serve_send_burst, "tx_hold",
+		      (int)c->serve_tx_hold));
 	json_object_set_new(
 	    o, "fill",
 	    json_pack("{s:i, s:i, s:i, s:b}", "max_outstanding", (int)c->fill_max_outstanding,

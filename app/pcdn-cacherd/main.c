@@ -116,6 +116,7 @@ static struct net_dataplane *setup(const struct cacherd_config *c)
 	    .mbuf_cache = c->mbuf_cache,
 	    .ext_mbufs = c->ext_mbufs,
 	    .neigh_capacity = c->neigh_entries,
+	    .tx_hold = c->serve_tx_hold,
 	    .neigh = {.reachable_ns = (uint64_t)c->neigh_reachable_ms * 1000000,
 		      .retrans_ns = (uint64_t)c->neigh_retrans_ms * 1000000,
 		      .max_probes = c->neigh_probes},

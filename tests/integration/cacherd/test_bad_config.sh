@@ -108,6 +108,12 @@ serve = { max_channels = 10;
           max_peers = 100; };
 CONF
 
+expect_reject tx_hold "3: key 'tx_hold'" <<'CONF'
+workers = [ 1 ];
+ports = ( { device = "net_ring0"; addresses = [ "10.0.0.2/24" ]; } );
+serve = { tx_hold = 8; };
+CONF
+
 # Found only once the EAL runs: lcore 1 is not in -l 0.
 expect_reject lcore_not_enabled "2: key 'workers': lcore 1 is not enabled" \
 	-l 0 --no-huge -m 512 --no-pci --file-prefix="$prefix" <<'CONF'

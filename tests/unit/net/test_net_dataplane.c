@@ -32,6 +32,8 @@ static struct rte_mempool *tpool; /* the peer's mbufs */
 static const uint8_t peer_mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01};
 static unsigned rig_seq;
 static unsigned rig_hdr_mbufs; /* the next rig's tx_hdr_mbufs (0: the default) */
+static unsigned rig_tx_ring;   /* the next rig's TX ring size (0: 1024) */
+static unsigned rig_tx_hold;   /* the next rig's tx_hold (0: the default) */
 
 struct rig {
 	struct rte_ring *rx[2], *tx[2];
@@ -58,6 +60,7 @@ static int rig_make_q(struct rig *r, unsigned nw, unsigned nrx)
 	    .mbuf_cache = 32,
 	    .ext_mbufs = 255,
 	    .tx_hdr_mbufs = rig_hdr_mbufs,
+	    .tx_hold = rig_tx_hold,
 	    .neigh_capacity = 64,
 	    .socket_id = SOCKET_ID_ANY,
 	    .neigh = {.reachable_ns = 600ull * 1000000000,
@@ -78,8 +81,8 @@ static int rig_make_q(struct rig *r, unsigned nw, unsigned nrx)
 		r->rx[i] =
 		    rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "t%u_tx%u", seq, i);
-		r->tx[i] =
-		    rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		r->tx[i] = rte_ring_create(name, rig_tx_ring ? rig_tx_ring : 1024, SOCKET_ID_ANY,
+					   RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (!r->rx[i] || !r->tx[i])
 			return -ENOMEM;
 	}
@@ -779,6 +782,89 @@ static void test_tx_resolve(void)
 	CU_ASSERT_EQUAL(c.drop[NET_DROP_NO_ROUTE], 1);
 	CU_ASSERT_EQUAL(c.drop[NET_DROP_TX_TOO_BIG], 1);
 	freed = 0;
+	rig_free(&r);
+}
+
+/* TX back-pressure in lib/net: what a full PMD queue refuses is held, in order, and sent first
+ * at the next flush (tx_held counts each datagram once); net_worker_tx_room shrinks with the
+ * hold, keeping an eighth for control traffic; only a full hold drops (tx_queue_full). */
+static void take_seq(struct rig *r, unsigned n, unsigned *next)
+{
+	uint8_t buf[256];
+	struct net_frame f;
+
+	for (unsigned i = 0; i < n; i++) {
+		int len = take(r, 0, buf, sizeof(buf), NULL);
+
+		CU_ASSERT_FATAL(len > 0);
+		CU_ASSERT_EQUAL_FATAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_NONE);
+		CU_ASSERT_EQUAL(f.payload_len, 2);
+		CU_ASSERT_EQUAL(buf[f.payload_off] | buf[f.payload_off + 1] << 8, *next);
+		(*next)++;
+	}
+}
+
+static void test_tx_hold(void)
+{
+	struct rig r;
+	uint8_t buf[256];
+	struct net_worker *w;
+	struct net_counters c;
+	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
+				  .remote = ip("10.0.0.7"),
+				  .local_port = PPSPP_PORT,
+				  .remote_port = 4000};
+	unsigned sent = 0, next = 0;
+
+	rig_tx_ring = 8; /* the PMD takes 7 */
+	rig_tx_hold = 64;
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	rig_tx_ring = rig_tx_hold = 0;
+	w = net_dataplane_worker(r.dp, 0);
+	/* the peer's ARP request makes it a neighbour; its reply goes out and is taken */
+	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.7", "10.0.0.2"));
+	poll_all(&r);
+	CU_ASSERT_FATAL(take(&r, 0, buf, sizeof(buf), NULL) > 0);
+	CU_ASSERT_EQUAL(net_worker_tx_room(w), 56);
+
+	/* 40 datagrams: 7 go, 33 are held and counted once however many flushes they wait */
+	for (; sent < 40; sent++) {
+		uint8_t seq[2] = {(uint8_t)sent, (uint8_t)(sent >> 8)};
+		CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, seq, 2, NULL), 0);
+	}
+	net_worker_flush(w);
+	net_worker_flush(w);
+	c = counters(&r);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_TX_PACKETS], 1 + 7);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_TX_HELD], 33);
+	CU_ASSERT_EQUAL(net_worker_tx_room(w), 56 - 33);
+	/* as the link drains, the held ones go in their order */
+	while (next < 40) {
+		take_seq(&r, next + 7 <= 40 ? 7 : 40 - next, &next);
+		net_worker_flush(w);
+	}
+	CU_ASSERT_EQUAL(take(&r, 0, buf, sizeof(buf), NULL), -1);
+	CU_ASSERT_EQUAL(net_worker_tx_room(w), 56);
+
+	/* a link that does not drain: 7 in the ring, 64 held, the rest dropped as tx_queue_full */
+	for (; sent < 40 + 80; sent++) {
+		uint8_t seq[2] = {(uint8_t)sent, (uint8_t)(sent >> 8)};
+		CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, seq, 2, NULL), 0);
+	}
+	net_worker_flush(w);
+	CU_ASSERT_EQUAL(net_worker_tx_room(w), 0);
+	c = counters(&r);
+	CU_ASSERT_EQUAL(c.drop[NET_DROP_TX_FULL], 80 - 7 - 64);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_TX_HELD], 33 + 80 - 7 - (80 - 7 - 64));
+	while (next < 40 + 7 + 64) {
+		take_seq(&r, next + 7 <= 40 + 7 + 64 ? 7 : 40 + 7 + 64 - next, &next);
+		net_worker_flush(w);
+	}
+	CU_ASSERT_EQUAL(take(&r, 0, buf, sizeof(buf), NULL), -1);
+	c = counters(&r);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_TX_PACKETS], 1 + 40 + 7 + 64);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_UDP_OUT], 40 + 80);
+	CU_ASSERT_EQUAL(net_worker_tx_room(w), 56);
 	rig_free(&r);
 }
 
@@ -1894,6 +1980,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "tx_seg_ready_mbuf", test_tx_seg);
 	CU_add_test(s, "software_dispatch", test_dispatch);
 	CU_add_test(s, "software_dispatch_two_queues", test_dispatch_two_queues);
+	CU_add_test(s, "tx_hold_in_order_then_drop", test_tx_hold);
 	CU_add_test(s, "tap_csum_offload_kernel_peer", test_tap_offload);
 	CU_add_test(s, "tap_two_workers_flows", test_tap_two_workers);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

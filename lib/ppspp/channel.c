@@ -913,37 +913,53 @@ static inline int split_if_needed(struct ppspp_engine *e, int ci, struct ppspp_w
 	return split_now(e, ci, w);
 }
 
-/* How many of chunk k's lowest uncles (of nu) the peer lacks (§5.3): a node is known to the
- * peer once it holds any chunk below it (it verified that path); chunks already sent count too
- * (the MAY of §5.3), except on a retransmission, which must stand alone. What the peer knows
- * only grows with the layer, so the count stops at the first layer it knows. */
+/* A channel that lost no DATA in the last second: optimistic sending is safe there (hashes
+ * apart, uncles skipped on the strength of unacknowledged DATA). */
+static inline bool chan_clean(const struct ppspp_engine *e, const struct ppspp_channel *c)
+{
+	return c->last_loss_us == 0 || e->now - c->last_loss_us > 1000000;
+}
+
+/* How many of chunk k's lowest uncles (of nu) the peer lacks (§5.3). Let A_l be k's ancestor at
+ * layer l and S_l its sibling (the uncle at layer l). Let L be the lowest layer whose A_L holds a
+ * chunk the peer has (peer_have) or was sent (sent, not on a retransmission, which must stand
+ * alone). That chunk lies under S_(L-1), so the peer knows S_(L-1) and every uncle above it
+ * once it has verified the chunk, and lacks the L-1 below. A chunk the peer has acknowledged
+ * settles it: L-1. A chunk only sent settles it only if its datagram arrives: §5.3 lets the
+ * sender count on that (MAY) and we do on a clean channel (libswift does the same), but after
+ * a loss we also send S_(L-1), so that each datagram can be verified alone again. */
 static inline int uncles_needed(const struct ppspp_engine *e, const struct ppspp_channel *c,
 				uint64_t k, bool retransmit, int nu)
 {
 	uint64_t hb = 0, sb = 0;
 	bool h = ppspp_ivset_last(&c->peer_have, &hb);
 	bool sn = !retransmit && ppspp_ivset_last(&c->sent, &sb);
+	bool clean = chan_clean(e, c);
 
 	if ((!h || hb < k) && (!sn || sb < k) && !e->ref_paths) {
 		/* the hot case, serving in order: everything either set holds lies below k, and
-		 * the subtree of layer l around k, [lo, lo + 2^l), reaches it iff the newest
-		 * interval ends at lo or above */
-		uint64_t m = h && sn ? PCDN_MAX(hb, sb) : h ? hb : sb;
-		bool any = h || sn;
-		int need = 0;
-		while (need < nu && !(any && ((k >> need) << need) <= m))
-			need++;
-		return need;
+		 * A_l = [lo, lo + 2^l) holds it iff the newest interval ends at lo or above */
+		int lh = nu + 1, ls = nu + 1;
+		for (int l = 1; l <= nu && (h || sn); l++) {
+			uint64_t lo = (k >> l) << l;
+			if (lh > nu && h && hb >= lo)
+				lh = l;
+			if (ls > nu && sn && sb >= lo)
+				ls = l;
+			if ((lh <= nu || !h) && (ls <= nu || !sn))
+				break;
+		}
+		if (lh <= ls)
+			return lh > nu ? nu : lh - 1;
+		return ls - (clean ? 1 : 0);
 	}
-	int need = 0;
-	for (int l = 0; l < nu; l++) {
+	for (int l = 0; l <= nu; l++) {
 		uint64_t lo = (k >> l) << l, hi = lo + (1ull << l) - 1;
-		if (ppspp_ivset_intersects(&c->peer_have, lo, hi) ||
-		    (!retransmit && ppspp_ivset_intersects(&c->sent, lo, hi)))
-			break;
-		need = l + 1;
+		bool have = ppspp_ivset_intersects(&c->peer_have, lo, hi);
+		if (have || (!retransmit && ppspp_ivset_intersects(&c->sent, lo, hi)))
+			return l == 0 ? 0 : l - (have || clean ? 1 : 0);
 	}
-	return need;
+	return nu;
 }
 
 /* INTEGRITY messages chunk k needs (§5.3, §5.6.2), appended to w; `reserve` bytes are kept free
@@ -1090,6 +1106,7 @@ static bool send_run(struct ppspp_engine *e, int ci, struct ppspp_range *r, uint
 	uint64_t hb = 0, sb = 0, peak_last = 0;
 	bool h = ppspp_ivset_last(&c->peer_have, &hb);
 	bool sn = ppspp_ivset_last(&c->sent, &sb);
+	bool clean = chan_clean(e, c);
 	uint32_t fmask = e->cfg.max_inflight - 1;
 	uint32_t fl_room = e->cfg.max_inflight - (c->fl_tail - c->fl_head);
 	double cwnd = c->ledbat.cwnd;
@@ -1158,9 +1175,13 @@ static bool send_run(struct ppspp_engine *e, int ci, struct ppspp_range *r, uint
 			break;
 		if (k > peak_last && (nu = ppspp_merkle_uncle_span(s->tree, k, &peak_last)) < 0)
 			break;
+		/* uncles_needed with the newest sent chunk k - 1: it lies under S_ctz(k) (L =
+		 * ctz(k) + 1), and so may the newest acknowledged one */
 		need = __builtin_ctzll(k) + 1;
 		if (need > nu)
 			need = nu;
+		else if (clean || (h && hb >= ((k >> need) << need)))
+			need--;
 		const struct ppspp_chunk_ref *lr = &b->look[b->look_next];
 		if (4 + (size_t)need * hmsg + 17 + lr->len > maxd ||
 		    ppspp_merkle_uncle_hashes_under(s->tree, k, hp, need) < 0)
@@ -1271,8 +1292,7 @@ void ppspp_chan_send_data(struct ppspp_engine *e, int ci)
 	uint32_t burst = e->cfg.send_burst;
 	/* hashes apart only on a clean path: a lost INTEGRITY-only datagram strands its whole
 	 * burst, so a channel that lost DATA in the last second goes back to atomic datagrams */
-	bool apart = e->cfg.integrity_apart &&
-		     (c->last_loss_us == 0 || e->now - c->last_loss_us > 1000000);
+	bool apart = e->cfg.integrity_apart && chan_clean(e, c);
 	struct ppspp_pending *p = e->pending;
 	int np = 0;
 	uint64_t pending_bytes = 0, hashes_before = e->ctr.msgs_out[PPSPP_INTEGRITY];

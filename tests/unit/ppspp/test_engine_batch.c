@@ -647,6 +647,93 @@ static void test_fast_send_same(void)
 	sut_free(&g);
 }
 
+/* §5.3 uncles on an in-order run. The peer lacks the L-1 lowest uncles of chunk k, where L is
+ * the lowest layer whose subtree around k holds a chunk it has or was sent; after k-1 that is
+ * ctz(k) uncles. A clean channel counts on the chunks only sent (the MAY of §5.3); a channel
+ * that lost DATA in the last second also sends the uncle those chunks would prove, unless an
+ * acknowledged chunk proves it too. Per DATA datagram: its chunk and its INTEGRITY count. */
+static void uncle_counts(const struct sut *s, unsigned from, int *n_int, bool *seen)
+{
+	for (unsigned d = from; d < s->n_log; d++) {
+		struct ppspp_reader r;
+		struct ppspp_msg m;
+		int n = 0;
+
+		ppspp_reader_init(&r, s->log[d], s->log_len[d], &cctx);
+		while (ppspp_reader_next(&r, &m) == 1) {
+			if (m.type == PPSPP_INTEGRITY)
+				n++;
+			if (m.type == PPSPP_DATA && m.u.data.spec.a < N_CHUNKS) {
+				n_int[m.u.data.spec.a] = n;
+				seen[m.u.data.spec.a] = true;
+			}
+		}
+	}
+}
+
+static void test_uncles_in_order(void)
+{
+	struct sut f;
+	int n_int[N_CHUNKS];
+	bool seen[N_CHUNKS] = {false};
+	unsigned bad = 0, mark;
+	int ci = -1;
+
+	sut_init(&f, true, 1, 64, true);
+	cli_handshake(&f, 0);
+	ppspp_engine_run(f.e, f.now);
+	for (int j = 0; j < 64 && ci < 0; j++)
+		if (f.e->ch[j].state != CH_FREE)
+			ci = j;
+	CU_ASSERT_FATAL(ci >= 0);
+	/* clean: chunks 0..127 with every ACK delivered */
+	f.now += 300;
+	cli_say(&f, 0, 0, 127);
+	ppspp_engine_run(f.e, f.now);
+	for (int round = 0; round < 200 && got_count(&f.cli[0], 0, 127) < 128; round++) {
+		f.now += 700;
+		cli_say(&f, 0, 1, 0);
+		ppspp_engine_run(f.e, f.now);
+	}
+	CU_ASSERT_FATAL(got_count(&f.cli[0], 0, 127) == 128);
+	CU_ASSERT_EQUAL(f.e->ch[ci].last_loss_us, 0);
+	uncle_counts(&f, 0, n_int, seen);
+	CU_ASSERT_EQUAL(n_int[0], 5 + 8); /* §5.6.2: the 5 peaks first, then all of chunk 0's */ /* all of chunk 0's: the first peak covers 256 chunks */
+	for (unsigned k = 1; k < 128; k++)
+		bad += !seen[k] || n_int[k] != __builtin_ctz(k);
+	CU_ASSERT_EQUAL(bad, 0);
+	/* the sum of ctz(k) over 1..127 is 63 + 31 + 15 + 7 + 3 + 1 */
+	CU_ASSERT_EQUAL(ppspp_engine_counters(f.e)->msgs_out[PPSPP_INTEGRITY], 5 + 8 + 120);
+	/* after a loss, with no ACK arriving (the newest acknowledged chunk stays 127): one more,
+	 * except for 128, whose lowest missing uncle 127 acknowledged proves */
+	f.now += 700;
+	cli_say(&f, 0, 1, 0); /* the last ACKs: the newest acknowledged chunk is 127 */
+	ppspp_engine_run(f.e, f.now);
+	f.e->ch[ci].last_loss_us = f.now;
+	f.e->ch[ci].ledbat.cwnd = 64.0 * CHUNK; /* the 64 go without ACKs */
+	mark = f.n_log;
+	memset(seen, 0, sizeof(seen));
+	f.now += 300;
+	cli_say(&f, 0, 128, 191);
+	ppspp_engine_run(f.e, f.now);
+	for (int round = 0; round < 200 && got_count(&f.cli[0], 128, 191) < 64; round++) {
+		f.now += 700;
+		f.cli[0].n_rx = 0;
+		f.cli[0].ack_a = 1;
+		f.cli[0].ack_b = 0;
+		cli_say(&f, 0, 1, 0);
+		ppspp_engine_run(f.e, f.now);
+	}
+	CU_ASSERT_FATAL(got_count(&f.cli[0], 128, 191) == 64);
+	uncle_counts(&f, mark, n_int, seen);
+	bad = !seen[128] || n_int[128] != 7;
+	for (unsigned k = 129; k < 192; k++)
+		bad += !seen[k] || n_int[k] != __builtin_ctz(k) + 1;
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(all_released(&f.st));
+	sut_free(&f);
+}
+
 /* send_batch sending fewer than it was given: the rest are send errors, references released. */
 static void test_short_batch(void)
 {
@@ -916,6 +1003,8 @@ int main(void)
 	CU_add_test(s, "fast paths agree with the general code", test_fast_paths_same);
 	CU_add_test(s, "fast send path: same datagrams, LEDBAT, flight ring, counters",
 		    test_fast_send_same);
+	CU_add_test(s, "in-order uncles: ctz(k) on a clean channel, one more after a loss",
+		    test_uncles_in_order);
 	CU_add_test(s, "short send_batch counts send errors", test_short_batch);
 	CU_add_test(s, "run after one datagram visits one channel of 2000", test_many_channels);
 	CU_add_test(s, "ivset fast paths agree with the general add", test_ivset_fast_paths);

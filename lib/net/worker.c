@@ -408,7 +408,11 @@ static inline int tx_mtu_check(struct net_worker *w, const struct net_port *port
  * its fields is written: other datagrams may be chaining it on other lcores at the same time. */
 static inline void tx_chain_seg(struct net_worker *w, struct rte_mbuf *m, struct rte_mbuf *seg)
 {
-	rte_mbuf_refcnt_update(seg, 1);
+	/* Always a locked add: the caller's reference (a cache slot's) is shared with the other
+	 * workers, so rte_mbuf_refcnt_update's plain store when the count reads 1 ("the only
+	 * holder") would lose a concurrent worker's increment. Relaxed: the payload was published
+	 * before the caller could reach it; the free's decrement is the ordered one. */
+	__atomic_fetch_add(&seg->refcnt, 1, __ATOMIC_RELAXED);
 	m->next = seg;
 	m->nb_segs = 2;
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1); /* zero-copy as well */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_pause.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
@@ -865,6 +867,108 @@ static void test_tx_hold(void)
 	CU_ASSERT_EQUAL(c.ctr[NET_CTR_TX_PACKETS], 1 + 40 + 7 + 64);
 	CU_ASSERT_EQUAL(c.ctr[NET_CTR_UDP_OUT], 40 + 80);
 	CU_ASSERT_EQUAL(net_worker_tx_room(w), 56);
+	rig_free(&r);
+}
+
+/* One ready mbuf (a cache slot's) sent by two workers at once, each freeing what it sent as a
+ * NIC would: every datagram takes a reference and every free drops one, so the count ends where
+ * it started. Each worker's own reference is shared with the other, so a reference taken with a
+ * plain store whenever the count reads 1 ("the only holder", rte_mbuf_refcnt_update) loses the
+ * other worker's: the count then falls to 1 while frames still chain the mbuf, and a free
+ * gives the mbuf back to its pool under them. */
+#define SEG_ROUNDS 100000
+
+static unsigned seg_arrived; /* both threads meet here every round, so their sends coincide */
+static unsigned seg_abort;   /* a lost reference seen: both stop before a free corrupts the pool */
+
+struct seg_thread {
+	struct rig *r;
+	unsigned q;
+	struct rte_mbuf *seg;
+	unsigned sent, taken, bad_refcnt;
+};
+
+static void *seg_sender(void *arg)
+{
+	struct seg_thread *st = arg;
+	struct net_worker *w = net_dataplane_worker(st->r->dp, st->q);
+	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
+				  .remote = ip("10.0.0.1"),
+				  .local_port = PPSPP_PORT,
+				  .remote_port = (uint16_t)(4000 + st->q)};
+	struct net_payload pl = {.addr = rte_pktmbuf_mtod(st->seg, void *),
+				 .len = st->seg->data_len,
+				 .seg = st->seg};
+	struct rte_mbuf *m;
+	cpu_set_t cpus;
+
+	/* off the EAL's CPU 0 (inherited): one CPU each, so the meeting point does not wait for
+	 * the scheduler */
+	CPU_ZERO(&cpus);
+	CPU_SET(st->q % (unsigned)sysconf(_SC_NPROCESSORS_ONLN), &cpus);
+	pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+	for (unsigned i = 0; i < SEG_ROUNDS && !__atomic_load_n(&seg_abort, __ATOMIC_ACQUIRE); i++) {
+		__atomic_fetch_add(&seg_arrived, 1, __ATOMIC_ACQ_REL);
+		while (__atomic_load_n(&seg_arrived, __ATOMIC_ACQUIRE) < 2 * (i + 1) &&
+		       !__atomic_load_n(&seg_abort, __ATOMIC_ACQUIRE))
+			rte_pause();
+		if (net_tx_udp(w, st->r->port, &t, "H", 1, &pl) == 0)
+			st->sent++;
+		net_worker_flush(w);
+		while (rte_ring_dequeue(st->r->tx[st->q], (void **)&m) == 0) {
+			/* this frame's reference and ours: at least 2, or one was lost (the frame
+			 * is kept: freeing it would hand the mbuf back to its pool) */
+			if (m->next != st->seg || rte_mbuf_refcnt_read(st->seg) < 2) {
+				st->bad_refcnt++;
+				__atomic_store_n(&seg_abort, 1, __ATOMIC_RELEASE);
+				break;
+			}
+			rte_pktmbuf_free(m);
+			st->taken++;
+		}
+	}
+	return NULL;
+}
+
+static void test_tx_seg_two_workers(void)
+{
+	struct rig r;
+	uint8_t buf[256];
+	struct rte_mbuf *seg;
+	struct seg_thread st[2];
+	pthread_t th[2];
+	struct net_counters c;
+	unsigned avail;
+
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 2), 0);
+	/* the peer becomes a neighbour of both workers (learned by one, shared with the other) */
+	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+	for (int i = 0; i < 3; i++)
+		poll_all(&r);
+	for (unsigned q = 0; q < 2; q++)
+		while (take(&r, q, buf, sizeof(buf), NULL) > 0)
+			;
+	seg = rte_pktmbuf_alloc(tpool);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(seg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rte_pktmbuf_append(seg, 256));
+	avail = rte_mempool_avail_count(tpool);
+	seg_arrived = seg_abort = 0;
+	for (unsigned q = 0; q < 2; q++) {
+		st[q] = (struct seg_thread){.r = &r, .q = q, .seg = seg};
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[q], NULL, seg_sender, &st[q]), 0);
+	}
+	for (unsigned q = 0; q < 2; q++)
+		pthread_join(th[q], NULL);
+	c = counters(&r);
+	CU_ASSERT_EQUAL(st[0].sent + st[1].sent, 2u * SEG_ROUNDS);
+	CU_ASSERT_EQUAL(st[0].taken + st[1].taken, 2u * SEG_ROUNDS);
+	CU_ASSERT_EQUAL(c.ctr[NET_CTR_UDP_OUT_EXTBUF], 2u * SEG_ROUNDS);
+	CU_ASSERT_EQUAL(st[0].bad_refcnt + st[1].bad_refcnt, 0);
+	/* only our reference is left, and the mbuf never went back to the pool */
+	CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(seg), 1);
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(tpool), avail);
+	if (rte_mbuf_refcnt_read(seg) == 1 && rte_mempool_avail_count(tpool) == avail)
+		rte_pktmbuf_free(seg);
 	rig_free(&r);
 }
 
@@ -1978,6 +2082,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "tx_hdr_pool", test_tx_hdr_pool);
 	CU_add_test(s, "tx_ext_shinfo", test_tx_ext_shinfo);
 	CU_add_test(s, "tx_seg_ready_mbuf", test_tx_seg);
+	CU_add_test(s, "tx_seg_two_workers_references", test_tx_seg_two_workers);
 	CU_add_test(s, "software_dispatch", test_dispatch);
 	CU_add_test(s, "software_dispatch_two_queues", test_dispatch_two_queues);
 	CU_add_test(s, "tx_hold_in_order_then_drop", test_tx_hold);

@@ -406,13 +406,28 @@ static inline int tx_mtu_check(struct net_worker *w, const struct net_port *port
 
 /* The caller's ready payload mbuf after m, with one more reference (net_payload.seg). None of
  * its fields is written: other datagrams may be chaining it on other lcores at the same time. */
+/* The datagram's reference on a ready payload mbuf, taken before its headers are written.
+ * Always a locked add: the caller's reference (a cache slot's) is shared with the other workers,
+ * so rte_mbuf_refcnt_update's plain store when the count reads 1 ("the only holder") would lose
+ * a concurrent worker's increment. Relaxed: the payload was published before the caller could
+ * reach it; the free's decrement is the ordered one. A burst takes its references in a row
+ * before any header store: a locked instruction waits for the stores before it, and a
+ * header's lines are on their way back from the core that read the last frame in them. */
+static inline void tx_seg_ref(struct rte_mbuf *seg)
+{
+	__atomic_fetch_add(&seg->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+/* A reference taken for a datagram that will not be sent. */
+static inline void tx_seg_unref(const struct net_payload *pl)
+{
+	if (pl && pl->seg)
+		__atomic_fetch_sub(&pl->seg->refcnt, 1, __ATOMIC_RELEASE);
+}
+
+/* Chains the ready payload mbuf after m, with the reference tx_seg_ref took. */
 static inline void tx_chain_seg(struct net_worker *w, struct rte_mbuf *m, struct rte_mbuf *seg)
 {
-	/* Always a locked add: the caller's reference (a cache slot's) is shared with the other
-	 * workers, so rte_mbuf_refcnt_update's plain store when the count reads 1 ("the only
-	 * holder") would lose a concurrent worker's increment. Relaxed: the payload was published
-	 * before the caller could reach it; the free's decrement is the ordered one. */
-	__atomic_fetch_add(&seg->refcnt, 1, __ATOMIC_RELAXED);
 	m->next = seg;
 	m->nb_segs = 2;
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1); /* zero-copy as well */
@@ -489,8 +504,9 @@ static inline uint16_t tx_udp_csum(const struct tx_tmpl *tp, bool offload, uint3
 /* Writes one datagram into the raw mbuf m (and e over its payload, when it has one): the mbuf
  * fields, the template's headers with this datagram's lengths, IPv4 ID and checksums, then the
  * caller's header bytes. A header mbuf of dp->hdr_pool has its frame right after the mbuf
- * (data_off 0), a packet mbuf the usual headroom. On error m, e and the payload are gone
- * (counted). */
+ * (data_off 0), a packet mbuf the usual headroom. A ready payload mbuf (pl->seg) comes with
+ * the datagram's reference taken (tx_seg_ref). On error m, e and the payload (and that
+ * reference) are gone (counted). */
 static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mbuf *m,
 		   struct rte_mbuf *e, const void *hdr, uint16_t hdr_len,
 		   const struct net_payload *pl)
@@ -506,6 +522,7 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 		if (e)
 			rte_mbuf_raw_free(e);
 		net_drop_add(&w->ctr, NET_DROP_TX_TOO_BIG, 1);
+		tx_seg_unref(pl);
 		payload_release(pl);
 		return -EMSGSIZE;
 	}
@@ -589,6 +606,8 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		return -ENETUNREACH;
 	}
 	tx_tmpl_init(&tp, port, t);
+	if (payload && payload->seg)
+		tx_seg_ref(payload->seg);
 	m = hdr_fits_small(tp.hlen, hdr_len) ? stash_get(dp->hdr_pool, &w->hdr_stash, true)
 					     : raw_get(dp->pool);
 	if (m && payload && !payload->seg)
@@ -597,6 +616,7 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
 		if (m)
 			rte_mbuf_raw_free(m);
+		tx_seg_unref(payload);
 		payload_release(payload);
 		return -ENOBUFS;
 	}
@@ -681,6 +701,9 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 			nh_want += st[i] == 0 && hdr_fits_small(tp.hlen, c[i].hdr_len);
 			ne_want += st[i] == 0 && c[i].payload && !c[i].payload->seg;
 		}
+		for (unsigned i = 0; i < cnt; i++)
+			if (st[i] == 0 && c[i].payload && c[i].payload->seg)
+				tx_seg_ref(c[i].payload->seg);
 		/* A pool with fewer left than the bulk: one at a time below, as net_tx_udp would.
 		 */
 		h_have = nh_want && rte_mempool_get_bulk(dp->hdr_pool, (void **)hm, nh_want) == 0
@@ -725,6 +748,7 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 				net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
 				if (m)
 					rte_mbuf_raw_free(m);
+				tx_seg_unref(pl);
 				payload_release(pl);
 				rc = -ENOBUFS;
 			} else {

@@ -1746,6 +1746,42 @@ static void test_tx_burst_pool_dry(void)
 	CU_ASSERT_EQUAL(freed, N);
 	freed = 0;
 	rig_free(&r);
+
+	/* a ready payload mbuf when the header pool runs dry: the references taken for the
+	 * datagrams that got no header are given back */
+	rig_hdr_mbufs = 64;
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	rig_hdr_mbufs = 0;
+	w = net_dataplane_worker(r.dp, 0);
+	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+	poll_all(&r);
+	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0);
+	m = rte_pktmbuf_alloc(tpool);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rte_pktmbuf_append(m, 200));
+	for (int i = 0; i < N; i++) {
+		pl[i] = (struct net_payload){
+		    .addr = rte_pktmbuf_mtod(m, void *), .len = 200, .seg = m};
+		d[i] = (struct net_tx_dgram){.hdr = "HD", .hdr_len = 2, .payload = &pl[i]};
+	}
+	rc = net_tx_udp_burst(w, r.port, &t, d, N);
+	net_worker_flush(w);
+	c = counters(&r);
+	CU_ASSERT(rc >= 64 && rc < N);
+	CU_ASSERT_EQUAL(c.drop[NET_DROP_NO_MBUF], (uint64_t)(N - rc));
+	CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(m), 1 + rc);
+	frames = 0;
+	{
+		struct rte_mbuf *f;
+		while (take(&r, 0, buf, sizeof(buf), &f) >= 0) {
+			rte_pktmbuf_free(f);
+			frames++;
+		}
+	}
+	CU_ASSERT_EQUAL(frames, rc);
+	CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(m), 1);
+	rte_pktmbuf_free(m);
+	rig_free(&r);
 }
 
 /* ---- TX header pool ------------------------------------------------------------------------ */

@@ -1009,6 +1009,17 @@ int bench_dp_main(int argc, char **argv)
 		snap_take(&r, end);
 		r.gp->stop = true;
 		rte_eal_wait_lcore(lcores[0]);
+		/* The memif PMD unmaps the shared rings from its interrupt thread when the peer
+		 * goes, with no fence against a data-path burst under way: a server worker sending
+		 * at that moment faults. So the client, its own lcore stopped, stays until the
+		 * server has stopped its workers and closed the link (10 s at most). */
+		for (int i = 0; i < 1000; i++) {
+			struct rte_eth_link link;
+			if (rte_eth_link_get_nowait(port, &link) < 0 ||
+			    link.link_status == RTE_ETH_LINK_DOWN)
+				break;
+			usleep(10000);
+		}
 		print_details(&r);
 		rc = 0;
 	}

@@ -163,8 +163,6 @@ static void udp_hook(void *ctx, struct net_worker *w, const struct net_udp_dgram
 
 	bool draining = g->draining && atomic_load_explicit(g->draining, memory_order_relaxed);
 
-	tx_budget(g);
-
 	for (unsigned i = 0; i < n; i++) {
 		struct ppspp_peer_addr from;
 		uint64_t requests = ctr->msgs_in[PPSPP_REQUEST];

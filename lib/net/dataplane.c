@@ -112,13 +112,18 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 		snprintf(name, sizeof(name), "net_shr%u_%u", seq, i);
 		w->share_ring = rte_ring_create_elem(name, sizeof(struct net_neigh_share), 256,
 						     cfg->socket_id, RING_F_SC_DEQ);
-		w->tx_mem = rte_zmalloc_socket("net_tx_hold",
-					       sizeof(struct rte_mbuf *) * NET_MAX_PORTS * tx_hold,
-					       RTE_CACHE_LINE_SIZE, cfg->socket_id);
+		w->tx_mem = rte_zmalloc_socket(
+		    "net_tx_hold",
+		    (sizeof(struct rte_mbuf *) + sizeof(uint16_t)) * NET_MAX_PORTS * tx_hold,
+		    RTE_CACHE_LINE_SIZE, cfg->socket_id);
 		if (!w->dispatch_ring || !w->share_ring || !w->tx_mem)
 			goto fail;
 		for (unsigned p = 0; p < NET_MAX_PORTS; p++) {
-			w->tx[p].m = w->tx_mem + (size_t)p * tx_hold;
+			struct rte_mbuf **mem = w->tx_mem;
+			uint16_t *len = (uint16_t *)(mem + (size_t)NET_MAX_PORTS * tx_hold);
+
+			w->tx[p].m = mem + (size_t)p * tx_hold;
+			w->tx[p].len = len + (size_t)p * tx_hold;
 			w->tx[p].cap = (uint16_t)tx_hold;
 		}
 	}
@@ -344,12 +349,15 @@ void net_dataplane_destroy(struct net_dataplane *dp)
 		void *m;
 
 		for (unsigned p = 0; p < NET_MAX_PORTS; p++) {
-			if (w->tx[p].n) {
-				net_drop_add(&w->ctr, NET_DROP_SHUTDOWN, w->tx[p].n);
-				rte_pktmbuf_free_bulk(w->tx[p].m, w->tx[p].n);
-				w->tx[p].n = 0;
-				w->tx[p].held = 0;
+			struct net_txbuf *b = &w->tx[p];
+
+			net_drop_add(&w->ctr, NET_DROP_SHUTDOWN, b->n);
+			while (b->n) {
+				rte_pktmbuf_free(b->m[b->head]);
+				b->head = (uint16_t)(b->head + 1u == b->cap ? 0 : b->head + 1u);
+				b->n--;
 			}
+			b->held = 0;
 			net_neigh_destroy(w->neigh[p], release_held, w);
 			w->neigh[p] = NULL;
 		}

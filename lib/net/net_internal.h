@@ -49,12 +49,15 @@ struct net_mstash {
 	struct rte_mbuf *m[NET_MSTASH];
 };
 
-/* A worker's datagrams for one port, oldest first: the first `held` are what the PMD's queue
- * could not take at the last flush (kept for the next one, never dropped while there is room);
- * a flush is due once NET_TXBUF more have come. */
+/* A worker's datagrams for one port, a ring oldest first from head: the first `held` are what
+ * the PMD's queue could not take at the last flush (kept for the next one, never dropped while
+ * there is room); a flush is due once NET_TXBUF more have come. len[] keeps each frame's length
+ * from when it was queued: what the PMD took may already be freed on its core, and what it
+ * refused is not read again for the byte count. */
 struct net_txbuf {
-	uint16_t n, held, cap;
+	uint16_t head, n, held, cap;
 	struct rte_mbuf **m; /* cap entries (dp->cfg.tx_hold) */
+	uint16_t *len;	     /* cap entries */
 };
 
 struct net_worker {
@@ -73,7 +76,7 @@ struct net_worker {
 	struct rte_ring *share_ring;	/* struct net_neigh_share from other workers */
 	struct net_neigh_table *neigh[NET_MAX_PORTS];
 	struct net_txbuf tx[NET_MAX_PORTS];
-	struct rte_mbuf **tx_mem; /* the ports' holds, NET_MAX_PORTS * cfg.tx_hold */
+	void *tx_mem; /* the ports' holds: NET_MAX_PORTS * cfg.tx_hold mbufs, then their lengths */
 	struct net_mstash hdr_stash;	/* from dp->hdr_pool: datagram headers */
 	struct net_mstash ext_stash;	/* from dp->ext_pool: zero-copy payloads */
 	const struct net_rel *rel_last; /* the release pair of the last payload (NULL: none yet) */

@@ -35,34 +35,34 @@ uint64_t net_worker_now_ns(const struct net_worker *w)
 
 /* ---- TX ------------------------------------------------------------------------------------ */
 
-/* Hands port pidx's waiting datagrams to the PMD. What its queue does not take stays, in order,
- * for the next flush: a full queue is a pause, not a loss (senders see it in net_worker_tx_room
- * and hold back). tx_held counts each refused datagram once. */
+/* Hands port pidx's waiting datagrams to the PMD, in order (two bursts where the ring wraps).
+ * What its queue does not take stays for the next flush: a full queue is a pause, not a loss
+ * (senders see it in net_worker_tx_room and hold back). tx_held counts each refused datagram
+ * once. */
 static void tx_flush_port(struct net_worker *w, unsigned pidx)
 {
 	struct net_txbuf *b = &w->tx[pidx];
-	uint16_t sent, n = b->n, left;
-	uint64_t bytes = 0;
+	uint16_t port_id = w->dp->ports[pidx].info.port_id;
+	uint64_t bytes = 0, sent = 0;
 
-	if (!n)
-		return;
-	/* before the burst: a sent mbuf belongs to the PMD (and may be freed at once) */
-	for (uint16_t i = 0; i < n; i++)
-		bytes += b->m[i]->pkt_len;
-	sent = rte_eth_tx_burst(w->dp->ports[pidx].info.port_id, (uint16_t)w->idx, b->m, n);
-	left = (uint16_t)(n - sent);
-	if (unlikely(left)) {
-		for (uint16_t i = sent; i < n; i++)
-			bytes -= b->m[i]->pkt_len;
-		/* the ones refused for the first time (the first `held` were refused before) */
-		if (left > b->held)
-			net_ctr_add(&w->ctr, NET_CTR_TX_HELD, (uint64_t)(left - b->held));
-		memmove(b->m, &b->m[sent], (size_t)left * sizeof(b->m[0]));
+	while (b->n) {
+		uint16_t cnt = RTE_MIN(b->n, (uint16_t)(b->cap - b->head));
+		uint16_t k = rte_eth_tx_burst(port_id, (uint16_t)w->idx, &b->m[b->head], cnt);
+
+		for (uint16_t i = 0; i < k; i++)
+			bytes += b->len[b->head + i];
+		sent += k;
+		b->n = (uint16_t)(b->n - k);
+		b->head = (uint16_t)(b->head + k == b->cap ? 0 : b->head + k);
+		if (k < cnt)
+			break;
 	}
+	/* the ones refused for the first time (the first `held` were refused before) */
+	if (b->n > b->held)
+		net_ctr_add(&w->ctr, NET_CTR_TX_HELD, (uint64_t)(b->n - b->held));
+	b->held = b->n;
 	net_ctr_add(&w->ctr, NET_CTR_TX_PACKETS, sent);
 	net_ctr_add(&w->ctr, NET_CTR_TX_BYTES, bytes);
-	b->n = left;
-	b->held = left;
 }
 
 void net_worker_flush(struct net_worker *w)
@@ -99,7 +99,12 @@ static void tx_enqueue(struct net_worker *w, unsigned pidx, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	b->m[b->n++] = m;
+	unsigned i = (unsigned)b->head + b->n;
+	if (i >= b->cap)
+		i -= b->cap;
+	b->m[i] = m;
+	b->len[i] = (uint16_t)m->pkt_len;
+	b->n++;
 }
 
 static void send_solicit(struct net_worker *w, unsigned pidx, const struct net_ipaddr *nh)

@@ -394,6 +394,18 @@ static int spec_chunks(const struct ppspp_engine *e, int ci, const struct ppspp_
 	return 0;
 }
 
+/* A flight entry the peer acknowledged: its bytes for LEDBAT, the newest send time acked; the
+ * RTT sample it gives is returned. */
+static inline uint64_t flight_ack(const struct ppspp_engine *e, struct ppspp_channel *c,
+				  struct ppspp_flight *f, uint64_t *bytes)
+{
+	f->acked = 1;
+	*bytes += f->bytes;
+	if (f->sent_us > c->fl_acked_sent_us)
+		c->fl_acked_sent_us = f->sent_us;
+	return e->now - f->sent_us;
+}
+
 static void on_ack(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b, uint64_t delay)
 {
 	struct ppspp_channel *c = &e->ch[ci];
@@ -427,11 +439,7 @@ static void on_ack(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b, uint6
 				break;
 			if (f->acked || (by_index && c->fl_index[f->chunk & mask] != p))
 				continue;
-			f->acked = 1;
-			bytes += f->bytes;
-			rtt = e->now - f->sent_us;
-			if (f->sent_us > c->fl_acked_sent_us)
-				c->fl_acked_sent_us = f->sent_us;
+			rtt = flight_ack(e, c, f, &bytes);
 		}
 	} else if (b - a < 32) {
 		for (uint64_t k = a; k <= b; k++) {
@@ -441,22 +449,14 @@ static void on_ack(struct ppspp_engine *e, int ci, uint64_t a, uint64_t b, uint6
 			struct ppspp_flight *f = &c->fl[p & mask];
 			if (f->chunk != k || f->acked)
 				continue;
-			f->acked = 1;
-			bytes += f->bytes;
-			rtt = e->now - f->sent_us;
-			if (f->sent_us > c->fl_acked_sent_us)
-				c->fl_acked_sent_us = f->sent_us;
+			rtt = flight_ack(e, c, f, &bytes);
 		}
 	} else {
 		for (uint32_t p = c->fl_head; p != c->fl_tail; p++) {
 			struct ppspp_flight *f = &c->fl[p & mask];
 			if (f->acked || f->chunk < a || f->chunk > b)
 				continue;
-			f->acked = 1;
-			bytes += f->bytes;
-			rtt = e->now - f->sent_us;
-			if (f->sent_us > c->fl_acked_sent_us)
-				c->fl_acked_sent_us = f->sent_us;
+			rtt = flight_ack(e, c, f, &bytes);
 		}
 	}
 	while (c->fl_head != c->fl_tail && c->fl[c->fl_head & mask].acked)
@@ -920,6 +920,14 @@ static inline bool chan_clean(const struct ppspp_engine *e, const struct ppspp_c
 	return c->last_loss_us == 0 || e->now - c->last_loss_us > 1000000;
 }
 
+/* The lowest layer l whose subtree around chunk k holds chunk m < k, nu + 1 when that is above
+ * k's peak (layer nu): the subtrees agree from the highest bit where k and m differ upwards. */
+static inline int layer_holding(uint64_t k, uint64_t m, int nu)
+{
+	int l = 64 - __builtin_clzll(k ^ m);
+	return l > nu ? nu + 1 : l;
+}
+
 /* How many of chunk k's lowest uncles (of nu) the peer lacks (§5.3). Let A_l be k's ancestor at
  * layer l and S_l its sibling (the uncle at layer l). Let L be the lowest layer whose A_L holds a
  * chunk the peer has (peer_have) or was sent (sent, not on a retransmission, which must stand
@@ -937,18 +945,10 @@ static inline int uncles_needed(const struct ppspp_engine *e, const struct ppspp
 	bool clean = chan_clean(e, c);
 
 	if ((!h || hb < k) && (!sn || sb < k) && !e->ref_paths) {
-		/* the hot case, serving in order: everything either set holds lies below k, and
-		 * A_l = [lo, lo + 2^l) holds it iff the newest interval ends at lo or above */
-		int lh = nu + 1, ls = nu + 1;
-		for (int l = 1; l <= nu && (h || sn); l++) {
-			uint64_t lo = (k >> l) << l;
-			if (lh > nu && h && hb >= lo)
-				lh = l;
-			if (ls > nu && sn && sb >= lo)
-				ls = l;
-			if ((lh <= nu || !h) && (ls <= nu || !sn))
-				break;
-		}
+		/* the hot case, serving in order: everything either set holds lies below k, so
+		 * the newest chunk of each decides */
+		int lh = h ? layer_holding(k, hb, nu) : nu + 1;
+		int ls = sn ? layer_holding(k, sb, nu) : nu + 1;
 		if (lh <= ls)
 			return lh > nu ? nu : lh - 1;
 		return ls - (clean ? 1 : 0);
@@ -1175,12 +1175,12 @@ static bool send_run(struct ppspp_engine *e, int ci, struct ppspp_range *r, uint
 			break;
 		if (k > peak_last && (nu = ppspp_merkle_uncle_span(s->tree, k, &peak_last)) < 0)
 			break;
-		/* uncles_needed with the newest sent chunk k - 1: it lies under S_ctz(k) (L =
-		 * ctz(k) + 1), and so may the newest acknowledged one */
-		need = __builtin_ctzll(k) + 1;
+		/* uncles_needed with the newest sent chunk k - 1, which lies under S_ctz(k), as
+		 * may the newest acknowledged one */
+		need = layer_holding(k, k - 1, nu);
 		if (need > nu)
 			need = nu;
-		else if (clean || (h && hb >= ((k >> need) << need)))
+		else if (clean || (h && layer_holding(k, hb, nu) == need))
 			need--;
 		const struct ppspp_chunk_ref *lr = &b->look[b->look_next];
 		if (4 + (size_t)need * hmsg + 17 + lr->len > maxd ||

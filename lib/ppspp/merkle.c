@@ -888,20 +888,14 @@ int ppspp_merkle_uncle_layers(const struct ppspp_merkle *t, uint64_t chunk)
 int ppspp_merkle_uncles_low(const struct ppspp_merkle *t, uint64_t chunk,
 			    struct ppspp_hash_node *out, int n)
 {
-	int top = ppspp_merkle_uncle_layers(t, chunk);
+	const uint8_t *hp[MERKLE_MAX_LAYER + 1];
+	int rc = ppspp_merkle_uncle_hashes(t, chunk, hp, n);
 
-	if (top < 0)
-		return top;
-	if (n < 0 || n > top)
-		return -EINVAL;
-	for (unsigned l = 0; l < (unsigned)n; l++) {
-		uint64_t sib = ppspp_bin_sibling(bin_ancestor(chunk, l));
-		if (!node_known(t, sib))
-			return -EAGAIN;
-		out[l].bin = sib;
-		memcpy(out[l].hash, known_hash(t, sib), t->hash_len);
+	for (int l = 0; l < rc; l++) {
+		out[l].bin = ppspp_bin_sibling(bin_ancestor(chunk, (unsigned)l));
+		memcpy(out[l].hash, hp[l], t->hash_len);
 	}
-	return n;
+	return rc;
 }
 
 int ppspp_merkle_uncle_hashes(const struct ppspp_merkle *t, uint64_t chunk, const uint8_t **out,
@@ -913,13 +907,7 @@ int ppspp_merkle_uncle_hashes(const struct ppspp_merkle *t, uint64_t chunk, cons
 		return top;
 	if (n < 0 || n > top)
 		return -EINVAL;
-	for (unsigned l = 0; l < (unsigned)n; l++) {
-		uint64_t sib = ppspp_bin_sibling(bin_ancestor(chunk, l));
-		if (!node_known(t, sib))
-			return -EAGAIN;
-		out[l] = known_hash(t, sib);
-	}
-	return n;
+	return ppspp_merkle_uncle_hashes_under(t, chunk, out, n);
 }
 
 int ppspp_merkle_uncle_span(const struct ppspp_merkle *t, uint64_t chunk, uint64_t *last)

@@ -186,6 +186,31 @@ static int arp_request(uint8_t *buf, const char *from, const char *to)
 	return net_arp_request_build(buf, 128, peer_mac, &a, &b);
 }
 
+/* A UDP tuple from our 10.0.0.2 and the PPSPP port to a peer. */
+static struct net_udp_tuple tuple4(const char *remote, unsigned remote_port)
+{
+	return (struct net_udp_tuple){.local = ip("10.0.0.2"),
+				      .remote = ip(remote),
+				      .local_port = PPSPP_PORT,
+				      .remote_port = (uint16_t)remote_port};
+}
+
+/* The peer's ARP request makes it a neighbour of every worker (learned by the one that reads it,
+ * shared with the others); our one reply is taken off the TX queues. */
+static void learn_peer(struct rig *r, const char *peer)
+{
+	uint8_t buf[128];
+	int replies = 0;
+
+	inject(r, buf, (uint32_t)arp_request(buf, peer, "10.0.0.2"));
+	for (int i = 0; i < 3; i++)
+		poll_all(r);
+	for (unsigned q = 0; q < r->n_workers; q++)
+		while (take(r, q, buf, sizeof(buf), NULL) > 0)
+			replies++;
+	CU_ASSERT_EQUAL_FATAL(replies, 1);
+}
+
 static void test_arp_reply(void)
 {
 	struct rig r;
@@ -565,10 +590,7 @@ static void test_tx_seg(void)
 {
 	struct rig r;
 	struct net_worker *w;
-	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
-				  .remote = ip("10.0.0.1"),
-				  .local_port = PPSPP_PORT,
-				  .remote_port = 4000};
+	struct net_udp_tuple t = tuple4("10.0.0.1", 4000);
 	uint8_t buf[2048];
 	struct rte_mbuf *seg, *m;
 	struct net_payload pl;
@@ -580,9 +602,7 @@ static void test_tx_seg(void)
 
 	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
 	w = net_dataplane_worker(r.dp, 0);
-	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
-	poll_all(&r);
-	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply: the peer is known */
+	learn_peer(&r, "10.0.0.1");
 	seg = rte_pktmbuf_alloc(tpool);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(seg);
 	uint8_t *data = (uint8_t *)rte_pktmbuf_append(seg, 999);
@@ -812,10 +832,7 @@ static void test_tx_hold(void)
 	uint8_t buf[256];
 	struct net_worker *w;
 	struct net_counters c;
-	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
-				  .remote = ip("10.0.0.7"),
-				  .local_port = PPSPP_PORT,
-				  .remote_port = 4000};
+	struct net_udp_tuple t = tuple4("10.0.0.7", 4000);
 	unsigned sent = 0, next = 0;
 
 	rig_tx_ring = 8; /* the PMD takes 7 */
@@ -824,9 +841,7 @@ static void test_tx_hold(void)
 	rig_tx_ring = rig_tx_hold = 0;
 	w = net_dataplane_worker(r.dp, 0);
 	/* the peer's ARP request makes it a neighbour; its reply goes out and is taken */
-	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.7", "10.0.0.2"));
-	poll_all(&r);
-	CU_ASSERT_FATAL(take(&r, 0, buf, sizeof(buf), NULL) > 0);
+	learn_peer(&r, "10.0.0.7");
 	CU_ASSERT_EQUAL(net_worker_tx_room(w), 56);
 
 	/* 40 datagrams: 7 go, 33 are held and counted once however many flushes they wait */
@@ -892,10 +907,7 @@ static void *seg_sender(void *arg)
 {
 	struct seg_thread *st = arg;
 	struct net_worker *w = net_dataplane_worker(st->r->dp, st->q);
-	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
-				  .remote = ip("10.0.0.1"),
-				  .local_port = PPSPP_PORT,
-				  .remote_port = (uint16_t)(4000 + st->q)};
+	struct net_udp_tuple t = tuple4("10.0.0.1", 4000 + st->q);
 	struct net_payload pl = {.addr = rte_pktmbuf_mtod(st->seg, void *),
 				 .len = st->seg->data_len,
 				 .seg = st->seg};
@@ -933,7 +945,6 @@ static void *seg_sender(void *arg)
 static void test_tx_seg_two_workers(void)
 {
 	struct rig r;
-	uint8_t buf[256];
 	struct rte_mbuf *seg;
 	struct seg_thread st[2];
 	pthread_t th[2];
@@ -942,12 +953,7 @@ static void test_tx_seg_two_workers(void)
 
 	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 2), 0);
 	/* the peer becomes a neighbour of both workers (learned by one, shared with the other) */
-	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
-	for (int i = 0; i < 3; i++)
-		poll_all(&r);
-	for (unsigned q = 0; q < 2; q++)
-		while (take(&r, q, buf, sizeof(buf), NULL) > 0)
-			;
+	learn_peer(&r, "10.0.0.1");
 	seg = rte_pktmbuf_alloc(tpool);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(seg);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rte_pktmbuf_append(seg, 256));
@@ -986,9 +992,7 @@ static void check_dispatch(unsigned nrx)
 	for (unsigned i = 0; i < 2; i++)
 		net_worker_set_udp_hook(net_dataplane_worker(r.dp, i), echo_hook, &log);
 	/* Worker 0 answers the ARP and tells worker 1 the peer's MAC. */
-	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
-	poll_all(&r);
-	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0);
+	learn_peer(&r, "10.0.0.1");
 	/* 20 flows, 2 datagrams each; with 2 RX queues a flow's datagrams arrive on both. */
 	for (unsigned k = 0; k < 2; k++)
 		for (uint16_t s = 0; s < 20; s++)
@@ -1646,10 +1650,7 @@ static void test_tx_burst_errors(void)
 {
 	struct rig r;
 	struct net_worker *w;
-	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
-				  .remote = ip("192.0.2.1"), /* no gateway: unroutable */
-				  .local_port = PPSPP_PORT,
-				  .remote_port = 4000};
+	struct net_udp_tuple t = tuple4("192.0.2.1", 4000); /* no gateway: unroutable */
 	struct net_payload pl[3];
 	struct net_tx_dgram d[3];
 	struct net_counters c;
@@ -1706,10 +1707,7 @@ static void test_tx_burst_pool_dry(void)
 	static struct net_tx_dgram d[N];
 	struct rig r;
 	struct net_worker *w;
-	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
-				  .remote = ip("10.0.0.1"),
-				  .local_port = PPSPP_PORT,
-				  .remote_port = 4000};
+	struct net_udp_tuple t = tuple4("10.0.0.1", 4000);
 	struct net_counters c;
 	uint8_t buf[2048];
 	struct rte_mbuf *m;
@@ -1717,9 +1715,7 @@ static void test_tx_burst_pool_dry(void)
 
 	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
 	w = net_dataplane_worker(r.dp, 0);
-	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
-	poll_all(&r);
-	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
+	learn_peer(&r, "10.0.0.1");
 	for (int i = 0; i < N; i++) {
 		pl[i] = (struct net_payload){.addr = bregion + i,
 					     .iova = net_payload_iova(bregion + i),
@@ -1753,9 +1749,7 @@ static void test_tx_burst_pool_dry(void)
 	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
 	rig_hdr_mbufs = 0;
 	w = net_dataplane_worker(r.dp, 0);
-	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
-	poll_all(&r);
-	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0);
+	learn_peer(&r, "10.0.0.1");
 	m = rte_pktmbuf_alloc(tpool);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rte_pktmbuf_append(m, 200));
@@ -1892,10 +1886,7 @@ static void test_tx_hdr_pool(void)
 					   .tx_hdr_mbufs = 63,
 					   .neigh_capacity = 64,
 					   .socket_id = SOCKET_ID_ANY};
-	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
-				  .remote = ip("10.0.0.1"),
-				  .local_port = PPSPP_PORT,
-				  .remote_port = 4000};
+	struct net_udp_tuple t = tuple4("10.0.0.1", 4000);
 	struct net_counters c0, c1;
 	struct net_worker *w;
 	struct rig r;
@@ -2003,10 +1994,7 @@ static void test_tx_ext_shinfo(void)
 {
 	enum { N = 12 };
 	static int ctxs[N], refs[N];
-	struct net_udp_tuple t = {.local = ip("10.0.0.2"),
-				  .remote = ip("10.0.0.1"),
-				  .local_port = PPSPP_PORT,
-				  .remote_port = 4000};
+	struct net_udp_tuple t = tuple4("10.0.0.1", 4000);
 	struct net_payload pl[N];
 	struct net_worker *w;
 	struct rig r;
@@ -2017,9 +2005,7 @@ static void test_tx_ext_shinfo(void)
 	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
 	w = net_dataplane_worker(r.dp, 0);
 	CU_ASSERT(r.dp->ext_shinfo_off >= 0); /* net_ring registers no dynamic field */
-	inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
-	poll_all(&r);
-	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
+	learn_peer(&r, "10.0.0.1");
 	memset(&rel_log, 0, sizeof(rel_log));
 	for (unsigned i = 0; i < N; i++) {
 		pl[i] = (struct net_payload){.addr = bregion + i,

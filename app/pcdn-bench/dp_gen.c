@@ -2,10 +2,8 @@
  * pipelined REQUESTs, §3.4/§8.7 ACKs with one-way delay samples (so the cacher's LEDBAT,
  * RFC 6817, opens its window), §8.4 closing handshakes, and §5 Merkle verification against the
  * swarm ID (the root hash, the only thing trusted here): client 0 verifies every DATA it gets, in
- * order, as a real CSC does, and the others one in --sample. One verifier serves them all. A
- * sender on a clean path leaves out the uncles that the chunks just before prove (§5.3), so a
- * DATA taken alone cannot always be verified from the INTEGRITY seen. Client 0's run proves
- * those nodes in the shared verifier, and the samples then check against it.
+ * order, as a real CSC does, and the others one in --sample, with the uncles from the INTEGRITY
+ * seen. One verifier serves them all: what client 0 proves, the samples check against.
  *
  * A client downloads the swarm in order, one window of chunks ahead, then closes its channel and
  * opens a new one (a new CSC arriving). No I/O here: datagrams in through dpg_input, out through

@@ -913,8 +913,7 @@ static inline int split_if_needed(struct ppspp_engine *e, int ci, struct ppspp_w
 	return split_now(e, ci, w);
 }
 
-/* A channel that lost no DATA in the last second: optimistic sending is safe there (hashes
- * apart, uncles skipped on the strength of unacknowledged DATA). */
+/* A channel that lost no DATA in the last second: sending INTEGRITY apart is safe there. */
 static inline bool chan_clean(const struct ppspp_engine *e, const struct ppspp_channel *c)
 {
 	return c->last_loss_us == 0 || e->now - c->last_loss_us > 1000000;
@@ -931,18 +930,19 @@ static inline int layer_holding(uint64_t k, uint64_t m, int nu)
 /* How many of chunk k's lowest uncles (of nu) the peer lacks (§5.3). Let A_l be k's ancestor at
  * layer l and S_l its sibling (the uncle at layer l). Let L be the lowest layer whose A_L holds a
  * chunk the peer has (peer_have) or was sent (sent, not on a retransmission, which must stand
- * alone). That chunk lies under S_(L-1), so the peer knows S_(L-1) and every uncle above it
- * once it has verified the chunk, and lacks the L-1 below. A chunk the peer has acknowledged
- * settles it: L-1. A chunk only sent settles it only if its datagram arrives: §5.3 lets the
- * sender count on that (MAY) and we do on a clean channel (libswift does the same), but after
- * a loss we also send S_(L-1), so that each datagram can be verified alone again. */
+ * alone). That chunk lies under S_(L-1): the peer knows S_(L-1) and every uncle above it once it
+ * has verified the chunk. A chunk it has acknowledged settles it, so it lacks L-1. A chunk only
+ * sent (§5.3's MAY) settles the uncles above S_(L-1), which went out as hashes with it or
+ * before it, but S_(L-1) itself is sent: it is never sent as a hash otherwise, and every later
+ * chunk under the same peak needs it, so one lost or corrupted DATA would leave them all
+ * unverifiable (and a poisoned peer's chunks unverifiable rather than rejected) until the
+ * sender noticed. */
 static inline int uncles_needed(const struct ppspp_engine *e, const struct ppspp_channel *c,
 				uint64_t k, bool retransmit, int nu)
 {
 	uint64_t hb = 0, sb = 0;
 	bool h = ppspp_ivset_last(&c->peer_have, &hb);
 	bool sn = !retransmit && ppspp_ivset_last(&c->sent, &sb);
-	bool clean = chan_clean(e, c);
 
 	if ((!h || hb < k) && (!sn || sb < k) && !e->ref_paths) {
 		/* the hot case, serving in order: everything either set holds lies below k, so
@@ -951,13 +951,13 @@ static inline int uncles_needed(const struct ppspp_engine *e, const struct ppspp
 		int ls = sn ? layer_holding(k, sb, nu) : nu + 1;
 		if (lh <= ls)
 			return lh > nu ? nu : lh - 1;
-		return ls - (clean ? 1 : 0);
+		return ls;
 	}
 	for (int l = 0; l <= nu; l++) {
 		uint64_t lo = (k >> l) << l, hi = lo + (1ull << l) - 1;
 		bool have = ppspp_ivset_intersects(&c->peer_have, lo, hi);
 		if (have || (!retransmit && ppspp_ivset_intersects(&c->sent, lo, hi)))
-			return l == 0 ? 0 : l - (have || clean ? 1 : 0);
+			return l == 0 ? 0 : l - (have ? 1 : 0);
 	}
 	return nu;
 }
@@ -1106,7 +1106,6 @@ static bool send_run(struct ppspp_engine *e, int ci, struct ppspp_range *r, uint
 	uint64_t hb = 0, sb = 0, peak_last = 0;
 	bool h = ppspp_ivset_last(&c->peer_have, &hb);
 	bool sn = ppspp_ivset_last(&c->sent, &sb);
-	bool clean = chan_clean(e, c);
 	uint32_t fmask = e->cfg.max_inflight - 1;
 	uint32_t fl_room = e->cfg.max_inflight - (c->fl_tail - c->fl_head);
 	double cwnd = c->ledbat.cwnd;
@@ -1175,12 +1174,12 @@ static bool send_run(struct ppspp_engine *e, int ci, struct ppspp_range *r, uint
 			break;
 		if (k > peak_last && (nu = ppspp_merkle_uncle_span(s->tree, k, &peak_last)) < 0)
 			break;
-		/* uncles_needed with the newest sent chunk k - 1, which lies under S_ctz(k), as
-		 * may the newest acknowledged one */
+		/* uncles_needed with the newest sent chunk k - 1, which lies under S_ctz(k); the
+		 * newest acknowledged one may lie there too */
 		need = layer_holding(k, k - 1, nu);
 		if (need > nu)
 			need = nu;
-		else if (clean || (h && layer_holding(k, hb, nu) == need))
+		else if (h && layer_holding(k, hb, nu) == need)
 			need--;
 		const struct ppspp_chunk_ref *lr = &b->look[b->look_next];
 		if (4 + (size_t)need * hmsg + 17 + lr->len > maxd ||

@@ -207,6 +207,19 @@ struct ppspp_engine *dp_cacher_engine(const struct dp_cacher *dc, unsigned i)
 	return dc->d ? dc->d->workers[i].engine : NULL;
 }
 
+/* Frees TX mbufs the clients handed back. Their first lines were last read on the generator's
+ * core; free writes them (nb_segs) and then drops the slot mbuf's count with a locked
+ * instruction, which waits for those stores: one cross-core round trip per DATA, in series.
+ * A NIC's DMA read leaves the lines with the worker's core, so the PMD's TX cleanup never pays
+ * that. Fetching the lines for ownership first, all of the burst at once, overlaps the trips
+ * as a NIC set-up would not need to. */
+static void done_free(struct rte_mbuf **m, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++)
+		__builtin_prefetch(m[i], 1, 3);
+	rte_pktmbuf_free_bulk(m, k);
+}
+
 /* cacherd_worker_main with the bench's iteration accounting around net_worker_poll. */
 int dp_cacher_worker_main(void *arg)
 {
@@ -237,7 +250,7 @@ int dp_cacher_worker_main(void *arg)
 			struct rte_mbuf *m[64];
 			unsigned k;
 			while ((k = rte_ring_sc_dequeue_burst(w->done, (void **)m, 64, NULL)) > 0)
-				rte_pktmbuf_free_bulk(m, k);
+				done_free(m, k);
 		}
 		if (prev_ns) {
 			uint64_t dns = t - prev_ns;
@@ -264,7 +277,7 @@ int dp_cacher_worker_main(void *arg)
 		struct rte_mbuf *m[64];
 		unsigned k;
 		while ((k = rte_ring_sc_dequeue_burst(w->done, (void **)m, 64, NULL)) > 0)
-			rte_pktmbuf_free_bulk(m, k);
+			done_free(m, k);
 	}
 	cache_reader_offline(wk->reader);
 	cache_reader_unregister(wk->reader);

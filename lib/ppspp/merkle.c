@@ -105,9 +105,19 @@ static bool node_in_tree(const struct ppspp_merkle *t, uint64_t bin)
 	return t->width > 0 && bin <= 2 * t->width - 2;
 }
 
+/* Hashes are stored layer by layer, leaves first, not in bin order. In bin order a chunk's leaf
+ * and its sibling's lie a line apart, so a sender going through chunks in order reads a new line
+ * of hashes for every uncle it sends (about two per chunk, each a miss once the tree outgrows
+ * the core's cache). Layer by layer, two sibling leaves share a line (32-byte hashes, the array
+ * line-aligned) and the layers above are ever denser: about one line per chunk. Layer l =
+ * ctz(bin + 1) holds width >> l nodes, after the 2 * width - 2 * (width >> l) of the layers
+ * below; bin's place in it is bin >> (l + 1). */
 static uint8_t *node_hash(const struct ppspp_merkle *t, uint64_t bin)
 {
-	return t->nodes + bin * t->hash_len;
+	unsigned l = (unsigned)__builtin_ctzll(bin + 1);
+	uint64_t i = 2 * t->width - 2 * (t->width >> l) + (bin >> (l + 1));
+
+	return t->nodes + i * t->hash_len;
 }
 
 /* One writer, concurrent readers (ppspp_merkle.h): a node's hash is stored before its verified
@@ -242,7 +252,10 @@ static int tree_alloc(struct ppspp_merkle *t, uint64_t n)
 	uint64_t nodes = 2 * t->width - 1;
 	if (nodes > SIZE_MAX / t->hash_len)
 		return -ENOMEM;
-	t->nodes = calloc((size_t)nodes, t->hash_len);
+	size_t bytes = ((size_t)nodes * t->hash_len + 63) & ~(size_t)63;
+	t->nodes = aligned_alloc(64, bytes); /* siblings share a line only from a line boundary */
+	if (t->nodes)
+		memset(t->nodes, 0, bytes);
 	t->verified = calloc((size_t)((nodes + 63) / 64), sizeof(uint64_t));
 	t->chunks = calloc((size_t)((n + 63) / 64), sizeof(uint64_t));
 	if (t->nodes == NULL || t->verified == NULL || t->chunks == NULL)

@@ -17,20 +17,27 @@ uint32_t net_csum_add(uint32_t sum, const void *buf, size_t len, bool odd)
 		len--;
 	}
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* RFC 1071 §2(B), byte order independence: the sum of the little-endian words, 8 bytes at
-	 * a time with end-around carry, is the byte-swapped sum of the big-endian words. Half the
-	 * iterations of the 4-byte loop and no swap per word (this runs over every datagram's
-	 * header bytes when the port has no checksum offload). */
+	/* RFC 1071 §2(B), byte order independence: the sum of the little-endian words is the
+	 * byte-swapped sum of the big-endian words. 32-bit words go into two 64-bit accumulators
+	 * (no carry to propagate below 2^32 words, and the two adds per step do not wait on each
+	 * other), folded and swapped once. This runs over every datagram's header bytes when the
+	 * port has no checksum offload. */
 	if (len >= 8) {
-		uint64_t le = 0, v;
+		uint64_t a0 = 0, a1 = 0, le;
+		uint32_t w[4];
 
-		do {
-			memcpy(&v, p, 8);
-			le += v;
-			le += le < v;
-			p += 8;
-			len -= 8;
-		} while (len >= 8);
+		for (; len >= 16; p += 16, len -= 16) {
+			memcpy(w, p, 16);
+			a0 += w[0];
+			a1 += w[1];
+			a0 += w[2];
+			a1 += w[3];
+		}
+		for (; len >= 4; p += 4, len -= 4) {
+			memcpy(w, p, 4);
+			a0 += w[0];
+		}
+		le = a0 + a1; /* no overflow below 2^33 bytes */
 		le = (le & 0xffffffffu) + (le >> 32);
 		le = (le & 0xffffffffu) + (le >> 32);
 		le = (le & 0xffff) + (le >> 16);

@@ -1147,7 +1147,10 @@ static bool send_run(struct ppspp_engine *e, int ci, struct ppspp_range *r, uint
 			q[0] = PPSPP_INTEGRITY;
 			pcdn_put_be32(q + 1, (uint32_t)first);
 			pcdn_put_be32(q + 5, (uint32_t)(first + (1ull << l) - 1));
-			memcpy(q + 9, hp[l], hl);
+			if (hl == 32) /* SHA-256: one inline vector copy, not a libc call */
+				memcpy(q + 9, hp[l], 32);
+			else
+				memcpy(q + 9, hp[l], hl);
 			q += hmsg;
 		}
 		q[0] = PPSPP_DATA;

@@ -1139,6 +1139,11 @@ static bool send_run(struct ppspp_engine *e, int ci, struct ppspp_range *r, uint
 		c->fl_sorted_from = c->fl_tail; /* as emit_data: see on_ack */
 	uint64_t ts = (uint64_t)((int64_t)e->now + e->cfg.timestamp_offset_us);
 	uint64_t k0 = k, n = 0, bytes = 0, n_int = 0;
+	/* The hashes the rest of the run copies start on their way together (three layers hold
+	 * seven in eight of an in-order run's uncles). */
+	if (n_room > 1)
+		ppspp_merkle_prefetch_run(s->tree, k + 1,
+					  PCDN_MIN(PCDN_MIN(k + n_room - 1, r->b), peak_last), 3);
 	for (;;) {
 		uint8_t *p = b->arena + b->used, *q = p + 4;
 		pcdn_put_be32(p, c->remote_id);

@@ -946,6 +946,22 @@ int ppspp_merkle_uncle_hashes_under(const struct ppspp_merkle *t, uint64_t chunk
 	return n;
 }
 
+void ppspp_merkle_prefetch_run(const struct ppspp_merkle *t, uint64_t first, uint64_t last,
+			       unsigned layers)
+{
+	if (!t->nodes || first > last || last >= t->width)
+		return;
+	for (unsigned l = 0; l < layers && (t->width >> l) > 1; l++) {
+		/* layer l's uncles of first..last: the siblings of their ancestors there */
+		uint64_t base = 2 * t->width - 2 * (t->width >> l);
+		const uint8_t *p = t->nodes + (base + ((first >> l) & ~1ull)) * t->hash_len;
+		const uint8_t *e = t->nodes + (base + ((last >> l) | 1)) * t->hash_len;
+
+		for (p = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)63); p <= e; p += 64)
+			__builtin_prefetch(p);
+	}
+}
+
 bool ppspp_merkle_chunk_verified(const struct ppspp_merkle *t, uint64_t chunk)
 {
 	return t->peaks_known && chunk < t->n_chunks && chunk_get(t, chunk);

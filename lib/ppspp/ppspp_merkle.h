@@ -124,6 +124,11 @@ int ppspp_merkle_uncle_span(const struct ppspp_merkle *t, uint64_t chunk, uint64
  * n, or -EAGAIN when one of them is not known here. */
 int ppspp_merkle_uncle_hashes_under(const struct ppspp_merkle *t, uint64_t chunk,
 				    const uint8_t **out, int n);
+/* A sender about to send chunks first..last in order: starts fetching the lines holding their
+ * uncles in the lowest `layers` layers (no checks, no effect on the tree), so the misses of a
+ * whole run overlap instead of coming one copy at a time. */
+void ppspp_merkle_prefetch_run(const struct ppspp_merkle *t, uint64_t first, uint64_t last,
+			       unsigned layers);
 
 /* Receiver: verifies a chunk's bytes using the given uncle hashes (any order; may be 0 when the
  * tree already holds verified siblings) and already verified nodes. On success the chunk, its

@@ -500,10 +500,22 @@ static void test_random_order(void)
 		order[j] = tmp;
 	}
 	struct ppspp_merkle *v = verifier_for(t);
+	const uint8_t *hp[64];
+	/* Before any chunk, the leaves are unknown to the receiver: refused, not zeros. */
+	CU_ASSERT_EQUAL(ppspp_merkle_uncle_hashes_under(v, 0, hp, 1), -EAGAIN);
 	for (uint64_t i = 0; i < n; i++)
 		CU_ASSERT_EQUAL(verify_from(v, t, data, order[i]), 0);
 	for (uint64_t i = 0; i < n; i++)
 		CU_ASSERT(ppspp_merkle_chunk_verified(v, i));
+	/* Whole: every chunk's uncles straight from the tree, equal to the source's. */
+	for (uint64_t c = 0; c < n; c++) {
+		struct ppspp_hash_node u[64];
+		int nu = ppspp_merkle_uncles(t, c, u, 64);
+		CU_ASSERT_FATAL(nu >= 0);
+		CU_ASSERT_EQUAL(ppspp_merkle_uncle_hashes_under(v, c, hp, nu), nu);
+		for (int l = 0; l < nu; l++)
+			CU_ASSERT_EQUAL(memcmp(hp[l], u[l].hash, 32), 0);
+	}
 	CU_ASSERT(ppspp_merkle_size_known(v));
 	CU_ASSERT_EQUAL(ppspp_merkle_content_size(v), size);
 	/* Once complete, the receiver can serve uncles itself: identical to the source's. */

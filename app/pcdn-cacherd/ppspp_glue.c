@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pcdn_common.h"
+#include "slot_sum.h"
 
 void cacherd_peer_to_net(const struct ppspp_peer_addr *p, struct net_ipaddr *ip)
 {
@@ -53,7 +54,8 @@ static void glue_payload(struct cacherd_ppspp *g, const void *payload, size_t le
 
 	if (seg && seg->data_len == len && rte_pktmbuf_mtod(seg, const void *) == payload) {
 		*pl = (struct net_payload){.addr = payload, .len = (uint32_t)len, .seg = seg};
-		if (g->payload_sum)
+		pl->has_sum = cacherd_slot_sum(seg, &pl->sum);
+		if (!pl->has_sum && g->payload_sum)
 			pl->has_sum = g->payload_sum(g->ref_ctx, ref, &pl->sum);
 		return;
 	}

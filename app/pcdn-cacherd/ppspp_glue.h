@@ -34,7 +34,8 @@ struct cacherd_ppspp {
 	bool (*payload_sum)(void *ref_ctx, void *payload_ref, uint16_t *sum);
 	/* A ready mbuf over exactly that payload, referenced by the datagram instead of an
 	 * external-buffer mbuf plus ref_take/ref_release (net_payload.seg; e.g. the cache slot's
-	 * own mbuf); NULL (or no callback): the external-buffer path. */
+	 * own mbuf, slot_mbuf.h, whose payload sum cacherd_slot_sum reads before payload_sum is
+	 * asked); NULL (or no callback): the external-buffer path. */
 	struct rte_mbuf *(*payload_seg)(void *ref_ctx, void *payload_ref);
 	/* Called once per poll loop iteration, after the engine ran (NULL: nothing): where a worker
 	 * reading lib/cache under QSBR reports its quiescent state. */

@@ -101,11 +101,13 @@ static int serve_get_chunks(void *ctx, uint64_t first, unsigned n, struct ppspp_
 		out[i].data = hits[i].data;
 		out[i].len = hits[i].len;
 		out[i].ref = (void *)(uintptr_t)hits[i].slot;
-		/* what sending it reads next: the chunk's sum and the slot's mbuf (written: its
-		 * reference count), loading while the engine works on the chunks before it */
-		cache_slot_prefetch(wk->d->cache, hits[i].slot);
+		/* what sending it reads next, loading while the engine works on the chunks before
+		 * it: the slot's mbuf (written: its reference count; it carries the payload's sum
+		 * too), else the cache's slot record with the sum */
 		if (wk->d->slots && hits[i].slot < wk->d->slots->n)
 			__builtin_prefetch(&wk->d->slots->m[hits[i].slot], 1);
+		else
+			cache_slot_prefetch(wk->d->cache, hits[i].slot);
 	}
 	ctr_add(wk, CACHERD_CTR_hits, i);
 	if (i < n)

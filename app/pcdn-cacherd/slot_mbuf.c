@@ -9,6 +9,7 @@
 #include <rte_malloc.h>
 
 #include "net.h"
+#include "net_proto.h"
 
 struct cacherd_slots *cacherd_slots_create(uint32_t n, int socket_id)
 {
@@ -65,6 +66,7 @@ static void slot_filled(void *ctx, uint32_t slot, const void *data, uint32_t len
 {
 	struct cacherd_slots *s = ctx;
 	struct rte_mbuf *m;
+	uint32_t sum;
 
 	if (slot >= s->n || len > UINT16_MAX)
 		return; /* never sent from its own mbuf: the external-buffer path stays */
@@ -90,6 +92,10 @@ static void slot_filled(void *ctx, uint32_t slot, const void *data, uint32_t len
 	m->data_off = 0;
 	m->data_len = (uint16_t)len;
 	m->pkt_len = len;
+	sum = net_csum_add(0, data, len, false);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	m->hash.usr = CACHERD_SLOT_SUM_SET | sum;
 }
 
 /* lib/cache, writer thread, before reusing a slot: any count above the cache's own reference is

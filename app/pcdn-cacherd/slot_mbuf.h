@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 
 #include "cache.h"
+#include "slot_sum.h"
 
 struct cacherd_slots {
 	struct rte_mbuf *m; /* n, one per cache slot (lib/cache's slot numbers) */

@@ -345,7 +345,7 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		n = recvfrom(fd, dgram_buf, sizeof(dgram_buf), 0, (struct sockaddr *)&a.ss, &a.len);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
+				break;
 			if (errno == EINTR)
 				continue;
 			read_errqueue(ep);
@@ -377,6 +377,13 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (ep->freeing)
 			return;
 	}
+	/* recvfrom() reports an ICMP error only while the socket's pending error is set, and a
+	 * sendto() in between takes that error (it returns it to the sender, ignored in
+	 * flush_out). The report then stays in the error queue, which keeps EPOLLERR raised: the
+	 * loop would call this function over and over with nothing to read, and the stale report
+	 * would be read with the next ICMP error, ending whatever association then has its address
+	 * (a restarted peer's). So the queue is drained every time, whatever recvfrom() said. */
+	read_errqueue(ep);
 }
 
 int dtls_endpoint_open(struct reload_link_endpoint *ep)

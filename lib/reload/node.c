@@ -36,6 +36,7 @@ struct conn {
 	bool suspect;
 	bool send_update_on_up; /* Attach with send_update: Update "full" once connected */
 	bool bootstrap;
+	bool routed_when_suspected; /* in the routing table when the link became suspect */
 };
 
 struct pending_attach {
@@ -44,6 +45,8 @@ struct pending_attach {
 	bool id_known;
 	uint64_t tid;
 	bool as_peer;
+	bool answered; /* its AttachAns arrived: whoever answered is a ring member */
+	uint64_t sent_us;
 	uint64_t expires_us;
 };
 
@@ -96,6 +99,8 @@ struct reload_node {
 	bool have_ap;
 	bool had_successor;
 	size_t bootstrap_next;
+	struct reload_node_id entry; /* the bootstrap peer the join attempt goes through */
+	bool have_entry;
 	uint64_t start_us, join_state_us;
 	uint64_t join_us; /* start to joined */
 
@@ -122,6 +127,7 @@ static void chord_changed(struct reload_node *n, unsigned mask);
 static void chord_add_peer(struct reload_node *n, const struct reload_node_id *id);
 static int route_bytes(void *ctx, const uint8_t *msg, size_t len);
 static void join_step(struct reload_node *n);
+static void join_retry(struct reload_node *n);
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -219,13 +225,15 @@ static void queue_loopback(struct reload_node *n, const uint8_t *msg, size_t len
 	event_active(n->loop_ev, EV_TIMEOUT, 0);
 }
 
-/* Any connection usable before the node is in the ring: the admitting peer, else a bootstrap
- * link, else any. */
+/* Any connection usable before the node is in the ring: the admitting peer, else the bootstrap
+ * peer of this join attempt, else a bootstrap link, else any. */
 static struct conn *fallback_conn(struct reload_node *n)
 {
 	struct conn *best = NULL;
 
 	if (n->have_ap && (best = conn_by_id(n, &n->ap)) != NULL)
+		return best;
+	if (n->have_entry && (best = conn_by_id(n, &n->entry)) != NULL)
 		return best;
 	for (struct conn *c = n->conns; c; c = c->next) {
 		if (!c->up || !c->id_known)
@@ -500,14 +508,32 @@ static struct pending_attach *pend_find(struct reload_node *n, const struct relo
 	return NULL;
 }
 
+/* A link to c's node is up, or an Attach to it was answered. Only a node that answered one of
+ * this node's Attaches enters the routing table: a link that comes up for any other reason (the
+ * node's bootstrap link, its own Attaches, a crossing Attach this node answered) may belong to a
+ * node that is still joining, which §10.5 step 3 keeps out of the others' routing tables until
+ * its Join. Matching on the Node-ID alone, a peer with a pending Attach to a killed node took the
+ * node in again as soon as its restart connected, and routed Attaches to it, its own Attach to
+ * n+1 included, which the node, not in the ring, could only hand back: it never joined. An entry
+ * whose answer has not arrived yet stays: req_done calls this again when it does. */
 static void peer_up(struct reload_node *n, struct conn *c)
 {
-	struct pending_attach *p = pend_find(n, &c->id);
-	bool as_peer = p && p->as_peer;
+	uint64_t now = pcdn_now_us();
+	bool add = false;
 
-	if (p)
-		p->used = false;
-	if (as_peer && !c->suspect)
+	for (unsigned i = 0; i < MAX_PENDING_ATTACH; i++) {
+		struct pending_attach *p = &n->pend[i];
+
+		if (!p->used || !p->id_known || p->expires_us < now ||
+		    !reload_node_id_equal(&p->id, &c->id))
+			continue;
+		if (p->answered)
+			add |= p->as_peer;
+		else if (p->tid != 0)
+			continue; /* still waiting for its answer */
+		p->used = false; /* answered, or cancelled by the tie-breaker */
+	}
+	if (add && !c->suspect)
 		chord_add_peer(n, &c->id);
 	if (n->join == JOIN_NEIGHBORS)
 		join_step(n);
@@ -568,8 +594,11 @@ static int on_link_up(struct reload_link *l, void *arg)
 		c->send_update_on_up = false;
 		send_update_to(n, &c->id, RELOAD_CHORD_FULL);
 	}
-	if (c->bootstrap && n->join == JOIN_CONNECTING)
+	if (c->bootstrap && n->join == JOIN_CONNECTING) {
+		n->entry = c->id;
+		n->have_entry = true;
 		join_step(n);
+	}
 	peer_up(n, c);
 	return 0;
 }
@@ -611,10 +640,15 @@ static void on_link_suspect(struct reload_link *l, bool suspect, void *arg)
 	if (!c || !c->up)
 		return;
 	c->suspect = suspect;
-	if (suspect && !connected(n, &c->id))
-		chord_changed(n, reload_chord_remove(&n->chord, &c->id, n->cfg.replicas));
-	else if (!suspect && reload_chord_contains(&n->chord, &c->id) == false)
+	if (suspect) {
+		c->routed_when_suspected = reload_chord_contains(&n->chord, &c->id);
+		if (!connected(n, &c->id))
+			chord_changed(n, reload_chord_remove(&n->chord, &c->id, n->cfg.replicas));
+	} else if (c->routed_when_suspected && !reload_chord_contains(&n->chord, &c->id)) {
+		/* back where suspicion took it from; a link that was never routed (a joining
+		 * node's) stays out of the routing table (see peer_up) */
 		chord_add_peer(n, &c->id);
+	}
 }
 
 static void process_incoming(struct reload_node *n, const struct reload_node_id *from,
@@ -747,6 +781,7 @@ static int attach_to(struct reload_node *n, struct reload_destination *dest, siz
 	memset(&n->pend[slot], 0, sizeof(n->pend[slot]));
 	n->pend[slot].used = true;
 	n->pend[slot].as_peer = as_peer;
+	n->pend[slot].sent_us = pcdn_now_us();
 	n->pend[slot].expires_us = pcdn_now_us() + (uint64_t)n->cfg.reliability_timer_ms * 5000 +
 				   5000000;
 	if (known) {
@@ -794,6 +829,15 @@ static void handle_attach(struct reload_node *n, const struct reload_message *m,
 		send_error(n, m, from, -ELOOP, "attach to self");
 		goto out;
 	}
+	if (n->join != JOINED) {
+		/* §10.5 step 3: a joining node's Attaches fill the others' connection tables, not
+		 * their routing tables. A requester enters whoever answers as a peer (§10.7.3), so
+		 * this node answers none before its Join; the usual requester is a peer whose
+		 * Attach to this Node-ID dates from before a restart. It attaches again once the
+		 * Updates after the Join list this node. */
+		send_error(n, m, from, -ENOENT, "not in the overlay yet");
+		goto out;
+	}
 	if (reload_candidates_no_ice(req->candidates, req->candidate_count) != 1) {
 		/* only No-ICE link types are offered by this implementation */
 		send_error(n, m, from, -EPROTO, "only No-ICE overlay links are supported");
@@ -801,8 +845,19 @@ static void handle_attach(struct reload_node *n, const struct reload_message *m,
 	}
 	p = pend_find(n, requester);
 	if (p && !connected(n, requester)) {
-		/* §6.5.1.2 tie-breaker between crossing Attaches */
-		if (reload_node_id_cmp(&n->self, requester) > 0) {
+		/* §6.5.1.2 tie-breaker between crossing Attaches, while ours can still be crossing
+		 * theirs. Had ours reached the requester within one overlay-reliability-timer, the
+		 * requester (lower Node-ID) would have answered it instead of asking again: ours is
+		 * lost (dropped on the way, say, or refused by a node still joining) and refusing
+		 * would keep both apart until it times out (15 s). An Attach with send_update is a
+		 * joining node's request to its admitting peer (§10.5 step 2); a joining node
+		 * answers no Attach (above), so ours would never complete: this node gives way at
+		 * once. */
+		bool crossing =
+		    p->tid != 0 && !req->send_update &&
+		    pcdn_now_us() - p->sent_us < (uint64_t)n->cfg.reliability_timer_ms * 1000;
+
+		if (reload_node_id_cmp(&n->self, requester) > 0 && crossing) {
 			send_error(n, m, from, -EINPROGRESS, "attach in progress");
 			goto out;
 		}
@@ -1646,8 +1701,7 @@ static void join_done(struct reload_node *n, int status, const struct reload_mes
 
 	if (status < 0 || !ans || ans->code != RELOAD_JOIN_ANS) {
 		PCDN_LOG(node_log, NOTICE, "join refused or timed out; retrying");
-		n->join = JOIN_IDLE;
-		arm(n->join_timer, JOIN_RETRY_MS);
+		join_retry(n);
 		return;
 	}
 	n->join = JOINED;
@@ -1678,6 +1732,7 @@ static void req_done(void *arg, int status, const struct reload_message *ans, ui
 		}
 		p->id = n->rx_signer;
 		p->id_known = true;
+		p->answered = true;
 		/* already connected to whoever answered: nothing to open */
 		struct conn *c = conn_by_id(n, &p->id);
 
@@ -1718,10 +1773,65 @@ static void send_join(struct reload_node *n)
 	reload_dest_node(&d, &n->ap);
 	n->join = JOIN_SENT;
 	n->join_state_us = pcdn_now_us();
-	if (send_request(n, &d, 1, RELOAD_JOIN_REQ, &b, NULL, 0, req_new(n, REQ_JOIN)) < 0) {
-		n->join = JOIN_IDLE;
-		arm(n->join_timer, JOIN_RETRY_MS);
+	if (send_request(n, &d, 1, RELOAD_JOIN_REQ, &b, NULL, 0, req_new(n, REQ_JOIN)) < 0)
+		join_retry(n);
+}
+
+/* An up link to address a, if any. */
+static struct conn *conn_at(struct reload_node *n, const struct pcdn_addr *a)
+{
+	for (struct conn *c = n->conns; c; c = c->next)
+		if (c->up && c->id_known && pcdn_addr_equal(reload_link_peer_addr(c->link), a))
+			return c;
+	return NULL;
+}
+
+/* §11.4: the next bootstrap peer in the configured order becomes the one the join attempt goes
+ * through. 0: an up link to it is the entry; -EINPROGRESS: a link to it is being opened;
+ * -ENOENT: no bootstrap peer can be tried now. */
+static int join_next_entry(struct reload_node *n)
+{
+	uint8_t type = n->cfg.bootstrap_dtls ? RELOAD_LINK_DTLS_UDP_SR_NO_ICE
+					     : RELOAD_LINK_TLS_TCP_FH_NO_ICE;
+	struct pcdn_addr mine;
+	bool have_mine = reload_node_link_addr(n, type, &mine) == 0;
+
+	n->have_entry = false;
+	for (size_t k = 0; k < n->cfg.bootstrap_count; k++) {
+		size_t i = (n->bootstrap_next + k) % n->cfg.bootstrap_count;
+		const struct pcdn_addr *a = &n->cfg.bootstrap[i];
+		struct conn *c;
+
+		if (have_mine && pcdn_addr_equal(&mine, a))
+			continue;
+		n->bootstrap_next = i + 1;
+		if ((c = conn_at(n, a)) != NULL) {
+			n->entry = c->id;
+			n->have_entry = true;
+			return 0;
+		}
+		c = node_open_link(n, type, a, NULL);
+		if (c) {
+			c->bootstrap = true;
+			n->join = JOIN_CONNECTING;
+			n->join_state_us = pcdn_now_us();
+			arm(n->join_timer, JOIN_RETRY_MS);
+			return -EINPROGRESS;
+		}
 	}
+	return -ENOENT;
+}
+
+/* A join attempt failed: the next one, after JOIN_RETRY_MS, goes through the next bootstrap
+ * peer. A bootstrap peer can fail a joining node and keep its link: one that took the node into
+ * its routing table before the Join (a pending Attach to the same Node-ID before a restart)
+ * routes the node's Attach to n+1 back to it, and the node, not in the ring, hands it back. */
+static void join_retry(struct reload_node *n)
+{
+	n->join = JOIN_IDLE;
+	n->join_state_us = pcdn_now_us();
+	n->have_entry = false;
+	arm(n->join_timer, JOIN_RETRY_MS);
 }
 
 static bool neighbor_attaches_pending(struct reload_node *n)
@@ -1742,30 +1852,15 @@ static void join_step(struct reload_node *n)
 		struct reload_resource_id target;
 		struct reload_destination d;
 
-		if (!fallback_conn(n)) {
-			/* §11.4: contact a bootstrap node */
-			for (size_t k = 0; k < n->cfg.bootstrap_count; k++) {
-				size_t i = (n->bootstrap_next + k) % n->cfg.bootstrap_count;
-				uint8_t type = n->cfg.bootstrap_dtls ? RELOAD_LINK_DTLS_UDP_SR_NO_ICE
-								     : RELOAD_LINK_TLS_TCP_FH_NO_ICE;
-				struct pcdn_addr mine;
-				struct conn *c;
+		if (!(n->have_entry && connected(n, &n->entry))) {
+			int rc = join_next_entry(n);
 
-				if (reload_node_link_addr(n, type, &mine) == 0 &&
-				    pcdn_addr_equal(&mine, &n->cfg.bootstrap[i]))
-					continue;
-				c = node_open_link(n, type, &n->cfg.bootstrap[i], NULL);
-				n->bootstrap_next = i + 1;
-				if (c) {
-					c->bootstrap = true;
-					n->join = JOIN_CONNECTING;
-					n->join_state_us = pcdn_now_us();
-					arm(n->join_timer, JOIN_RETRY_MS);
-					return;
-				}
+			if (rc == -EINPROGRESS)
+				return; /* on_link_up comes back here */
+			if (rc < 0 && !fallback_conn(n)) {
+				arm(n->join_timer, JOIN_RETRY_MS);
+				return;
 			}
-			arm(n->join_timer, JOIN_RETRY_MS);
-			return;
 		}
 		/* §10.5 step 2: Attach to the admitting peer at n+1, asking for its Update */
 		reload_chord_id_plus_one(&n->self, &target);
@@ -1778,8 +1873,12 @@ static void join_step(struct reload_node *n)
 		return;
 	}
 	case JOIN_NEIGHBORS:
-		if (!n->have_ap)
+		if (!n->have_ap) {
+			/* the admitting peer's link went down before the Join: start over (returning
+			 * here left the node in this state for good, nothing re-arms the timer) */
+			join_retry(n);
 			return;
+		}
 		/* §10.5: no Join before every expected neighbor is attached (bounded wait) */
 		if (neighbor_attaches_pending(n) &&
 		    pcdn_now_us() - n->join_state_us < JOIN_WAIT_NEIGHBORS_MS * 1000ull) {
@@ -1806,10 +1905,12 @@ static void join_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (n->join == JOINED || n->leaving)
 		return;
 	if (n->join == JOIN_ATTACHING || n->join == JOIN_CONNECTING) {
-		/* no answer from an admitting peer in time: start over */
-		if (pcdn_now_us() - n->join_state_us >= JOIN_RETRY_MS * 1000ull)
+		/* no answer from an admitting peer in time: start over, through the next
+		 * bootstrap peer (join_retry) */
+		if (pcdn_now_us() - n->join_state_us >= JOIN_RETRY_MS * 1000ull) {
 			n->join = JOIN_IDLE;
-		else {
+			n->have_entry = false;
+		} else {
 			arm(n->join_timer, JOIN_RETRY_MS);
 			return;
 		}

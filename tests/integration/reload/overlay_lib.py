@@ -50,10 +50,11 @@ def ctl(path, line, timeout=30.0):
         s.close()
 
 
-def wait_for(what, cond, deadline_s):
+def wait_for(what, cond, deadline_s, explain=None):
     """Polls cond() until it is true; the deadline only bounds a hung test (liveness), it is
-    not a performance assertion."""
-    end = time.monotonic() + deadline_s
+    not a performance assertion. explain() says what is still wrong when it gives up."""
+    start = time.monotonic()
+    end = start + deadline_s
     last = None
     while time.monotonic() < end:
         try:
@@ -63,7 +64,14 @@ def wait_for(what, cond, deadline_s):
         except (OSError, ValueError, ConnectionError) as e:
             last = e
         time.sleep(0.2)
-    raise AssertionError('gave up waiting for %s (last: %r)' % (what, last))
+    why = ''
+    if explain:
+        try:
+            why = '; ' + explain()
+        except (OSError, ValueError, ConnectionError) as e:
+            why = '; %r' % e
+    raise AssertionError('gave up waiting for %s after %.1f s (last: %r%s)'
+                         % (what, time.monotonic() - start, last, why))
 
 
 def free_base(count, hint=0):
@@ -225,7 +233,13 @@ log_level = "%s";
     def ring_ok(self, members):
         """Every member joined and its first successor and predecessor are its ring
         neighbors among members."""
+        return not self.ring_faults(members, first_only=True)
+
+    def ring_faults(self, members, first_only=False):
+        """The members that are not joined or whose first successor or predecessor is not
+        their ring neighbor, one line each (node, state, what it has and what it should)."""
         order = sorted(members, key=lambda i: self.ids[i])
+        faults = []
         for k, i in enumerate(order):
             r = ctl(self.sock(i), 'show successors')
             succ = {}
@@ -233,15 +247,18 @@ log_level = "%s";
             for line in r.body.splitlines():
                 w = line.split()
                 (succ if w[0] == 'succ' else pred)[int(w[1])] = w[2]
-            if self.state(i) != 'joined':
-                return False
-            if len(order) == 1:
-                continue
+            state = self.state(i)
             want_s = self.ids[order[(k + 1) % len(order)]]
             want_p = self.ids[order[(k - 1) % len(order)]]
-            if succ.get(0) != want_s or pred.get(0) != want_p:
-                return False
-        return True
+            alone = len(order) == 1
+            if state != 'joined' or (not alone and (succ.get(0) != want_s or
+                                                    pred.get(0) != want_p)):
+                faults.append('n%d %s succ %s (want %s) pred %s (want %s)' % (
+                    i, state, (succ.get(0) or '-')[:8], want_s[:8],
+                    (pred.get(0) or '-')[:8], want_p[:8]))
+                if first_only:
+                    break
+        return faults
 
     def ring_order(self, members):
         return sorted(members, key=lambda i: self.ids[i])

@@ -35,6 +35,11 @@ def fetch_all_ok(ov, members, stored):
     return True
 
 
+def ring_faults(ov, members):
+    """For wait_for: which nodes are not joined or have the wrong neighbors."""
+    return lambda: 'not in place: ' + ', '.join(ov.ring_faults(members))
+
+
 def pick_victims(ov, members, count):
     """count random victims such that no replica set (REPLICAS + 1 ring-consecutive nodes) is
     wiped out at once: the failure model RFC 6940 §10.4 replication protects against."""
@@ -60,7 +65,8 @@ def main():
         ov.make_credentials()
         for i in range(1, N + 1):
             ov.start(i)
-        wait_for('16 nodes joined in one ring', lambda: ov.ring_ok(range(1, N + 1)), 120)
+        wait_for('16 nodes joined in one ring', lambda: ov.ring_ok(range(1, N + 1)), 120,
+                 ring_faults(ov, range(1, N + 1)))
         check(True, '%d nodes joined over %s, successor and predecessor of each correct' % (N, link))
 
         stored = {}
@@ -88,7 +94,8 @@ def main():
             ov.kill9(v)
         survivors = ov.alive()
         check(True, 'killed %s with SIGKILL' % victims)
-        wait_for('ring repaired among survivors', lambda: ov.ring_ok(survivors), 120)
+        wait_for('ring repaired among survivors', lambda: ov.ring_ok(survivors), 120,
+                 ring_faults(ov, survivors))
         check(True, 'ring repaired among the %d survivors' % len(survivors))
         wait_for('every value fetchable after repair',
                  lambda: fetch_all_ok(ov, survivors, stored), 120)
@@ -96,7 +103,8 @@ def main():
 
         for v in victims:
             ov.start(v, bootstrap=survivors[:3])
-        wait_for('killed nodes rejoined', lambda: ov.ring_ok(range(1, N + 1)), 120)
+        wait_for('killed nodes rejoined', lambda: ov.ring_ok(range(1, N + 1)), 120,
+                 ring_faults(ov, range(1, N + 1)))
         check(True, 'killed nodes rejoined: ring of %d again' % N)
         wait_for('values fetchable after rejoin',
                  lambda: fetch_all_ok(ov, range(1, N + 1), stored), 120)

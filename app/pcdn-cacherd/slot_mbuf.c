@@ -9,7 +9,6 @@
 #include <rte_malloc.h>
 
 #include "net.h"
-#include "net_proto.h"
 
 struct cacherd_slots *cacherd_slots_create(uint32_t n, int socket_id)
 {
@@ -62,11 +61,10 @@ void cacherd_slots_set_iova(struct cacherd_slots *s, const void *region, rte_iov
 
 /* lib/cache, writer thread: a chunk of len bytes was written at data in slot. The slot is not
  * in use (a new slot, or one slot_busy let go), so its mbuf has the cache's reference only. */
-static void slot_filled(void *ctx, uint32_t slot, const void *data, uint32_t len)
+static void slot_filled(void *ctx, uint32_t slot, const void *data, uint32_t len, uint16_t sum16)
 {
 	struct cacherd_slots *s = ctx;
 	struct rte_mbuf *m;
-	uint32_t sum;
 
 	if (slot >= s->n || len > UINT16_MAX)
 		return; /* never sent from its own mbuf: the external-buffer path stays */
@@ -92,10 +90,7 @@ static void slot_filled(void *ctx, uint32_t slot, const void *data, uint32_t len
 	m->data_off = 0;
 	m->data_len = (uint16_t)len;
 	m->pkt_len = len;
-	sum = net_csum_add(0, data, len, false);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	m->hash.usr = CACHERD_SLOT_SUM_SET | sum;
+	m->hash.usr = CACHERD_SLOT_SUM_SET | sum16; /* lib/cache's, taken at the insert */
 }
 
 /* lib/cache, writer thread, before reusing a slot: any count above the cache's own reference is

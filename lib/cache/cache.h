@@ -99,8 +99,10 @@ struct cache_conf {
 	 * cache_ref): slot_filled runs when a chunk lands in a slot (cache_insert, and recovery on
 	 * a warm restart), after its bytes are written and before the index publishes it;
 	 * slot_busy is asked, besides the slot's reference count, before a removed or evicted slot
-	 * is reused (true: still being sent, try later). Both run on the writer's thread. */
-	void (*slot_filled)(void *ctx, uint32_t slot, const void *data, uint32_t len);
+	 * is reused (true: still being sent, try later). Both run on the writer's thread.
+	 * slot_filled gets the chunk's RFC 1071 sum as cache_chunk_sum16 gives it. */
+	void (*slot_filled)(void *ctx, uint32_t slot, const void *data, uint32_t len,
+			    uint16_t sum16);
 	bool (*slot_busy)(void *ctx, uint32_t slot);
 	void *hook_ctx;
 };

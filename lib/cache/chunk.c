@@ -195,7 +195,8 @@ int cache_insert(struct cache *c, const struct cache_key *key, const void *data,
 			      (flags & CACHE_INSERT_PIN) ? CACHE_COMMIT_PINNED : CACHE_COMMIT_VALID,
 			      memory_order_release);
 	if (c->conf.slot_filled)
-		c->conf.slot_filled(c->conf.hook_ctx, slot, cache_slot_data(c, slot), len);
+		c->conf.slot_filled(c->conf.hook_ctx, slot, cache_slot_data(c, slot), len,
+				    (uint16_t)s->sum16);
 	cache_index_insert(&c->chunk_idx, h, key->swarm, key->chunk, slot, len);
 
 	pinned = (flags & CACHE_INSERT_PIN) || c->swarm_pinned[cache_swarm_index(key->swarm)];
@@ -357,7 +358,7 @@ void cache_chunk_recover(struct cache *c)
 			s->sum16 = cache_payload_sum16(cache_slot_data(c, slot), s->len);
 			if (c->conf.slot_filled)
 				c->conf.slot_filled(c->conf.hook_ctx, slot, cache_slot_data(c, slot),
-						    s->len);
+						    s->len, (uint16_t)s->sum16);
 			cache_index_insert(&c->chunk_idx, h, s->swarm, s->chunk, slot, s->len);
 			if (commit == CACHE_COMMIT_PINNED || c->swarm_pinned[cache_swarm_index(s->swarm)])
 				c->queue[slot] = Q_PINNED;

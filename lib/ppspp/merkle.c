@@ -112,12 +112,16 @@ static bool node_in_tree(const struct ppspp_merkle *t, uint64_t bin)
  * line-aligned) and the layers above are ever denser: about one line per chunk. Layer l =
  * ctz(bin + 1) holds width >> l nodes, after the 2 * width - 2 * (width >> l) of the layers
  * below; bin's place in it is bin >> (l + 1). */
+static uint8_t *layer_hash(const struct ppspp_merkle *t, unsigned l, uint64_t i)
+{
+	return t->nodes + (2 * t->width - 2 * (t->width >> l) + i) * t->hash_len;
+}
+
 static uint8_t *node_hash(const struct ppspp_merkle *t, uint64_t bin)
 {
 	unsigned l = (unsigned)__builtin_ctzll(bin + 1);
-	uint64_t i = 2 * t->width - 2 * (t->width >> l) + (bin >> (l + 1));
 
-	return t->nodes + i * t->hash_len;
+	return layer_hash(t, l, bin >> (l + 1));
 }
 
 /* One writer, concurrent readers (ppspp_merkle.h): a node's hash is stored before its verified
@@ -953,9 +957,8 @@ void ppspp_merkle_prefetch_run(const struct ppspp_merkle *t, uint64_t first, uin
 		return;
 	for (unsigned l = 0; l < layers && (t->width >> l) > 1; l++) {
 		/* layer l's uncles of first..last: the siblings of their ancestors there */
-		uint64_t base = 2 * t->width - 2 * (t->width >> l);
-		const uint8_t *p = t->nodes + (base + ((first >> l) & ~1ull)) * t->hash_len;
-		const uint8_t *e = t->nodes + (base + ((last >> l) | 1)) * t->hash_len;
+		const uint8_t *p = layer_hash(t, l, (first >> l) & ~1ull);
+		const uint8_t *e = layer_hash(t, l, (last >> l) | 1);
 
 		for (p = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)63); p <= e; p += 64)
 			__builtin_prefetch(p);

@@ -543,11 +543,12 @@ struct hook_log {
 	unsigned busy_asked;
 };
 
-static void hook_filled(void *ctx, uint32_t slot, const void *data, uint32_t len)
+static void hook_filled(void *ctx, uint32_t slot, const void *data, uint32_t len, uint16_t sum16)
 {
 	struct hook_log *h = ctx;
 	struct cache_hit hit;
 
+	CU_ASSERT_EQUAL(sum16, cache_chunk_sum16(h->c, slot));
 	h->filled++;
 	h->last_slot = slot;
 	h->last_len = len;

@@ -68,6 +68,16 @@ typedef const uint8_t *(*dpg_tail_fn)(const void *tail);
 void dpg_set_tail_fn(struct dpg *g, dpg_tail_fn fn);
 void dpg_input(struct dpg *g, const uint8_t *p, size_t len, const void *tail, size_t tail_len,
 	       uint64_t now_ns);
+/* A datagram of len bytes whose first piece's length is not known (a NIC stand-in that reads
+ * no mbuf field, only the frame): the messages are read within the first `room` bytes, and a
+ * DATA's payload is taken to be all in the tail (the piece ends with the DATA message's
+ * header, as a zero-copy sender builds it). For a sampled DATA, head_fn (set with the tail
+ * function) gives the real length of the first piece, and a mismatch counts as a failed
+ * verification. False when the datagram is not one of those (nothing was done with it). */
+typedef size_t (*dpg_head_fn)(const void *tail);
+void dpg_set_head_fn(struct dpg *g, dpg_head_fn fn);
+bool dpg_input_chained(struct dpg *g, const uint8_t *p, size_t room, size_t len, const void *tail,
+		       uint64_t now_ns);
 /* ACKs and REQUESTs for what arrived, handshakes, timers. Call after every input burst. */
 void dpg_tick(struct dpg *g, uint64_t now_ns);
 /* Sends closing handshakes on every open channel (the end of a run). */

@@ -65,6 +65,8 @@ struct dpg {
 	struct ppspp_merkle *verifier;
 	bool peaks_known;
 	dpg_tail_fn tail_fn;
+	dpg_head_fn head_fn;
+	size_t head_assumed; /* dpg_input_chained: the first piece's length it assumed, else 0 */
 	uint8_t scratch[65536];
 	uint8_t out[2048];
 };
@@ -492,6 +494,10 @@ static void on_data(struct dpg *g, unsigned ci, uint64_t a, uint64_t b, uint64_t
 	}
 	mark_dirty(g, ci);
 	if (n == 1 && (ci == 0 || (++g->sample_ctr & (g->cfg.sample_every - 1)) == 0)) {
+		if (g->head_assumed && (!g->head_fn || g->head_fn(tail) != g->head_assumed)) {
+			g->ctr.verify_failed++; /* the datagram was not laid out as assumed */
+			return;
+		}
 		const uint8_t *t = tail && g->tail_fn ? g->tail_fn(tail) : tail;
 		const uint8_t *d = plen ? p : t;
 		if (plen && tail_len) {
@@ -631,6 +637,42 @@ void dpg_input(struct dpg *g, const uint8_t *p, size_t len, const void *tail, si
 void dpg_set_tail_fn(struct dpg *g, dpg_tail_fn fn)
 {
 	g->tail_fn = fn;
+}
+
+void dpg_set_head_fn(struct dpg *g, dpg_head_fn fn)
+{
+	g->head_fn = fn;
+}
+
+bool dpg_input_chained(struct dpg *g, const uint8_t *p, size_t room, size_t len, const void *tail,
+		       uint64_t now)
+{
+	size_t off = 4, hl = g->hash_len;
+
+	if (room > len)
+		room = len;
+	if (room < 4)
+		return false;
+	uint32_t dst = pcdn_get_be32(p);
+	unsigned ci = (dst & 0xffffu) - 1;
+	if (ci >= g->cfg.n_clients || g->c[ci].local_id != dst || g->c[ci].state != C_EST)
+		return false;
+	while (off < room) {
+		const uint8_t *q = p + off;
+		if (q[0] == PPSPP_INTEGRITY && off + 9 + hl <= room) {
+			store_put(g, pcdn_get_be32(q + 1), pcdn_get_be32(q + 5), q + 9);
+			off += 9 + hl;
+		} else if (q[0] == PPSPP_DATA && off + 17 <= room) {
+			g->head_assumed = off + 17;
+			on_data(g, ci, pcdn_get_be32(q + 1), pcdn_get_be32(q + 5),
+				pcdn_get_be64(q + 9), q + 17, 0, tail, len - off - 17, now);
+			g->head_assumed = 0;
+			return true;
+		} else {
+			break;
+		}
+	}
+	return false; /* not the INTEGRITY* DATA datagram this path is for: nothing was kept */
 }
 
 void dpg_tick(struct dpg *g, uint64_t now)

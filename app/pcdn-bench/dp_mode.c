@@ -496,8 +496,10 @@ static struct dpg *gen_create(const struct dp_opts *o, struct dp_genport *gp)
 				.root = root,
 				.root_len = root_len};
 	struct dpg *g = dpg_create(&gc, dp_genport_send, gp);
-	if (g)
+	if (g) {
 		dpg_set_tail_fn(g, dp_genport_tail);
+		dpg_set_head_fn(g, dp_genport_head);
+	}
 	return g;
 }
 
@@ -687,9 +689,10 @@ static void print_details(const struct dp_run *r)
 	}
 	if (r->gp)
 		fprintf(stderr,
-			"generator port: rx %llu arp %llu other %llu tx %llu tx_full %llu no_mbuf "
-			"%llu\n",
-			(unsigned long long)r->gp->rx_frames, (unsigned long long)r->gp->rx_arp,
+			"generator port: rx %llu (by descriptor %llu) arp %llu other %llu tx %llu "
+			"tx_full %llu no_mbuf %llu\n",
+			(unsigned long long)r->gp->rx_frames, (unsigned long long)r->gp->rx_desc,
+			(unsigned long long)r->gp->rx_arp,
 			(unsigned long long)r->gp->rx_other, (unsigned long long)r->gp->tx_frames,
 			(unsigned long long)r->gp->tx_full, (unsigned long long)r->gp->tx_nombuf);
 }
@@ -827,6 +830,9 @@ static void print_json(const struct dp_run *r, const struct dp_result *x, const 
 		       (unsigned long long)end->g.handshakes_ok,
 		       (unsigned long long)end->g.downloads_done, (unsigned long long)end->g.stalls,
 		       x->gen_cpu);
+	if (r->gp)
+		printf(",\"gen_rx_frames\":%llu,\"gen_rx_by_descriptor\":%llu",
+		       (unsigned long long)r->gp->rx_frames, (unsigned long long)r->gp->rx_desc);
 	if (io_mpps >= 0)
 		printf(",\"io_limit_mpps_wall\":%.3f,\"io_limit_mpps\":%.3f", io_mpps,
 		       io_busy_mpps);
@@ -915,6 +921,13 @@ int bench_dp_main(int argc, char **argv)
 				       DP_PPSPP_PORT, DP_CLIENT_PORT, r.o.workers,
 				       net_dataplane_port(r.dc->dp, 0)->ifc.mac) < 0)
 			return 1;
+		/* the cacher's header mbufs stay with its core, as with a NIC (dp_port.c) */
+		if (!getenv("PCDN_DP_READ_MBUF") &&
+		    dp_genport_desc_pool(r.gp, net_dataplane_tx_hdr_pool(r.dc->dp)) < 0) {
+			fprintf(stderr, "pcdn-bench dp: the TX header pool is not laid out as "
+					"expected\n");
+			return 1;
+		}
 		for (unsigned q = 0; q < r.o.workers; q++) {
 			snprintf(name, sizeof(name), "dpb_done%u", q);
 			r.gp->done[q] = rte_ring_create(name, DP_RING_SIZE, SOCKET_ID_ANY,

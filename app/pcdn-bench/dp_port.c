@@ -3,6 +3,7 @@
 #include "dp_port.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -218,6 +219,101 @@ const uint8_t *dp_genport_tail(const void *tail)
 	return rte_pktmbuf_mtod(m->next, const uint8_t *);
 }
 
+size_t dp_genport_head(const void *tail)
+{
+	const struct rte_mbuf *m = tail;
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	size_t hl = NET_ETH_HLEN + (d[NET_ETH_HLEN] & 15u) * 4 + NET_UDP_HLEN;
+
+	return m->data_len > hl ? m->data_len - hl : 0;
+}
+
+/* ---- frames located as a NIC locates them ------------------------------------------------------
+ * A NIC reads a TX descriptor (address, length) that the PMD wrote on the sending core; the mbuf
+ * itself never leaves that core. Over net_ring the descriptor is the mbuf pointer, and reading
+ * the mbuf's first line here would take it away from the cacher's core: every DATA would then
+ * cost the cacher a cross-core round trip to write that line again (when it fills the next
+ * header in it, and when it frees it), which no NIC set-up has. For frames in lib/net's TX
+ * header mbufs, whose frame begins right after the mbuf (data_off 0, checked for every object at
+ * set-up), the frame's address is the descriptor's; the UDP length gives the datagram's, and a
+ * datagram longer than the header room must continue in a second segment, which a zero-copy
+ * sender starts right after the DATA message's header. The clients check that last assumption
+ * on every DATA they verify (dp_genport_head), and anything else takes the mbuf path. */
+
+struct desc_check {
+	uintptr_t lo, hi;
+	bool bad;
+};
+
+static void desc_obj(struct rte_mempool *mp, void *arg, void *obj, unsigned idx)
+{
+	struct desc_check *c = arg;
+	const struct rte_mbuf *m = obj;
+
+	(void)mp;
+	(void)idx;
+	if (m->buf_addr != (const void *)(m + 1) || m->buf_len != NET_TX_HDR_ROOM)
+		c->bad = true;
+}
+
+static void desc_mem(struct rte_mempool *mp, void *arg, struct rte_mempool_memhdr *mh,
+		     unsigned idx)
+{
+	struct dp_genport *gp = arg;
+
+	(void)mp;
+	(void)idx;
+	if (gp->n_desc < PCDN_ARRAY_SIZE(gp->desc)) {
+		gp->desc[gp->n_desc].lo = (uintptr_t)mh->addr;
+		gp->desc[gp->n_desc].hi = (uintptr_t)mh->addr + mh->len;
+	}
+	gp->n_desc++;
+}
+
+int dp_genport_desc_pool(struct dp_genport *gp, struct rte_mempool *mp)
+{
+	struct desc_check c = {0};
+
+	if (!mp)
+		return -EINVAL;
+	rte_mempool_obj_iter(mp, desc_obj, &c);
+	rte_mempool_mem_iter(mp, desc_mem, gp);
+	if (c.bad || gp->n_desc > PCDN_ARRAY_SIZE(gp->desc)) {
+		gp->n_desc = 0;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static inline bool desc_frame(const struct dp_genport *gp, const struct rte_mbuf *m)
+{
+	for (unsigned i = 0; i < gp->n_desc; i++)
+		if ((uintptr_t)m - gp->desc[i].lo < gp->desc[i].hi - gp->desc[i].lo)
+			return true;
+	return false;
+}
+
+/* A frame of the TX header pool, read from its bytes alone; false: take the mbuf path. */
+static bool rx_desc(struct dp_genport *gp, const struct rte_mbuf *m, uint64_t now)
+{
+	const uint8_t *d = (const uint8_t *)(m + 1);
+
+	if (pcdn_get_be16(d + 12) != NET_ETHERTYPE_IPV4 || d[14 + 9] != NET_IPPROTO_UDP)
+		return false;
+	unsigned ihl = (d[14] & 15u) * 4, off = NET_ETH_HLEN + ihl + NET_UDP_HLEN;
+	if (ihl < NET_IPV4_HLEN || off >= NET_TX_HDR_ROOM)
+		return false;
+	uint32_t ulen = pcdn_get_be16(d + NET_ETH_HLEN + ihl + 4);
+	if (ulen < NET_UDP_HLEN || off + ulen - NET_UDP_HLEN <= NET_TX_HDR_ROOM)
+		return false; /* could be all in this mbuf: its length is in the mbuf */
+	if (!dpg_input_chained(gp->gen, d + off, NET_TX_HDR_ROOM - off, ulen - NET_UDP_HLEN, m,
+			       now))
+		return false;
+	gp->rx_frames++;
+	gp->rx_desc++;
+	return true;
+}
+
 static void rx_frame(struct dp_genport *gp, struct rte_mbuf *m, uint64_t now)
 {
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -272,17 +368,21 @@ int dp_genport_main(void *arg)
 		unsigned total = 0;
 		for (unsigned q = 0; q < gp->n_queues; q++) {
 			uint16_t n = rte_eth_rx_burst(gp->port_id, (uint16_t)q, pkts, 32);
-			/* As a NIC's RX path would: every mbuf of the burst first (their lines were
-			 * just written on the cacher's core), then each frame two ahead, so the
-			 * clients' reads overlap instead of waiting one by one. */
+			/* As a NIC's RX path would: the first line of every frame of the burst (or,
+			 * off the descriptor path, of its mbuf) first, their lines just written on
+			 * the cacher's core, then each mbuf's frame two ahead, so the clients'
+			 * reads overlap instead of waiting one by one. */
 			for (uint16_t i = 0; i < n; i++)
-				rte_prefetch0(pkts[i]);
+				rte_prefetch0(desc_frame(gp, pkts[i]) ? (void *)(pkts[i] + 1)
+								      : (void *)pkts[i]);
 			for (uint16_t i = 0; i < n && i < 2; i++)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+				if (!desc_frame(gp, pkts[i]))
+					rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 			for (uint16_t i = 0; i < n; i++) {
-				if (i + 2 < n)
+				if (i + 2 < n && !desc_frame(gp, pkts[i + 2]))
 					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void *));
-				rx_frame(gp, pkts[i], now);
+				if (!desc_frame(gp, pkts[i]) || !rx_desc(gp, pkts[i], now))
+					rx_frame(gp, pkts[i], now);
 			}
 			if (n) {
 				unsigned k = gp->done[q] ? rte_ring_sp_enqueue_burst(

@@ -31,12 +31,18 @@ struct dp_genport {
 	 * (done[q]), which frees them as a NIC's TX completion would, on its own lcore */
 	struct rte_ring *done[DP_GEN_QUEUES];
 	uint64_t next_arp_ns;
+	/* The memory of the cacher's TX header pool (dp_genport_desc_pool): frames from it are
+	 * located as a NIC locates them, from the descriptor's address, not the mbuf's fields */
+	struct {
+		uintptr_t lo, hi;
+	} desc[64];
+	unsigned n_desc;
 	struct {
 		struct rte_mbuf *m[64];
 		unsigned n;
 	} tx[DP_GEN_QUEUES];
 	/* generator lcore only; read by others as statistics */
-	uint64_t rx_frames, rx_arp, rx_other, tx_frames, tx_full, tx_nombuf;
+	uint64_t rx_frames, rx_desc, rx_arp, rx_other, tx_frames, tx_full, tx_nombuf;
 	volatile pid_t tid;
 	volatile uint64_t loops, idle_loops;
 	volatile bool stop;
@@ -56,6 +62,11 @@ int dp_genport_clients(struct dp_genport *gp, struct dpg *gen, unsigned n_client
 int dp_genport_send(void *ctx, unsigned ci, const uint8_t *dgram, size_t len);
 /* A zero-copy DATA frame's payload bytes (its second segment), for the clients' sampled checks. */
 const uint8_t *dp_genport_tail(const void *tail);
+/* The PPSPP bytes in a frame's first segment (the clients' check of dpg_input_chained). */
+size_t dp_genport_head(const void *tail);
+/* Frames in mbufs of mp (lib/net's TX header pool: frame at the mbuf's end, NET_TX_HDR_ROOM
+ * bytes) are read without reading the mbuf: see dp_port.c. -EINVAL when mp is not laid out so. */
+int dp_genport_desc_pool(struct dp_genport *gp, struct rte_mempool *mp);
 /* Lcore entry: polls until gp->stop. */
 int dp_genport_main(void *arg);
 uint64_t dp_now_ns(const struct dp_genport *gp);

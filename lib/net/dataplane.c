@@ -98,6 +98,7 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 	}
 	snprintf(name, sizeof(name), "net_hdr%u", seq);
 	dp->hdr_pool = tx_hdr_pool_create(name, cfg);
+
 	dp->workers = rte_zmalloc("net_workers", sizeof(struct net_worker) * cfg->n_workers,
 				  RTE_CACHE_LINE_SIZE);
 	if (!dp->pool || !dp->ext_pool || !dp->hdr_pool || !dp->workers)
@@ -392,6 +393,11 @@ void net_dataplane_destroy(struct net_dataplane *dp)
 	rte_mempool_free(dp->hdr_pool);
 	rte_free(dp->workers);
 	rte_free(dp);
+}
+
+struct rte_mempool *net_dataplane_tx_hdr_pool(const struct net_dataplane *dp)
+{
+	return dp->hdr_pool;
 }
 
 unsigned net_dataplane_n_workers(const struct net_dataplane *dp)

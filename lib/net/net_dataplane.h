@@ -129,6 +129,9 @@ unsigned net_dataplane_n_workers(const struct net_dataplane *dp);
 unsigned net_dataplane_n_ports(const struct net_dataplane *dp);
 const struct net_port_info *net_dataplane_port(const struct net_dataplane *dp, unsigned idx);
 struct net_worker *net_dataplane_worker(struct net_dataplane *dp, unsigned idx);
+/* The pool of TX header mbufs (frame at data_off 0, right after the mbuf; NET_TX_HDR_ROOM
+ * bytes): for a NIC stand-in that locates frames as a descriptor would, without the mbuf. */
+struct rte_mempool *net_dataplane_tx_hdr_pool(const struct net_dataplane *dp);
 /* Sum of every worker's counters; per_worker (n_workers entries) may be NULL. */
 void net_dataplane_counters(const struct net_dataplane *dp, struct net_counters *sum,
 			    struct net_counters *per_worker);

@@ -511,18 +511,21 @@ static inline uint16_t tx_udp_csum(const struct tx_tmpl *tp, bool offload, uint3
  * caller's header bytes. A header mbuf of dp->hdr_pool has its frame right after the mbuf
  * (data_off 0), a packet mbuf the usual headroom. A ready payload mbuf (pl->seg) comes with
  * the datagram's reference taken (tx_seg_ref). On error m, e and the payload (and that
- * reference) are gone (counted). */
-static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mbuf *m,
+ * reference) are gone (counted). small: m is a header mbuf, whose frame address and room are
+ * known without reading its first line, which may still be on its way (prefetched for
+ * ownership; the NIC's or a bench client's last read took it). */
+static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mbuf *m, bool small,
 		   struct rte_mbuf *e, const void *hdr, uint16_t hdr_len,
 		   const struct net_payload *pl)
 {
 	uint32_t udp_len = NET_UDP_HLEN + hdr_len + (pl ? pl->len : 0);
 	bool offload = tp->udp_offload && (!pl || tp->multiseg_ok);
-	uint16_t off = m->pool == w->dp->hdr_pool ? 0 : RTE_PKTMBUF_HEADROOM;
+	uint16_t off = small ? 0 : RTE_PKTMBUF_HEADROOM;
+	uint16_t buf_len = small ? NET_TX_HDR_ROOM : m->buf_len;
 	uint16_t len = (uint16_t)(tp->hlen + hdr_len);
 	uint8_t *p, *ip, *u;
 
-	if (unlikely((unsigned)off + len > m->buf_len)) { /* beyond one packet mbuf's room */
+	if (unlikely((unsigned)off + len > buf_len)) { /* beyond one packet mbuf's room */
 		rte_mbuf_raw_free(m);
 		if (e)
 			rte_mbuf_raw_free(e);
@@ -546,10 +549,10 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 		m->ol_flags = 0;
 		m->tx_offload = 0;
 	}
-	p = (uint8_t *)m->buf_addr + off;
+	p = small ? (uint8_t *)(m + 1) : (uint8_t *)m->buf_addr + off;
 	/* Fixed size: a few vector stores; what lands past the headers is overwritten by the
 	 * caller's bytes or lies in the tailroom. */
-	if (likely((unsigned)m->buf_len - off >= sizeof(tp->b)))
+	if (likely((unsigned)buf_len - off >= sizeof(tp->b)))
 		memcpy(p, tp->b, sizeof(tp->b));
 	else
 		memcpy(p, tp->b, tp->hlen);
@@ -613,8 +616,8 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	tx_tmpl_init(&tp, port, t);
 	if (payload && payload->seg)
 		tx_seg_ref(payload->seg);
-	m = hdr_fits_small(tp.hlen, hdr_len) ? stash_get(dp->hdr_pool, &w->hdr_stash, true)
-					     : raw_get(dp->pool);
+	bool small = hdr_fits_small(tp.hlen, hdr_len);
+	m = small ? stash_get(dp->hdr_pool, &w->hdr_stash, true) : raw_get(dp->pool);
 	if (m && payload && !payload->seg)
 		e = stash_get(dp->ext_pool, &w->ext_stash, false);
 	if (!m || (payload && !payload->seg && !e)) {
@@ -625,7 +628,7 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		payload_release(payload);
 		return -ENOBUFS;
 	}
-	rc = tx_fill(w, &tp, m, e, hdr, hdr_len, payload);
+	rc = tx_fill(w, &tp, m, small, e, hdr, hdr_len, payload);
 	if (rc < 0)
 		return rc;
 	return tx_resolve(w, (unsigned)pidx, &nh, m, tx_now(w));
@@ -731,7 +734,8 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 					first_err = st[i];
 				continue;
 			}
-			if (!hdr_fits_small(tp.hlen, c[i].hdr_len)) {
+			bool small = hdr_fits_small(tp.hlen, c[i].hdr_len);
+			if (!small) {
 				m = raw_get(dp->pool);
 			} else if (hi < h_have) {
 				if (hi + NET_TX_PF < h_have)
@@ -757,7 +761,7 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 				payload_release(pl);
 				rc = -ENOBUFS;
 			} else {
-				rc = tx_fill(w, &tp, m, e, c[i].hdr, c[i].hdr_len, pl);
+				rc = tx_fill(w, &tp, m, small, e, c[i].hdr, c[i].hdr_len, pl);
 				if (rc == 0 && resolved)
 					tx_enqueue(w, (unsigned)pidx, m);
 				else if (rc == 0)

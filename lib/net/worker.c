@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include <rte_prefetch.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 static const uint8_t bcast_mac[NET_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -45,6 +48,9 @@ static void tx_flush_port(struct net_worker *w, unsigned pidx)
 	uint16_t port_id = w->dp->ports[pidx].info.port_id;
 	uint64_t bytes = 0, sent = 0;
 
+	/* The frames' header lines went out with non-temporal stores (stream_lines), which are
+	 * weakly ordered: they must be visible before the PMD, or a ring's consumer, reads them. */
+	rte_wmb();
 	while (b->n) {
 		uint16_t cnt = RTE_MIN(b->n, (uint16_t)(b->cap - b->head));
 		uint16_t k = rte_eth_tx_burst(port_id, (uint16_t)w->idx, &b->m[b->head], cnt);
@@ -192,17 +198,14 @@ static inline void prefetch_w(const void *p)
 	__builtin_prefetch(p, 1, 3);
 }
 
-/* The lines a header mbuf of dp->hdr_pool gets written: its two, then the frame right after
- * them (the first three lines hold up to 192 bytes of headers). */
+/* The lines of a header mbuf of dp->hdr_pool that are stored into: its two. Its frame, right
+ * after them, is written whole with non-temporal stores (stream_lines) and never fetched. */
 static inline void hdr_prefetch(const struct rte_mbuf *m)
 {
 	const char *p = (const char *)m;
 
 	prefetch_w(p);
 	prefetch_w(p + RTE_CACHE_LINE_SIZE);
-	prefetch_w(p + 2 * RTE_CACHE_LINE_SIZE);
-	prefetch_w(p + 3 * RTE_CACHE_LINE_SIZE);
-	prefetch_w(p + 4 * RTE_CACHE_LINE_SIZE);
 }
 
 /* The lines of an external-payload mbuf: its two (the shared info in its dynamic fields). The
@@ -506,6 +509,31 @@ static inline uint16_t tx_udp_csum(const struct tx_tmpl *tp, bool offload, uint3
 	return c ? c : 0xffff;
 }
 
+/* Writes n whole lines from src, a staging buffer in L1, to dst (both line-aligned) with
+ * non-temporal stores. A header frame's lines were last read by whatever took the datagram
+ * before (a NIC's DMA, or the bench's clients on another core); written in place, each would
+ * first be fetched for ownership, which costs the worker a round trip to that reader per line
+ * and fills its miss buffers. Whole-line streaming stores fetch nothing and leave nothing in
+ * the cache that nobody here reads again. */
+static inline void stream_lines(void *dst, const void *src, unsigned n)
+{
+#if defined(__AVX__)
+	__m256i *d = dst;
+	const __m256i *s = src;
+
+	for (unsigned i = 0; i < 2 * n; i++)
+		_mm256_stream_si256(d + i, _mm256_load_si256(s + i));
+#elif defined(__SSE2__)
+	__m128i *d = dst;
+	const __m128i *s = src;
+
+	for (unsigned i = 0; i < 4 * n; i++)
+		_mm_stream_si128(d + i, _mm_load_si128(s + i));
+#else
+	memcpy(dst, src, (size_t)n * RTE_CACHE_LINE_SIZE);
+#endif
+}
+
 /* Writes one datagram into the raw mbuf m (and e over its payload, when it has one): the mbuf
  * fields, the template's headers with this datagram's lengths, IPv4 ID and checksums, then the
  * caller's header bytes. A header mbuf of dp->hdr_pool has its frame right after the mbuf
@@ -524,6 +552,7 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 	uint16_t buf_len = small ? NET_TX_HDR_ROOM : m->buf_len;
 	uint16_t len = (uint16_t)(tp->hlen + hdr_len);
 	uint8_t *p, *ip, *u;
+	uint8_t fb[NET_TX_HDR_ROOM] __attribute__((aligned(64)));
 
 	if (unlikely((unsigned)off + len > buf_len)) { /* beyond one packet mbuf's room */
 		rte_mbuf_raw_free(m);
@@ -549,7 +578,8 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 		m->ol_flags = 0;
 		m->tx_offload = 0;
 	}
-	p = small ? (uint8_t *)(m + 1) : (uint8_t *)m->buf_addr + off;
+	/* a header mbuf's frame is built in fb, then streamed out (stream_lines) */
+	p = small ? fb : (uint8_t *)m->buf_addr + off;
 	/* Fixed size: a few vector stores; what lands past the headers is overwritten by the
 	 * caller's bytes or lies in the tailroom. */
 	if (likely((unsigned)buf_len - off >= sizeof(tp->b)))
@@ -577,6 +607,8 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 	else if (pl)
 		tx_chain_seg(w, m, pl->seg);
 	put_be16(u + 6, tx_udp_csum(tp, offload, udp_len, hdr, hdr_len, pl));
+	if (small)
+		stream_lines(m + 1, fb, ((unsigned)len + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE);
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
 	return 0;
 }

@@ -289,6 +289,15 @@ static int alloc_private(struct cache *c)
 	c->swarm_pinned = xcalloc(conf->max_swarms, sizeof(bool), &failed);
 	c->sw_stats = xcalloc(conf->max_swarms, sizeof(struct cache_sw_stats), &failed);
 	c->reader_hm = xcalloc(hm, sizeof(uint64_t), &failed);
+	c->slot_freq = xcalloc(c->nslots, 1, &failed);
+	c->cmap_budget = conf->chunk_map_bytes ? conf->chunk_map_bytes : 16ull * c->nslots;
+	if (posix_memalign((void **)&c->cmap, 64, sizeof(struct cache_cmap) * conf->max_swarms) !=
+	    0) {
+		c->cmap = NULL;
+		failed = 1;
+	} else {
+		memset(c->cmap, 0, sizeof(struct cache_cmap) * conf->max_swarms);
+	}
 	if (posix_memalign((void **)&c->readers, 64,
 			   sizeof(struct cache_reader) * conf->max_readers) != 0) {
 		c->readers = NULL;
@@ -325,6 +334,10 @@ static void free_private(struct cache *c)
 	free(c->sw_stats);
 	free(c->reader_hm);
 	free(c->readers);
+	for (uint32_t i = 0; c->cmap && i < c->conf.max_swarms; i++)
+		cache_cmap_free(c, i);
+	free(c->cmap);
+	free((void *)c->slot_freq);
 }
 
 struct cache *cache_create(const struct cache_conf *conf)

@@ -105,6 +105,10 @@ struct cache_conf {
 			    uint16_t sum16);
 	bool (*slot_busy)(void *ctx, uint32_t slot);
 	void *hook_ctx;
+	/* Process memory for per-swarm dense chunk maps (8 bytes per chunk of a swarm of known
+	 * size; lookups of its chunks then read a line per eight chunks instead of one per chunk).
+	 * 0: 16 bytes per slot (maps for twice as many chunks as the cache holds). */
+	uint64_t chunk_map_bytes;
 };
 
 /* Defaults: QSBR, classes 1 KiB x 65536 and 8 KiB x 8192, 1024 swarms, 16 MiB metadata,
@@ -153,6 +157,9 @@ struct cache_swarm_info {
 	const void *meta; /* NULL when meta_len is 0 */
 	size_t meta_len;
 	bool pinned;
+	/* chunks 0..chunk_map-1 are looked up in the swarm's dense chunk map (0: none; see
+	 * cache_conf.chunk_map_bytes), the rest in the index */
+	uint64_t chunk_map;
 };
 
 /* [writer] -EINVAL bad arguments, -EEXIST id present, -ENOSPC swarm table or metadata heap

@@ -1,6 +1,7 @@
 /* Reader side: burst lookups and references. No locks, no allocation, no system calls.
  *
- * A burst walks its keys twice so that DRAM latency overlaps (VPP's dual-loop idea stretched
+ * Chunks of a swarm with a chunk map (cmap.c) are found there, eight to a cache line; the
+ * others in the index. A burst walks its keys twice so that DRAM latency overlaps (VPP's dual-loop idea stretched
  * over the whole burst): hash every key and prefetch its bucket, then match every key in its
  * bucket, where the full key, slot and length sit together, so a hit costs one cache line.
  * Keys whose home bucket overflowed get the next bucket prefetched and a full probe at the
@@ -30,6 +31,21 @@ static inline void freq_bump(_Atomic uint8_t *freq)
 #define CAND_MISS 0u
 #define CAND_HIT 1u
 #define CAND_PROBE 2u /* home bucket overflowed: finish with a full probe */
+#define CAND_MAP 3u   /* covered by its swarm's chunk map (cmap.c) */
+
+/* The map entry of a key its swarm's map covers, else NULL (the index decides). */
+static inline const _Atomic uint64_t *map_entry(const struct cache *c, const struct cache_key *k)
+{
+	uint32_t idx = cache_swarm_index(k->swarm);
+
+	if (idx >= c->conf.max_swarms)
+		return NULL;
+	const struct cache_cmap *m = &c->cmap[idx];
+	if (k->swarm == 0 || atomic_load_explicit(&m->handle, memory_order_acquire) != k->swarm ||
+	    k->chunk >= atomic_load_explicit(&m->n, memory_order_relaxed))
+		return NULL;
+	return &m->e[k->chunk];
+}
 
 static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsigned n,
 		      struct cache_hit *hits)
@@ -37,28 +53,38 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 	struct cache *c = r->c;
 	const struct cache_index *x = &c->chunk_idx;
 	uint64_t h[CACHE_BURST_MAX];
+	const _Atomic uint64_t *me[CACHE_BURST_MAX];
 	uint8_t cand[CACHE_BURST_MAX];
 	unsigned nhit = 0;
 	uint32_t max_swarms = c->conf.max_swarms;
 
 	for (unsigned i = 0; i < n; i++) {
+		me[i] = map_entry(c, &keys[i]);
+		if (me[i]) {
+			__builtin_prefetch((const void *)me[i]);
+			continue;
+		}
 		h[i] = cache_key_hash(keys[i].swarm, keys[i].chunk);
 		__builtin_prefetch(&x->b[cache_index_bucket(x, h[i])]);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct cache_key *k = &keys[i];
-		const struct cache_cbucket *bk = &x->b[cache_index_bucket(x, h[i])];
 		uint32_t slot, len;
 		int e;
 
 		cand[i] = CAND_MISS;
+		if (me[i]) {
+			cand[i] = CAND_MAP;
+			continue;
+		}
 		if (k->swarm == 0)
 			continue;
+		const struct cache_cbucket *bk = &x->b[cache_index_bucket(x, h[i])];
 		for (e = 0; e < 2; e++)
 			if (cache_centry_match(bk, e, k->swarm, k->chunk, &slot, &len))
 				break;
 		if (e < 2) {
-			freq_bump((_Atomic uint8_t *)&bk->freq[e]);
+			freq_bump(&c->slot_freq[slot]);
 			hits[i].data = cache_slot_data(c, slot);
 			hits[i].len = len;
 			hits[i].slot = slot;
@@ -73,13 +99,23 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t sw = cache_swarm_index(keys[i].swarm);
 
-		if (cand[i] == CAND_PROBE) {
-			_Atomic uint8_t *freq;
+		if (cand[i] == CAND_MAP) {
+			/* acquire: the slot's bytes were written before the entry */
+			uint64_t v = atomic_load_explicit(me[i], memory_order_acquire);
+			cand[i] = CAND_MISS;
+			if (v) {
+				uint32_t slot = (uint32_t)v - 1u;
+				freq_bump(&c->slot_freq[slot]);
+				hits[i].data = cache_slot_data(c, slot);
+				hits[i].len = (uint32_t)(v >> 32);
+				hits[i].slot = slot;
+				cand[i] = CAND_HIT;
+			}
+		} else if (cand[i] == CAND_PROBE) {
 			uint32_t len, slot = cache_index_lookup(x, h[i], keys[i].swarm,
-								keys[i].chunk, &len, &freq);
-
+								keys[i].chunk, &len);
 			if (slot != CACHE_NO_SLOT) {
-				freq_bump(freq);
+				freq_bump(&c->slot_freq[slot]);
 				hits[i].data = cache_slot_data(c, slot);
 				hits[i].len = len;
 				hits[i].slot = slot;

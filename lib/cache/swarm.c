@@ -153,8 +153,10 @@ static void blob_retire(struct cache *c, uint64_t off)
 
 void cache_swarm_reclaim(struct cache *c, uint32_t nswarms, uint32_t nmeta)
 {
-	for (uint32_t i = 0; i < nswarms; i++)
+	for (uint32_t i = 0; i < nswarms; i++) {
+		cache_cmap_free(c, c->retired_swarms[i]); /* readers are past it */
 		c->free_swarms[c->nfree_swarms++] = c->retired_swarms[i];
+	}
 	memmove(c->retired_swarms, c->retired_swarms + nswarms,
 		(c->nretired_swarms - nswarms) * sizeof(uint32_t));
 	c->nretired_swarms -= nswarms;
@@ -180,6 +182,10 @@ static void info_fill(struct cache *c, uint32_t idx, struct cache_swarm_info *in
 	info->chunk_size = r->chunk_size;
 	info->hash_id = r->hash_id;
 	info->pinned = commit == CACHE_COMMIT_PINNED;
+	info->chunk_map = atomic_load_explicit(&c->cmap[idx].handle, memory_order_relaxed) ==
+				  info->handle
+			      ? atomic_load_explicit(&c->cmap[idx].n, memory_order_relaxed)
+			      : 0;
 	if (off == CACHE_NO_META) {
 		info->meta = NULL;
 		info->meta_len = 0;
@@ -286,6 +292,7 @@ int cache_swarm_add(struct cache *c, const struct cache_swarm_conf *sc, cache_sw
 	atomic_store_explicit(&r->commit, sc->pinned ? CACHE_COMMIT_PINNED : CACHE_COMMIT_VALID,
 			      memory_order_release);
 	cache_table_insert(&c->swarm_tab, cache_swarm_id_hash(sc->id, sc->id_len), idx);
+	cache_cmap_create(c, idx, false);
 
 	c->swarm_pinned[idx] = sc->pinned;
 	struct cache_sw_stats *w = &c->sw_stats[idx];
@@ -321,6 +328,9 @@ int cache_swarm_update(struct cache *c, cache_swarm_t s, uint64_t content_len, c
 	if (rc < 0)
 		return rc;
 	atomic_store_explicit(&r->content_len, content_len, memory_order_relaxed);
+	/* its size now known: a map, with the chunks it already has (a map that exists keeps
+	 * its size; chunks past it use the index) */
+	cache_cmap_create(c, cache_swarm_index(s), true);
 	old = atomic_load_explicit(&r->meta, memory_order_relaxed);
 	atomic_store_explicit(&r->meta, off, memory_order_release);
 	blob_retire(c, old);
@@ -335,6 +345,7 @@ int cache_swarm_remove(struct cache *c, cache_swarm_t s)
 	if (!c || cache_swarm_check(c, s) < 0)
 		return -ENOENT;
 	cache_purge_swarm(c, s);
+	cache_cmap_unpublish(c, idx);
 	r = &c->swarms[idx];
 	atomic_store_explicit(&r->commit, 0, memory_order_release);
 	cache_table_remove(&c->swarm_tab, cache_swarm_id_hash(r->id, r->id_len), idx);
@@ -446,4 +457,9 @@ void cache_swarm_recover(struct cache *c)
 		if (!commit_valid(atomic_load_explicit(&c->swarms[idx].commit,
 						       memory_order_relaxed)))
 			c->free_swarms[c->nfree_swarms++] = idx;
+	/* before the chunks are recovered: each recovered chunk enters its swarm's map */
+	for (uint32_t idx = 0; idx < c->conf.max_swarms; idx++)
+		if (commit_valid(atomic_load_explicit(&c->swarms[idx].commit,
+						      memory_order_relaxed)))
+			cache_cmap_create(c, idx, false);
 }

@@ -693,6 +693,138 @@ static void *hold_reader(void *arg)
 	return NULL;
 }
 
+/* Every chunk of 0..n: the burst lookup (chunk maps where they cover, else the index) and the
+ * writer's index lookup agree on presence, slot and length. */
+static void agree(struct cache *c, struct cache_reader *r, cache_swarm_t s, uint64_t n)
+{
+	for (uint64_t base = 0; base < n; base += 16) {
+		struct cache_key k[16];
+		struct cache_hit h[16];
+		unsigned m = n - base < 16 ? (unsigned)(n - base) : 16;
+
+		for (unsigned i = 0; i < m; i++)
+			k[i] = (struct cache_key){s, base + i};
+		cache_lookup_burst(r, k, m, h);
+		for (unsigned i = 0; i < m; i++) {
+			struct cache_hit w;
+			int rc = cache_writer_lookup(c, &k[i], &w);
+
+			CU_ASSERT_EQUAL(rc == 0, h[i].data != NULL);
+			if (rc == 0 && h[i].data) {
+				CU_ASSERT_EQUAL(h[i].slot, w.slot);
+				CU_ASSERT_EQUAL(h[i].len, w.len);
+				CU_ASSERT_PTR_EQUAL(h[i].data, w.data);
+			}
+		}
+	}
+}
+
+static void test_chunk_maps(void)
+{
+	struct cache_conf conf;
+	struct cache_swarm_info info;
+	struct cache *c;
+	struct cache_reader *r;
+	cache_swarm_t s, u, v;
+
+	small_conf(&conf, 64, 4);
+	conf.chunk_map_bytes = 1 << 20; /* the default, 16 bytes per slot, is 136 chunks here */
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+
+	/* a swarm of known size: a map of its 1024 chunks; the last one is short */
+	struct cache_swarm_conf sc = {.id = (const uint8_t *)"mapped", .id_len = 6,
+				      .content_len = 1023 * 1024 + 100, .chunk_size = 1024};
+	CU_ASSERT_EQUAL_FATAL(cache_swarm_add(c, &sc, &s), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, s, &info), 0);
+	CU_ASSERT_EQUAL(info.chunk_map, 1024);
+	CU_ASSERT_EQUAL(put(c, s, 0, 1024, 0), 0);
+	CU_ASSERT_EQUAL(put(c, s, 1, 1024, 0), 0);
+	CU_ASSERT_EQUAL(put(c, s, 1023, 100, 0), 0);
+	CU_ASSERT_EQUAL(put(c, s, 5000, 512, 0), 0); /* past the map: the index */
+	CU_ASSERT_EQUAL(probe(r, s, 0, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 1, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 2, 1024), 0);
+	CU_ASSERT_EQUAL(probe(r, s, 1023, 100), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 5000, 512), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 5001, 512), 0);
+
+	/* eviction and purge go through the map: many more chunks than slots, then a check of
+	 * every chunk against the index, then a purge */
+	for (uint64_t i = 2; i < 1023; i++) {
+		CU_ASSERT_EQUAL_FATAL(put(c, s, i, 1024, 0), 0);
+		if (i % 7 == 0)
+			CU_ASSERT_EQUAL(probe(r, s, i - 3, 1024) >= 0, 1);
+		cache_reader_quiescent(r);
+	}
+	agree(c, r, s, 1030);
+	CU_ASSERT_EQUAL(probe(r, s, 1022, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 0, 1024), 0); /* evicted long ago */
+	cache_purge_swarm(c, s);
+	cache_reader_quiescent(r);
+	agree(c, r, s, 1030);
+	CU_ASSERT_EQUAL(probe(r, s, 1022, 1024), 0);
+
+	/* a swarm of unknown size has none until its size is known; then its chunks enter */
+	struct cache_swarm_conf uc = {.id = (const uint8_t *)"live", .id_len = 4,
+				      .chunk_size = 1024};
+	CU_ASSERT_EQUAL_FATAL(cache_swarm_add(c, &uc, &u), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, u, &info), 0);
+	CU_ASSERT_EQUAL(info.chunk_map, 0);
+	for (uint64_t i = 0; i < 20; i++)
+		CU_ASSERT_EQUAL(put(c, u, i, 1024, 0), 0);
+	CU_ASSERT_EQUAL(cache_swarm_update(c, u, 64 * 1024, NULL, 0), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, u, &info), 0);
+	CU_ASSERT_EQUAL(info.chunk_map, 64);
+	for (uint64_t i = 0; i < 20; i++)
+		CU_ASSERT_EQUAL(probe(r, u, i, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, u, 20, 1024), 0);
+	agree(c, r, u, 70);
+
+	/* removed and added again: the old handle finds nothing, the new one its own chunks */
+	CU_ASSERT_EQUAL(cache_swarm_remove(c, u), 0);
+	cache_reader_quiescent(r);
+	CU_ASSERT_EQUAL(probe(r, u, 3, 1024), 0);
+	cache_reader_offline(r);
+	CU_ASSERT(cache_reclaim(c) >= 0);
+	cache_reader_online(r);
+	uc.content_len = 64 * 1024;
+	CU_ASSERT_EQUAL_FATAL(cache_swarm_add(c, &uc, &v), 0);
+	CU_ASSERT_NOT_EQUAL(u, v);
+	CU_ASSERT_EQUAL(put(c, v, 3, 1024, 0), 0);
+	CU_ASSERT_EQUAL(probe(r, v, 3, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, u, 3, 1024), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, v, &info), 0);
+	CU_ASSERT_EQUAL(info.chunk_map, 64);
+	cache_reader_unregister(r);
+	cache_destroy(c);
+
+	/* past the byte budget: no map, the index serves every chunk */
+	small_conf(&conf, 64, 4);
+	conf.chunk_map_bytes = 100 * 8;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	r = cache_reader_register(c);
+	CU_ASSERT_EQUAL_FATAL(cache_swarm_add(c, &sc, &s), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, s, &info), 0);
+	CU_ASSERT_EQUAL(info.chunk_map, 0);
+	uc.content_len = 50 * 1024;
+	CU_ASSERT_EQUAL_FATAL(cache_swarm_add(c, &uc, &u), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, u, &info), 0);
+	CU_ASSERT_EQUAL(info.chunk_map, 50); /* fits what is left */
+	for (uint64_t i = 0; i < 30; i++) {
+		CU_ASSERT_EQUAL(put(c, s, i, 1024, 0), 0);
+		CU_ASSERT_EQUAL(put(c, u, i, 1024, 0), 0);
+	}
+	agree(c, r, s, 40);
+	agree(c, r, u, 60);
+	CU_ASSERT_EQUAL(probe(r, s, 29, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, u, 29, 1024), 1);
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
 static void test_reader_limit(void)
 {
 	struct cache_conf conf;
@@ -871,6 +1003,8 @@ int main(void)
 	CU_add_test(s, "references", test_references);
 	CU_add_test(s, "slot hooks (filled before publication, busy keeps a slot)", test_slot_hooks);
 	CU_add_test(s, "purge", test_purge);
+	CU_add_test(s, "chunk maps (agree with the index; unknown size, removal, budget)",
+		    test_chunk_maps);
 	CU_add_test(s, "reader limit", test_reader_limit);
 	CU_add_test(s, "caller region", test_caller_region);
 	CU_add_test(s, "memb flavour", test_memb_flavour);

@@ -30,6 +30,7 @@ static void file_conf(struct cache_conf *conf)
 	conf->meta_bytes = 1 << 20;
 	conf->max_readers = 2;
 	conf->file = path;
+	conf->chunk_map_bytes = 4 << 20; /* a chunk map for the pinned swarm (1 MiB) */
 }
 
 /* Payload length follows from the chunk number so a reader can check it. */
@@ -122,6 +123,20 @@ static void test_clean_restart(void)
 		CU_ASSERT_EQUAL(probe(c, s, 1, i), i == 100 || (i >= 200 && i < 210) ? 0 : 1);
 	for (uint64_t i = 0; i < 20; i++)
 		CU_ASSERT_EQUAL(probe(c, p, 2, i), 1);
+	/* recovered chunks are in their swarm's chunk map too: a reader finds them there */
+	CU_ASSERT_EQUAL(info.chunk_map, (1ull << 30) / 8192);
+	struct cache_reader *r = cache_reader_register(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	for (uint64_t i = 0; i < 21; i++) {
+		struct cache_hit rh, wh;
+		struct cache_key k = {p, i};
+		int rc = cache_lookup(r, &k, &rh);
+
+		CU_ASSERT_EQUAL(rc, i < 20 ? 0 : -ENOENT);
+		if (rc == 0 && cache_writer_lookup(c, &k, &wh) == 0)
+			CU_ASSERT_EQUAL(rh.slot, wh.slot);
+	}
+	cache_reader_unregister(r);
 	cache_stats_get(c, &st);
 	CU_ASSERT_EQUAL(st.chunks, 509);
 	CU_ASSERT_EQUAL(st.pinned_chunks, 21);

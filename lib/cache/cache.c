@@ -289,8 +289,6 @@ static int alloc_private(struct cache *c)
 	c->swarm_pinned = xcalloc(conf->max_swarms, sizeof(bool), &failed);
 	c->sw_stats = xcalloc(conf->max_swarms, sizeof(struct cache_sw_stats), &failed);
 	c->reader_hm = xcalloc(hm, sizeof(uint64_t), &failed);
-	c->slot_freq = xcalloc(c->nslots, 1, &failed);
-	c->cmap_budget = conf->chunk_map_bytes ? conf->chunk_map_bytes : 16ull * c->nslots;
 	if (posix_memalign((void **)&c->cmap, 64, sizeof(struct cache_cmap) * conf->max_swarms) !=
 	    0) {
 		c->cmap = NULL;
@@ -307,7 +305,7 @@ static int alloc_private(struct cache *c)
 	}
 	for (unsigned i = 0; i < c->nclasses; i++)
 		c->cls[i].free_stack = xcalloc(c->cls[i].nslots, sizeof(uint32_t), &failed);
-	if (failed)
+	if (failed || cache_cmap_init(c) < 0)
 		return -ENOMEM;
 	for (unsigned i = 0; i < conf->max_readers; i++) {
 		c->readers[i].c = c;
@@ -334,10 +332,8 @@ static void free_private(struct cache *c)
 	free(c->sw_stats);
 	free(c->reader_hm);
 	free(c->readers);
-	for (uint32_t i = 0; c->cmap && i < c->conf.max_swarms; i++)
-		cache_cmap_free(c, i);
+	cache_cmap_fini(c);
 	free(c->cmap);
-	free((void *)c->slot_freq);
 }
 
 struct cache *cache_create(const struct cache_conf *conf)

@@ -105,9 +105,10 @@ struct cache_conf {
 			    uint16_t sum16);
 	bool (*slot_busy)(void *ctx, uint32_t slot);
 	void *hook_ctx;
-	/* Process memory for per-swarm dense chunk maps (8 bytes per chunk of a swarm of known
-	 * size; lookups of its chunks then read a line per eight chunks instead of one per chunk).
-	 * 0: 16 bytes per slot (maps for twice as many chunks as the cache holds). */
+	/* Process memory for per-swarm dense chunk maps (a 64-byte line per 7 chunks of a swarm
+	 * of known size; in-order lookups of its chunks then read a line per 7 chunks instead of
+	 * one per chunk). 0: 16 bytes per slot (maps for about 1.75 times as many chunks as the
+	 * cache holds). */
 	uint64_t chunk_map_bytes;
 };
 

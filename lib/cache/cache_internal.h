@@ -88,7 +88,8 @@ struct cache_table {
  * number (odd while the writer changes it); a reader that sees it change treats the entry as
  * absent, which is a correct answer for a lookup that overlaps that insert or removal, and
  * never waits for the writer. swarm == 0 marks an empty entry (handles are never 0). freq is
- * unused (the access counts are per slot: c->slot_freq). */
+ * the S3-FIFO access count of the entry's chunk, raised by readers (for a chunk no chunk map
+ * covers; see struct cache_cmap_line). */
 struct cache_centry {
 	_Atomic uint64_t swarm;
 	_Atomic uint64_t chunk;
@@ -109,12 +110,20 @@ struct cache_index {
 	uint32_t nbuckets;
 };
 
-/* A swarm's dense chunk map (cmap.c). handle: the swarm's handle while the map is published,
- * else 0. */
+/* A swarm's dense chunk map (cmap.c): chunk k in line k / 7, position k % 7, with its S3-FIFO
+ * access count beside it, so a lookup reads one line, as in the index. handle: the swarm's
+ * handle while the map is published, else 0; n: chunks covered. */
+#define CACHE_CMAP_PER_LINE 7
+struct cache_cmap_line {
+	_Atomic uint64_t e[CACHE_CMAP_PER_LINE]; /* len << 32 | slot + 1, or 0 */
+	_Atomic uint8_t freq[CACHE_CMAP_PER_LINE];
+	uint8_t pad;
+} __attribute__((aligned(64)));
+
 struct cache_cmap {
 	_Atomic uint64_t handle;
 	_Atomic uint64_t n;
-	_Atomic uint64_t *e;
+	struct cache_cmap_line *l;
 	uint64_t pad[5];
 } __attribute__((aligned(64)));
 
@@ -183,12 +192,14 @@ struct cache {
 	struct cache_table swarm_tab;
 	struct cache_index chunk_idx;
 	struct cache_cmap *cmap; /* [max_swarms] */
-	uint64_t cmap_budget;	 /* bytes left for maps */
+	/* the maps' lines, carved from one arena (huge pages when the kernel gives them):
+	 * free extents in lines, sorted, coalesced */
+	struct cache_cmap_line *cmap_arena;
+	size_t cmap_arena_bytes;
+	struct cache_extent *cmap_free;
+	uint32_t cmap_nfree;
 	struct cache_slot *slots;
 	_Atomic uint32_t *refcnt;
-	/* S3-FIFO access count per slot, raised by readers (capped: a hot chunk's readers stop
-	 * writing), cleared when a chunk lands in the slot */
-	_Atomic uint8_t *slot_freq;
 	uint8_t *meta_heap;
 	uint32_t nslots;
 	unsigned nclasses;
@@ -252,21 +263,24 @@ uint32_t cache_index_buckets_for(uint32_t entries);
 void cache_index_insert(struct cache_index *x, uint64_t hash, uint64_t swarm, uint64_t chunk,
 			uint32_t slot, uint32_t len);
 void cache_index_remove(struct cache_index *x, uint64_t hash, uint32_t slot);
-/* Full probe, safe for readers and the writer: slot or CACHE_NO_SLOT; *len set on a hit. */
+/* Full probe, safe for readers and the writer: slot or CACHE_NO_SLOT; *len and *freq set on
+ * a hit (freq may be NULL). */
 uint32_t cache_index_lookup(const struct cache_index *x, uint64_t hash, uint64_t swarm,
-			    uint64_t chunk, uint32_t *len);
-/* [writer] The access count of the chunk in slot. */
-static inline _Atomic uint8_t *cache_index_freq(struct cache *c, uint32_t slot)
-{
-	return &c->slot_freq[slot];
-}
+			    uint64_t chunk, uint32_t *len, _Atomic uint8_t **freq);
+/* [writer] The access count of the chunk in slot: in its swarm's chunk map when one covers it
+ * (readers raise it there), else in its index entry. */
+_Atomic uint8_t *cache_index_freq(struct cache *c, uint32_t slot);
 
 /* cmap.c: per-swarm dense chunk maps (writer side; readers in lookup.c) */
+int cache_cmap_init(struct cache *c);
+void cache_cmap_fini(struct cache *c);
 void cache_cmap_create(struct cache *c, uint32_t idx, bool fill);
 void cache_cmap_unpublish(struct cache *c, uint32_t idx);
 void cache_cmap_free(struct cache *c, uint32_t idx);
 void cache_cmap_set(struct cache *c, uint64_t swarm, uint64_t chunk, uint32_t slot, uint32_t len);
 void cache_cmap_clear(struct cache *c, uint64_t swarm, uint64_t chunk, uint32_t slot);
+/* The access count of a chunk a map covers, else NULL. */
+_Atomic uint8_t *cache_cmap_freq(struct cache *c, uint64_t swarm, uint64_t chunk);
 
 /* Reads entry i of a bucket: 1 (and the slot and length) when it holds (swarm, chunk), 0 otherwise
  * (including while the writer is changing it). */

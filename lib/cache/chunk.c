@@ -47,7 +47,7 @@ uint32_t cache_chunk_find(const struct cache *c, uint64_t swarm, uint64_t chunk,
 {
 	uint32_t len;
 
-	return cache_index_lookup(&c->chunk_idx, hash, swarm, chunk, &len);
+	return cache_index_lookup(&c->chunk_idx, hash, swarm, chunk, &len, NULL);
 }
 
 /* Takes a live chunk (already out of the FIFOs) out of the index and queues its slot for reuse
@@ -198,7 +198,6 @@ int cache_insert(struct cache *c, const struct cache_key *key, const void *data,
 	if (c->conf.slot_filled)
 		c->conf.slot_filled(c->conf.hook_ctx, slot, cache_slot_data(c, slot), len,
 				    (uint16_t)s->sum16);
-	atomic_store_explicit(&c->slot_freq[slot], 0, memory_order_relaxed);
 	cache_index_insert(&c->chunk_idx, h, key->swarm, key->chunk, slot, len);
 	cache_cmap_set(c, key->swarm, key->chunk, slot, len);
 
@@ -362,7 +361,6 @@ void cache_chunk_recover(struct cache *c)
 			if (c->conf.slot_filled)
 				c->conf.slot_filled(c->conf.hook_ctx, slot, cache_slot_data(c, slot),
 						    s->len, (uint16_t)s->sum16);
-			atomic_store_explicit(&c->slot_freq[slot], 0, memory_order_relaxed);
 			cache_index_insert(&c->chunk_idx, h, s->swarm, s->chunk, slot, s->len);
 			cache_cmap_set(c, s->swarm, s->chunk, slot, s->len);
 			if (commit == CACHE_COMMIT_PINNED || c->swarm_pinned[cache_swarm_index(s->swarm)])

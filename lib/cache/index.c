@@ -40,6 +40,7 @@ static void entry_write(struct cache_cbucket *bk, int i, uint64_t swarm, uint64_
 	atomic_store_explicit(&bk->e[i].chunk, chunk, memory_order_release);
 	atomic_store_explicit(&bk->e[i].slot, slot, memory_order_release);
 	atomic_store_explicit(&bk->e[i].len, len, memory_order_release);
+	atomic_store_explicit(&bk->freq[i], 0, memory_order_relaxed);
 	atomic_store_explicit(&bk->e[i].swarm, swarm, memory_order_release);
 	atomic_store_explicit(&bk->seq[i], seq + 2, memory_order_release);
 }
@@ -91,7 +92,7 @@ void cache_index_remove(struct cache_index *x, uint64_t hash, uint32_t slot)
 }
 
 uint32_t cache_index_lookup(const struct cache_index *x, uint64_t hash, uint64_t swarm,
-			    uint64_t chunk, uint32_t *len)
+			    uint64_t chunk, uint32_t *len, _Atomic uint8_t **freq)
 {
 	uint32_t b = cache_index_bucket(x, hash), slot;
 
@@ -101,12 +102,31 @@ uint32_t cache_index_lookup(const struct cache_index *x, uint64_t hash, uint64_t
 		const struct cache_cbucket *bk = &x->b[b];
 
 		for (int i = 0; i < 2; i++) {
-			if (cache_centry_match(bk, i, swarm, chunk, &slot, len))
+			if (cache_centry_match(bk, i, swarm, chunk, &slot, len)) {
+				if (freq)
+					*freq = (_Atomic uint8_t *)&bk->freq[i];
 				return slot;
+			}
 		}
 		if (atomic_load_explicit(&bk->over, memory_order_acquire) == 0)
 			break;
 		b = next_bucket(x, b);
 	}
 	return CACHE_NO_SLOT;
+}
+
+_Atomic uint8_t *cache_index_freq(struct cache *c, uint32_t slot)
+{
+	const struct cache_slot *s = &c->slots[slot];
+	_Atomic uint8_t *freq = cache_cmap_freq(c, s->swarm, s->chunk);
+	uint32_t len;
+
+	if (freq)
+		return freq;
+	if (cache_index_lookup(&c->chunk_idx, cache_key_hash(s->swarm, s->chunk), s->swarm,
+			       s->chunk, &len, &freq) != slot) {
+		PCDN_LOG(cache_log, ERR, "chunk index: slot %u not indexed", slot);
+		abort();
+	}
+	return freq;
 }

@@ -1,6 +1,6 @@
 /* Reader side: burst lookups and references. No locks, no allocation, no system calls.
  *
- * Chunks of a swarm with a chunk map (cmap.c) are found there, eight to a cache line; the
+ * Chunks of a swarm with a chunk map (cmap.c) are found there, seven to a cache line; the
  * others in the index. A burst walks its keys twice so that DRAM latency overlaps (VPP's dual-loop idea stretched
  * over the whole burst): hash every key and prefetch its bucket, then match every key in its
  * bucket, where the full key, slot and length sit together, so a hit costs one cache line.
@@ -33,8 +33,10 @@ static inline void freq_bump(_Atomic uint8_t *freq)
 #define CAND_PROBE 2u /* home bucket overflowed: finish with a full probe */
 #define CAND_MAP 3u   /* covered by its swarm's chunk map (cmap.c) */
 
-/* The map entry of a key its swarm's map covers, else NULL (the index decides). */
-static inline const _Atomic uint64_t *map_entry(const struct cache *c, const struct cache_key *k)
+/* The map line of a key its swarm's map covers (*pos its place there), else NULL (the index
+ * decides). */
+static inline struct cache_cmap_line *map_line(const struct cache *c, const struct cache_key *k,
+					       uint8_t *pos)
 {
 	uint32_t idx = cache_swarm_index(k->swarm);
 
@@ -44,7 +46,8 @@ static inline const _Atomic uint64_t *map_entry(const struct cache *c, const str
 	if (k->swarm == 0 || atomic_load_explicit(&m->handle, memory_order_acquire) != k->swarm ||
 	    k->chunk >= atomic_load_explicit(&m->n, memory_order_relaxed))
 		return NULL;
-	return &m->e[k->chunk];
+	*pos = (uint8_t)(k->chunk % CACHE_CMAP_PER_LINE);
+	return &m->l[k->chunk / CACHE_CMAP_PER_LINE];
 }
 
 static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsigned n,
@@ -53,15 +56,16 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 	struct cache *c = r->c;
 	const struct cache_index *x = &c->chunk_idx;
 	uint64_t h[CACHE_BURST_MAX];
-	const _Atomic uint64_t *me[CACHE_BURST_MAX];
+	struct cache_cmap_line *ml[CACHE_BURST_MAX];
+	uint8_t mp[CACHE_BURST_MAX];
 	uint8_t cand[CACHE_BURST_MAX];
 	unsigned nhit = 0;
 	uint32_t max_swarms = c->conf.max_swarms;
 
 	for (unsigned i = 0; i < n; i++) {
-		me[i] = map_entry(c, &keys[i]);
-		if (me[i]) {
-			__builtin_prefetch((const void *)me[i]);
+		ml[i] = map_line(c, &keys[i], &mp[i]);
+		if (ml[i]) {
+			__builtin_prefetch(ml[i]);
 			continue;
 		}
 		h[i] = cache_key_hash(keys[i].swarm, keys[i].chunk);
@@ -73,7 +77,7 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 		int e;
 
 		cand[i] = CAND_MISS;
-		if (me[i]) {
+		if (ml[i]) {
 			cand[i] = CAND_MAP;
 			continue;
 		}
@@ -84,7 +88,7 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 			if (cache_centry_match(bk, e, k->swarm, k->chunk, &slot, &len))
 				break;
 		if (e < 2) {
-			freq_bump(&c->slot_freq[slot]);
+			freq_bump((_Atomic uint8_t *)&bk->freq[e]);
 			hits[i].data = cache_slot_data(c, slot);
 			hits[i].len = len;
 			hits[i].slot = slot;
@@ -101,21 +105,22 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 
 		if (cand[i] == CAND_MAP) {
 			/* acquire: the slot's bytes were written before the entry */
-			uint64_t v = atomic_load_explicit(me[i], memory_order_acquire);
+			uint64_t v = atomic_load_explicit(&ml[i]->e[mp[i]], memory_order_acquire);
 			cand[i] = CAND_MISS;
 			if (v) {
 				uint32_t slot = (uint32_t)v - 1u;
-				freq_bump(&c->slot_freq[slot]);
+				freq_bump(&ml[i]->freq[mp[i]]);
 				hits[i].data = cache_slot_data(c, slot);
 				hits[i].len = (uint32_t)(v >> 32);
 				hits[i].slot = slot;
 				cand[i] = CAND_HIT;
 			}
 		} else if (cand[i] == CAND_PROBE) {
+			_Atomic uint8_t *freq;
 			uint32_t len, slot = cache_index_lookup(x, h[i], keys[i].swarm,
-								keys[i].chunk, &len);
+								keys[i].chunk, &len, &freq);
 			if (slot != CACHE_NO_SLOT) {
-				freq_bump(&c->slot_freq[slot]);
+				freq_bump(freq);
 				hits[i].data = cache_slot_data(c, slot);
 				hits[i].len = len;
 				hits[i].slot = slot;

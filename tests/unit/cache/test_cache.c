@@ -362,19 +362,25 @@ static void test_swarms(void)
 	cache_destroy(c);
 }
 
-static void test_eviction(void)
+/* map_bytes 0: the default budget, too small for this swarm's chunk map (the index keeps the
+ * access counts); else a map covers chunks 0..1023 and keeps theirs. */
+static void eviction_run(uint64_t map_bytes)
 {
 	struct cache_conf conf;
+	struct cache_swarm_info info;
 	struct cache *c;
 	struct cache_reader *r;
 	struct cache_stats st;
 	cache_swarm_t s;
 
 	small_conf(&conf, 64, 4);
+	conf.chunk_map_bytes = map_bytes;
 	c = cache_create(&conf);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	r = cache_reader_register(c);
 	s = add_swarm(c, "evict", false);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, s, &info), 0);
+	CU_ASSERT_EQUAL(info.chunk_map, map_bytes ? 1024 : 0);
 
 	/* a hot set read repeatedly survives a long stream of one-hit chunks */
 	for (uint64_t i = 0; i < 32; i++)
@@ -408,6 +414,12 @@ static void test_eviction(void)
 
 	cache_reader_unregister(r);
 	cache_destroy(c);
+}
+
+static void test_eviction(void)
+{
+	eviction_run(0);
+	eviction_run(1 << 20);
 }
 
 static void test_pinning(void)
@@ -728,7 +740,7 @@ static void test_chunk_maps(void)
 	cache_swarm_t s, u, v;
 
 	small_conf(&conf, 64, 4);
-	conf.chunk_map_bytes = 1 << 20; /* the default, 16 bytes per slot, is 136 chunks here */
+	conf.chunk_map_bytes = 1 << 20; /* the default, 16 bytes per slot, is 119 chunks here */
 	c = cache_create(&conf);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	r = cache_reader_register(c);
@@ -802,7 +814,7 @@ static void test_chunk_maps(void)
 
 	/* past the byte budget: no map, the index serves every chunk */
 	small_conf(&conf, 64, 4);
-	conf.chunk_map_bytes = 100 * 8;
+	conf.chunk_map_bytes = 800; /* 12 lines: 84 chunks */
 	c = cache_create(&conf);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	r = cache_reader_register(c);
@@ -821,6 +833,24 @@ static void test_chunk_maps(void)
 	agree(c, r, u, 60);
 	CU_ASSERT_EQUAL(probe(r, s, 29, 1024), 1);
 	CU_ASSERT_EQUAL(probe(r, u, 29, 1024), 1);
+	/* a map's lines go back to the arena with its swarm: 84 chunks fit only once the
+	 * 50-chunk map's 8 lines are joined again with the 4 after them */
+	struct cache_swarm_conf wc = {.id = (const uint8_t *)"whole", .id_len = 5,
+				      .content_len = 84 * 1024, .chunk_size = 1024};
+	CU_ASSERT_EQUAL_FATAL(cache_swarm_add(c, &wc, &v), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, v, &info), 0);
+	CU_ASSERT_EQUAL(info.chunk_map, 0);
+	CU_ASSERT_EQUAL(cache_swarm_remove(c, v), 0);
+	CU_ASSERT_EQUAL(cache_swarm_remove(c, u), 0);
+	cache_reader_offline(r);
+	CU_ASSERT(cache_reclaim(c) >= 0);
+	cache_reader_online(r);
+	CU_ASSERT_EQUAL_FATAL(cache_swarm_add(c, &wc, &v), 0);
+	CU_ASSERT_EQUAL(cache_swarm_get(c, v, &info), 0);
+	CU_ASSERT_EQUAL(info.chunk_map, 84);
+	CU_ASSERT_EQUAL(put(c, v, 83, 1024, 0), 0);
+	CU_ASSERT_EQUAL(probe(r, v, 83, 1024), 1);
+	agree(c, r, v, 90);
 	cache_reader_unregister(r);
 	cache_destroy(c);
 }

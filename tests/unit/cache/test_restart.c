@@ -30,7 +30,7 @@ static void file_conf(struct cache_conf *conf)
 	conf->meta_bytes = 1 << 20;
 	conf->max_readers = 2;
 	conf->file = path;
-	conf->chunk_map_bytes = 4 << 20; /* a chunk map for the pinned swarm (1 MiB) */
+	conf->chunk_map_bytes = 4 << 20; /* a chunk map for the pinned swarm (1.2 MiB) */
 }
 
 /* Payload length follows from the chunk number so a reader can check it. */

@@ -224,8 +224,10 @@ static void done_free(struct rte_mbuf **m, unsigned k)
 	for (unsigned i = 0; i < k; i++)
 		__builtin_prefetch(m[i], 1, 3);
 	for (unsigned i = 0; i < k; i++) {
-		/* a two-segment zero-copy DATA: its payload segment's reference, now */
-		if (m[i]->nb_segs == 2 && (seg = m[i]->next) != NULL && seg->next == NULL) {
+		/* a two-segment zero-copy DATA: its payload segment's reference, now (the segment
+		 * is the chain's last: nothing of it but its count is read, as a PMD's cleanup
+		 * reads it) */
+		if (m[i]->nb_segs == 2 && (seg = m[i]->next) != NULL) {
 			chained |= 1ull << i;
 			seg = rte_pktmbuf_prefree_seg(seg);
 			if (seg)

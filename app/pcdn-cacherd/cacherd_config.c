@@ -13,7 +13,7 @@ static const char *const root_keys[] = {
 static const char *const mempool_keys[] = {"mbufs", "cache", "ext_mbufs", NULL};
 static const char *const neigh_keys[] = {"entries", "reachable_ms", "retrans_ms", "probes", NULL};
 static const char *const cache_keys[] = {"classes",	  "max_swarms", "meta_mb",
-					 "small_percent", "hugepages",	NULL};
+					 "small_percent", "hugepages",	"chunk_map_mb", NULL};
 static const char *const class_keys[] = {"slot_size", "slots", NULL};
 static const char *const serve_keys[] = {"max_swarms", "max_channels", "max_peers", "send_burst",
 					 "tx_hold",    NULL};
@@ -302,6 +302,7 @@ static int parse_cache(const config_setting_t *root, struct cacherd_config *c, c
 	TRY(get_uint(g, "max_swarms", 1, 1048576, 1024, &c->cache_max_swarms, err, errlen));
 	TRY(get_uint(g, "meta_mb", 1, 65536, 16, &c->cache_meta_mb, err, errlen));
 	TRY(get_uint(g, "small_percent", 1, 50, 10, &c->cache_small_percent, err, errlen));
+	TRY(get_uint(g, "chunk_map_mb", 0, 65536, 0, &c->cache_chunk_map_mb, err, errlen));
 	TRY(pcdn_conf_bool(g, "hugepages", false, true, &c->cache_hugepages, err, errlen));
 	return 0;
 }

@@ -58,6 +58,7 @@ struct cacherd_config {
 		unsigned slot_size, slots;
 	} cache_classes[CACHERD_MAX_CACHE_CLASSES];
 	unsigned cache_max_swarms, cache_meta_mb, cache_small_percent;
+	unsigned cache_chunk_map_mb; /* 0: lib/cache's default (16 bytes per slot) */
 	bool cache_hugepages;
 	/* workers' engines */
 	unsigned serve_max_swarms, serve_max_channels, serve_max_peers, serve_send_burst;

@@ -800,10 +800,11 @@ static int cmd_show_config(void *ctx, int argc, char **argv, struct ctl_reply *r
 	json_object_set_new(o, "ports", ports);
 	json_object_set_new(o, "upstreams", ups);
 	json_object_set_new(o, "cache",
-			    json_pack("{s:o, s:i, s:i, s:i, s:b}", "classes", classes, "max_swarms",
-				      (int)c->cache_max_swarms, "meta_mb", (int)c->cache_meta_mb,
-				      "small_percent", (int)c->cache_small_percent, "hugepages",
-				      c->cache_hugepages));
+			    json_pack("{s:o, s:i, s:i, s:i, s:b, s:i}", "classes", classes,
+				      "max_swarms", (int)c->cache_max_swarms, "meta_mb",
+				      (int)c->cache_meta_mb, "small_percent",
+				      (int)c->cache_small_percent, "hugepages", c->cache_hugepages,
+				      "chunk_map_mb", (int)c->cache_chunk_map_mb));
 	json_object_set_new(
 	    o, "serve",
 	    json_pack("{s:i, s:i, s:i, s:i, s:i}", "max_swarms", (int)c->serve_max_swarms,

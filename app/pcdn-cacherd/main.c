@@ -194,6 +194,7 @@ static int cache_setup(struct cacherd *d)
 	cc.meta_bytes = (uint64_t)c->cache_meta_mb << 20;
 	cc.max_readers = c->n_workers;
 	cc.small_percent = c->cache_small_percent;
+	cc.chunk_map_bytes = (uint64_t)c->cache_chunk_map_mb << 20;
 	cc.no_hugepages = !c->cache_hugepages;
 	len = cache_region_size(&cc);
 	if (len == 0) {

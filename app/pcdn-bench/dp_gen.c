@@ -564,6 +564,36 @@ static void on_reply(struct dpg *g, unsigned ci, const uint8_t *p, size_t len, u
 	mark_dirty(g, ci);
 }
 
+/* The hot path of DATA datagrams: INTEGRITY* DATA, chunk ranges of 32-bit numbers (cam 2),
+ * read within the first `room` bytes of a datagram of `len`. chained: the first piece ends with
+ * the DATA message's header and the payload is all in tail (dpg_input_chained); else
+ * room == len and tail_len bytes follow in tail. 1: a DATA was taken; 0: the walk reached the
+ * end; -1: another message (at least the INTEGRITY before it were kept). */
+static int fast_walk(struct dpg *g, unsigned ci, const uint8_t *p, size_t room, size_t len,
+		     const void *tail, size_t tail_len, bool chained, uint64_t now)
+{
+	size_t off = 4, hl = g->hash_len;
+
+	while (off < room) {
+		const uint8_t *q = p + off;
+		if (q[0] == PPSPP_INTEGRITY && off + 9 + hl <= room) {
+			store_put(g, pcdn_get_be32(q + 1), pcdn_get_be32(q + 5), q + 9);
+			off += 9 + hl;
+			continue;
+		}
+		if (q[0] != PPSPP_DATA || off + 17 > room)
+			return -1;
+		if (chained)
+			g->head_assumed = off + 17;
+		on_data(g, ci, pcdn_get_be32(q + 1), pcdn_get_be32(q + 5), pcdn_get_be64(q + 9),
+			q + 17, chained ? 0 : room - off - 17, tail,
+			chained ? len - off - 17 : tail_len, now);
+		g->head_assumed = 0;
+		return 1;
+	}
+	return 0;
+}
+
 /* Anything the fast path does not read: the generic decoder over the whole datagram. */
 static void slow_path(struct dpg *g, unsigned ci, const uint8_t *p, size_t len, const uint8_t *tail,
 		      size_t tail_len, uint64_t now)
@@ -616,22 +646,8 @@ void dpg_input(struct dpg *g, const uint8_t *p, size_t len, const void *tail, si
 		on_reply(g, ci, p, len, now);
 		return;
 	}
-	/* DATA datagrams: INTEGRITY* DATA, chunk ranges of 32-bit numbers (cam 2) */
-	size_t off = 4, hl = g->hash_len;
-	while (off < len) {
-		const uint8_t *q = p + off;
-		if (q[0] == PPSPP_INTEGRITY && off + 9 + hl <= len) {
-			store_put(g, pcdn_get_be32(q + 1), pcdn_get_be32(q + 5), q + 9);
-			off += 9 + hl;
-		} else if (q[0] == PPSPP_DATA && off + 17 <= len) {
-			on_data(g, ci, pcdn_get_be32(q + 1), pcdn_get_be32(q + 5),
-				pcdn_get_be64(q + 9), q + 17, len - off - 17, tail, tail_len, now);
-			return;
-		} else {
-			slow_path(g, ci, p, len, tail, tail_len, now);
-			return;
-		}
-	}
+	if (fast_walk(g, ci, p, len, len, tail, tail_len, false, now) < 0)
+		slow_path(g, ci, p, len, tail, tail_len, now);
 }
 
 void dpg_set_tail_fn(struct dpg *g, dpg_tail_fn fn)
@@ -647,8 +663,6 @@ void dpg_set_head_fn(struct dpg *g, dpg_head_fn fn)
 bool dpg_input_chained(struct dpg *g, const uint8_t *p, size_t room, size_t len, const void *tail,
 		       uint64_t now)
 {
-	size_t off = 4, hl = g->hash_len;
-
 	if (room > len)
 		room = len;
 	if (room < 4)
@@ -657,22 +671,8 @@ bool dpg_input_chained(struct dpg *g, const uint8_t *p, size_t room, size_t len,
 	unsigned ci = (dst & 0xffffu) - 1;
 	if (ci >= g->cfg.n_clients || g->c[ci].local_id != dst || g->c[ci].state != C_EST)
 		return false;
-	while (off < room) {
-		const uint8_t *q = p + off;
-		if (q[0] == PPSPP_INTEGRITY && off + 9 + hl <= room) {
-			store_put(g, pcdn_get_be32(q + 1), pcdn_get_be32(q + 5), q + 9);
-			off += 9 + hl;
-		} else if (q[0] == PPSPP_DATA && off + 17 <= room) {
-			g->head_assumed = off + 17;
-			on_data(g, ci, pcdn_get_be32(q + 1), pcdn_get_be32(q + 5),
-				pcdn_get_be64(q + 9), q + 17, 0, tail, len - off - 17, now);
-			g->head_assumed = 0;
-			return true;
-		} else {
-			break;
-		}
-	}
-	return false; /* not the INTEGRITY* DATA datagram this path is for: nothing was kept */
+	/* anything else: not the INTEGRITY* DATA datagram this path is for */
+	return fast_walk(g, ci, p, room, len, tail, 0, true, now) == 1;
 }
 
 void dpg_tick(struct dpg *g, uint64_t now)

@@ -240,20 +240,15 @@ size_t dp_genport_head(const void *tail)
  * sender starts right after the DATA message's header. The clients check that last assumption
  * on every DATA they verify (dp_genport_head), and anything else takes the mbuf path. */
 
-struct desc_check {
-	uintptr_t lo, hi;
-	bool bad;
-};
-
 static void desc_obj(struct rte_mempool *mp, void *arg, void *obj, unsigned idx)
 {
-	struct desc_check *c = arg;
+	bool *bad = arg;
 	const struct rte_mbuf *m = obj;
 
 	(void)mp;
 	(void)idx;
 	if (m->buf_addr != (const void *)(m + 1) || m->buf_len != NET_TX_HDR_ROOM)
-		c->bad = true;
+		*bad = true;
 }
 
 static void desc_mem(struct rte_mempool *mp, void *arg, struct rte_mempool_memhdr *mh,
@@ -272,13 +267,13 @@ static void desc_mem(struct rte_mempool *mp, void *arg, struct rte_mempool_memhd
 
 int dp_genport_desc_pool(struct dp_genport *gp, struct rte_mempool *mp)
 {
-	struct desc_check c = {0};
+	bool bad = false;
 
 	if (!mp)
 		return -EINVAL;
-	rte_mempool_obj_iter(mp, desc_obj, &c);
+	rte_mempool_obj_iter(mp, desc_obj, &bad);
 	rte_mempool_mem_iter(mp, desc_mem, gp);
-	if (c.bad || gp->n_desc > PCDN_ARRAY_SIZE(gp->desc)) {
+	if (bad || gp->n_desc > PCDN_ARRAY_SIZE(gp->desc)) {
 		gp->n_desc = 0;
 		return -EINVAL;
 	}
@@ -361,6 +356,7 @@ int dp_genport_main(void *arg)
 {
 	struct dp_genport *gp = arg;
 	struct rte_mbuf *pkts[32];
+	bool dsc[32];
 
 	gp->tid = gettid();
 	while (!gp->stop) {
@@ -372,16 +368,17 @@ int dp_genport_main(void *arg)
 			 * off the descriptor path, of its mbuf) first, their lines just written on
 			 * the cacher's core, then each mbuf's frame two ahead, so the clients'
 			 * reads overlap instead of waiting one by one. */
-			for (uint16_t i = 0; i < n; i++)
-				rte_prefetch0(desc_frame(gp, pkts[i]) ? (void *)(pkts[i] + 1)
-								      : (void *)pkts[i]);
+			for (uint16_t i = 0; i < n; i++) {
+				dsc[i] = desc_frame(gp, pkts[i]);
+				rte_prefetch0(dsc[i] ? (void *)(pkts[i] + 1) : (void *)pkts[i]);
+			}
 			for (uint16_t i = 0; i < n && i < 2; i++)
-				if (!desc_frame(gp, pkts[i]))
+				if (!dsc[i])
 					rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 			for (uint16_t i = 0; i < n; i++) {
-				if (i + 2 < n && !desc_frame(gp, pkts[i + 2]))
+				if (i + 2 < n && !dsc[i + 2])
 					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void *));
-				if (!desc_frame(gp, pkts[i]) || !rx_desc(gp, pkts[i], now))
+				if (!dsc[i] || !rx_desc(gp, pkts[i], now))
 					rx_frame(gp, pkts[i], now);
 			}
 			if (n) {

@@ -412,4 +412,21 @@ static inline uint32_t cache_swarm_gen(cache_swarm_t s)
 	return (uint32_t)(s >> 32);
 }
 
+/* The line of (swarm, chunk) in its swarm's published map, *pos its place there; NULL when no
+ * map covers it (the index decides). Readers and the writer. */
+static inline struct cache_cmap_line *cache_cmap_find(const struct cache *c, uint64_t swarm,
+						      uint64_t chunk, uint8_t *pos)
+{
+	uint32_t idx = cache_swarm_index(swarm);
+
+	if (swarm == 0 || idx >= c->conf.max_swarms)
+		return NULL;
+	const struct cache_cmap *m = &c->cmap[idx];
+	if (atomic_load_explicit(&m->handle, memory_order_acquire) != swarm ||
+	    chunk >= atomic_load_explicit(&m->n, memory_order_relaxed))
+		return NULL;
+	*pos = (uint8_t)(chunk % CACHE_CMAP_PER_LINE);
+	return &m->l[chunk / CACHE_CMAP_PER_LINE];
+}
+
 #endif

@@ -148,27 +148,10 @@ void cache_cmap_free(struct cache *c, uint32_t idx)
 	atomic_store_explicit(&m->n, 0, memory_order_relaxed);
 }
 
-/* The line and position of (swarm, chunk) when a published map covers it, else NULL. Writer
- * side. */
-static struct cache_cmap_line *covering(struct cache *c, uint64_t swarm, uint64_t chunk,
-					unsigned *pos)
-{
-	uint32_t idx = cache_swarm_index(swarm);
-
-	if (idx >= c->conf.max_swarms)
-		return NULL;
-	struct cache_cmap *m = &c->cmap[idx];
-	if (atomic_load_explicit(&m->handle, memory_order_relaxed) != swarm ||
-	    chunk >= atomic_load_explicit(&m->n, memory_order_relaxed))
-		return NULL;
-	*pos = (unsigned)(chunk % CACHE_CMAP_PER_LINE);
-	return &m->l[chunk / CACHE_CMAP_PER_LINE];
-}
-
 void cache_cmap_set(struct cache *c, uint64_t swarm, uint64_t chunk, uint32_t slot, uint32_t len)
 {
-	unsigned i;
-	struct cache_cmap_line *l = covering(c, swarm, chunk, &i);
+	uint8_t i;
+	struct cache_cmap_line *l = cache_cmap_find(c, swarm, chunk, &i);
 
 	if (!l)
 		return;
@@ -178,8 +161,8 @@ void cache_cmap_set(struct cache *c, uint64_t swarm, uint64_t chunk, uint32_t sl
 
 void cache_cmap_clear(struct cache *c, uint64_t swarm, uint64_t chunk, uint32_t slot)
 {
-	unsigned i;
-	struct cache_cmap_line *l = covering(c, swarm, chunk, &i);
+	uint8_t i;
+	struct cache_cmap_line *l = cache_cmap_find(c, swarm, chunk, &i);
 
 	if (l && (uint32_t)atomic_load_explicit(&l->e[i], memory_order_relaxed) == slot + 1u)
 		atomic_store_explicit(&l->e[i], 0, memory_order_release);
@@ -187,8 +170,8 @@ void cache_cmap_clear(struct cache *c, uint64_t swarm, uint64_t chunk, uint32_t 
 
 _Atomic uint8_t *cache_cmap_freq(struct cache *c, uint64_t swarm, uint64_t chunk)
 {
-	unsigned i;
-	struct cache_cmap_line *l = covering(c, swarm, chunk, &i);
+	uint8_t i;
+	struct cache_cmap_line *l = cache_cmap_find(c, swarm, chunk, &i);
 
 	return l ? &l->freq[i] : NULL;
 }

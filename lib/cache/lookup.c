@@ -1,8 +1,8 @@
 /* Reader side: burst lookups and references. No locks, no allocation, no system calls.
  *
  * Chunks of a swarm with a chunk map (cmap.c) are found there, seven to a cache line; the
- * others in the index. A burst walks its keys twice so that DRAM latency overlaps (VPP's dual-loop idea stretched
- * over the whole burst): hash every key and prefetch its bucket, then match every key in its
+ * others in the index. A burst walks its keys twice so that DRAM latency overlaps (VPP's
+ * dual-loop idea stretched over the whole burst): hash every key and prefetch its bucket, then match every key in its
  * bucket, where the full key, slot and length sit together, so a hit costs one cache line.
  * Keys whose home bucket overflowed get the next bucket prefetched and a full probe at the
  * end, so a present key is never reported missing. */
@@ -33,22 +33,6 @@ static inline void freq_bump(_Atomic uint8_t *freq)
 #define CAND_PROBE 2u /* home bucket overflowed: finish with a full probe */
 #define CAND_MAP 3u   /* covered by its swarm's chunk map (cmap.c) */
 
-/* The map line of a key its swarm's map covers (*pos its place there), else NULL (the index
- * decides). */
-static inline struct cache_cmap_line *map_line(const struct cache *c, const struct cache_key *k,
-					       uint8_t *pos)
-{
-	uint32_t idx = cache_swarm_index(k->swarm);
-
-	if (idx >= c->conf.max_swarms)
-		return NULL;
-	const struct cache_cmap *m = &c->cmap[idx];
-	if (k->swarm == 0 || atomic_load_explicit(&m->handle, memory_order_acquire) != k->swarm ||
-	    k->chunk >= atomic_load_explicit(&m->n, memory_order_relaxed))
-		return NULL;
-	*pos = (uint8_t)(k->chunk % CACHE_CMAP_PER_LINE);
-	return &m->l[k->chunk / CACHE_CMAP_PER_LINE];
-}
 
 static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsigned n,
 		      struct cache_hit *hits)
@@ -63,7 +47,7 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 	uint32_t max_swarms = c->conf.max_swarms;
 
 	for (unsigned i = 0; i < n; i++) {
-		ml[i] = map_line(c, &keys[i], &mp[i]);
+		ml[i] = cache_cmap_find(c, keys[i].swarm, keys[i].chunk, &mp[i]);
 		if (ml[i]) {
 			__builtin_prefetch(ml[i]);
 			continue;
@@ -119,6 +103,7 @@ static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsi
 			_Atomic uint8_t *freq;
 			uint32_t len, slot = cache_index_lookup(x, h[i], keys[i].swarm,
 								keys[i].chunk, &len, &freq);
+
 			if (slot != CACHE_NO_SLOT) {
 				freq_bump(freq);
 				hits[i].data = cache_slot_data(c, slot);

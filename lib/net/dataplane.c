@@ -98,7 +98,6 @@ struct net_dataplane *net_dataplane_create(const struct net_dataplane_config *cf
 	}
 	snprintf(name, sizeof(name), "net_hdr%u", seq);
 	dp->hdr_pool = tx_hdr_pool_create(name, cfg);
-
 	dp->workers = rte_zmalloc("net_workers", sizeof(struct net_worker) * cfg->n_workers,
 				  RTE_CACHE_LINE_SIZE);
 	if (!dp->pool || !dp->ext_pool || !dp->hdr_pool || !dp->workers)

@@ -539,9 +539,9 @@ static inline void stream_lines(void *dst, const void *src, unsigned n)
  * caller's header bytes. A header mbuf of dp->hdr_pool has its frame right after the mbuf
  * (data_off 0), a packet mbuf the usual headroom. A ready payload mbuf (pl->seg) comes with
  * the datagram's reference taken (tx_seg_ref). On error m, e and the payload (and that
- * reference) are gone (counted). small: m is a header mbuf, whose frame address and room are
- * known without reading its first line, which may still be on its way (prefetched for
- * ownership; the NIC's or a bench client's last read took it). */
+ * reference) are gone (counted). small: m is a header mbuf (its frame address and room are
+ * known without loading its first line, which may still be on its way), and the frame is built
+ * in a staging buffer and streamed out (stream_lines). */
 static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mbuf *m, bool small,
 		   struct rte_mbuf *e, const void *hdr, uint16_t hdr_len,
 		   const struct net_payload *pl)
@@ -578,7 +578,6 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 		m->ol_flags = 0;
 		m->tx_offload = 0;
 	}
-	/* a header mbuf's frame is built in fb, then streamed out (stream_lines) */
 	p = small ? fb : (uint8_t *)m->buf_addr + off;
 	/* Fixed size: a few vector stores; what lands past the headers is overwritten by the
 	 * caller's bytes or lies in the tailroom. */

@@ -3,10 +3,12 @@
 #ifndef PCDN_COMMON_H
 #define PCDN_COMMON_H
 
+#include <endian.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #ifdef __cplusplus
@@ -76,34 +78,42 @@ int pcdn_hex_decode(const char *hex, uint8_t *out, size_t max, size_t *out_len);
 /* Cryptographically secure random bytes (OpenSSL RAND_bytes); -EIO on failure. */
 int pcdn_random_bytes(void *buf, size_t len);
 
+/* Big-endian fields at any alignment: one byte swap (on little-endian hosts) and one unaligned access each. Written
+ * byte by byte, the compiler keeps the single-byte stores at some call sites (PPSPP headers,
+ * built per DATA), and a wider load of the same bytes soon after (a checksum, a copy) then
+ * waits for them to leave the store buffer instead of taking them from it. */
 static inline void pcdn_put_be16(uint8_t *p, uint16_t v)
 {
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
+	v = htobe16(v);
+	memcpy(p, &v, sizeof(v));
 }
 static inline void pcdn_put_be32(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
+	v = htobe32(v);
+	memcpy(p, &v, sizeof(v));
 }
 static inline void pcdn_put_be64(uint8_t *p, uint64_t v)
 {
-	pcdn_put_be32(p, (uint32_t)(v >> 32));
-	pcdn_put_be32(p + 4, (uint32_t)v);
+	v = htobe64(v);
+	memcpy(p, &v, sizeof(v));
 }
 static inline uint16_t pcdn_get_be16(const uint8_t *p)
 {
-	return (uint16_t)((p[0] << 8) | p[1]);
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return be16toh(v);
 }
 static inline uint32_t pcdn_get_be32(const uint8_t *p)
 {
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return be32toh(v);
 }
 static inline uint64_t pcdn_get_be64(const uint8_t *p)
 {
-	return ((uint64_t)pcdn_get_be32(p) << 32) | pcdn_get_be32(p + 4);
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return be64toh(v);
 }
 
 /* ---- socket addresses --------------------------------------------------------------------- */

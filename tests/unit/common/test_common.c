@@ -1,4 +1,4 @@
-/* CUnit suite "common": hex, addresses, log levels, config errors with file:line:key. */
+/* CUnit suite "common": hex, big-endian fields, addresses, log levels, config errors with file:line:key. */
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +42,35 @@ static void test_addr(void)
 	CU_ASSERT_EQUAL(pcdn_addr_parse("[::1:80", &a), -EINVAL);
 	CU_ASSERT_EQUAL(pcdn_addr_parse("example.com:80", &a), -EINVAL);
 	CU_ASSERT_EQUAL(pcdn_addr_parse(":80", &a), -EINVAL);
+}
+
+/* Network byte order at every alignment, and nothing written outside the field. */
+static void test_be_fields(void)
+{
+	static const uint8_t want[8] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+	uint8_t buf[16];
+
+	for (unsigned off = 0; off < 8; off++) {
+		memset(buf, 0xa5, sizeof(buf));
+		pcdn_put_be64(buf + off, 0x0123456789abcdefull);
+		CU_ASSERT(memcmp(buf + off, want, 8) == 0);
+		CU_ASSERT(off == 0 || buf[off - 1] == 0xa5);
+		CU_ASSERT(buf[off + 8] == 0xa5);
+		CU_ASSERT(pcdn_get_be64(buf + off) == 0x0123456789abcdefull);
+		CU_ASSERT(pcdn_get_be32(buf + off) == 0x01234567u);
+		CU_ASSERT(pcdn_get_be16(buf + off + 6) == 0xcdef);
+
+		memset(buf, 0xa5, sizeof(buf));
+		pcdn_put_be32(buf + off, 0x89abcdefu);
+		CU_ASSERT(memcmp(buf + off, want + 4, 4) == 0);
+		CU_ASSERT(buf[off + 4] == 0xa5);
+		CU_ASSERT(off == 0 || buf[off - 1] == 0xa5);
+
+		memset(buf, 0xa5, sizeof(buf));
+		pcdn_put_be16(buf + off, 0x4567);
+		CU_ASSERT(buf[off] == 0x45 && buf[off + 1] == 0x67 && buf[off + 2] == 0xa5);
+		CU_ASSERT(off == 0 || buf[off - 1] == 0xa5);
+	}
 }
 
 static void test_log_levels(void)
@@ -100,6 +129,7 @@ int main(void)
 		return 1;
 	s = CU_add_suite("common", NULL, NULL);
 	CU_add_test(s, "hex", test_hex);
+	CU_add_test(s, "be_fields", test_be_fields);
 	CU_add_test(s, "addr", test_addr);
 	CU_add_test(s, "log_levels", test_log_levels);
 	CU_add_test(s, "conf_errors", test_conf_errors);

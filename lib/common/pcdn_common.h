@@ -78,10 +78,11 @@ int pcdn_hex_decode(const char *hex, uint8_t *out, size_t max, size_t *out_len);
 /* Cryptographically secure random bytes (OpenSSL RAND_bytes); -EIO on failure. */
 int pcdn_random_bytes(void *buf, size_t len);
 
-/* Big-endian fields at any alignment: one byte swap (on little-endian hosts) and one unaligned access each. Written
- * byte by byte, the compiler keeps the single-byte stores at some call sites (PPSPP headers,
- * built per DATA), and a wider load of the same bytes soon after (a checksum, a copy) then
- * waits for them to leave the store buffer instead of taking them from it. */
+/* Big-endian fields at any alignment: one byte swap (on little-endian hosts) and one unaligned
+ * access each. Written byte by byte, the compiler keeps the single-byte stores at some call
+ * sites (PPSPP headers, built per DATA), and a wider load of the same bytes soon after (a
+ * checksum, a copy) then waits for them to leave the store buffer instead of taking them from
+ * it. */
 static inline void pcdn_put_be16(uint8_t *p, uint16_t v)
 {
 	v = htobe16(v);

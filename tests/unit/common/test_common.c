@@ -1,4 +1,5 @@
-/* CUnit suite "common": hex, big-endian fields, addresses, log levels, config errors with file:line:key. */
+/* CUnit suite "common": hex, big-endian fields, addresses, log levels, config errors with
+ * file:line:key. */
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>

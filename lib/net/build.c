@@ -1,24 +1,19 @@
 /* Frames the host stack sends: ARP (RFC 826), NS/NA (RFC 4861 §4.3/§4.4, §7.2), echo replies
  * (RFC 792, RFC 4443 §4.2) and UDP headers (RFC 768) over IPv4 (RFC 791) or IPv6 (RFC 8200). */
 #include "net_proto.h"
+#include "pcdn_common.h"
 
 #include <errno.h>
 #include <string.h>
 
 static const uint8_t bcast[NET_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static void eth_build(uint8_t *buf, const uint8_t dst[NET_ETH_ALEN],
 		      const uint8_t src[NET_ETH_ALEN], uint16_t type)
 {
 	memmove(buf, dst, 6);
 	memmove(buf + 6, src, 6);
-	put16(buf + 12, type);
+	pcdn_put_be16(buf + 12, type);
 }
 
 int net_arp_build(uint8_t *buf, size_t cap, uint16_t op, const uint8_t eth_dst[NET_ETH_ALEN],
@@ -36,11 +31,11 @@ int net_arp_build(uint8_t *buf, size_t cap, uint16_t op, const uint8_t eth_dst[N
 	memmove(a + 18, tha, 6);
 	memmove(a + 14, spa->a, 4);
 	memmove(a + 8, sha, 6);
-	put16(a, 1);
-	put16(a + 2, NET_ETHERTYPE_IPV4);
+	pcdn_put_be16(a, 1);
+	pcdn_put_be16(a + 2, NET_ETHERTYPE_IPV4);
 	a[4] = 6;
 	a[5] = 4;
-	put16(a + 6, op);
+	pcdn_put_be16(a + 6, op);
 	eth_build(buf, eth_dst, sha, NET_ETHERTYPE_ARP);
 	return NET_ARP_FRAME_LEN;
 }
@@ -68,7 +63,7 @@ static void ipv6_build(uint8_t *ip, const struct net_ipaddr *src, const struct n
 	ip[1] = 0;
 	ip[2] = 0;
 	ip[3] = 0;
-	put16(ip + 4, plen);
+	pcdn_put_be16(ip + 4, plen);
 	ip[6] = next;
 	ip[7] = hop;
 	memcpy(ip + 8, src->a, 16);
@@ -94,7 +89,7 @@ static void nd_build(uint8_t *buf, const uint8_t eth_dst[NET_ETH_ALEN],
 	p[25] = 1;
 	memcpy(p + 26, own_mac, 6);
 	sum = net_pseudo_sum(src, dst, NET_IPPROTO_ICMPV6, 32);
-	put16(p + 2, net_csum_fold(net_csum_add(sum, p, 32, false)));
+	pcdn_put_be16(p + 2, net_csum_fold(net_csum_add(sum, p, 32, false)));
 }
 
 int net_nd_ns_build(uint8_t *buf, size_t cap, const uint8_t own_mac[NET_ETH_ALEN],
@@ -149,9 +144,8 @@ int net_echo_reply_inplace(uint8_t *buf, const struct net_frame *f,
 	/* The reply's source is the request's destination: never a group or broadcast address
 	 * (RFC 1122 §3.2.1.3, RFC 4291 §2.7); such a request is not answered this way. */
 	if ((f->kind == NET_FRAME_IPV4 &&
-	     ((f->dst.a[0] & 0xf0) == 0xe0 ||
-	      (f->dst.a[0] == 0xff && f->dst.a[1] == 0xff && f->dst.a[2] == 0xff &&
-	       f->dst.a[3] == 0xff))) ||
+	     ((f->dst.a[0] & 0xf0) == 0xe0 || (f->dst.a[0] == 0xff && f->dst.a[1] == 0xff &&
+					       f->dst.a[2] == 0xff && f->dst.a[3] == 0xff))) ||
 	    (f->kind == NET_FRAME_IPV6 && f->dst.a[0] == 0xff))
 		return -EINVAL;
 	if (f->kind == NET_FRAME_IPV4 && f->proto == NET_IPPROTO_ICMP && f->icmp_type == 8) {
@@ -159,11 +153,11 @@ int net_echo_reply_inplace(uint8_t *buf, const struct net_frame *f,
 		memcpy(ip + 12, f->dst.a, 4);
 		memcpy(ip + 16, f->src.a, 4);
 		ip[8] = 64;
-		put16(ip + 10, 0);
-		put16(ip + 10, net_ipv4_hdr_csum(ip, (unsigned)(f->l4_off - f->l3_off)));
+		pcdn_put_be16(ip + 10, 0);
+		pcdn_put_be16(ip + 10, net_ipv4_hdr_csum(ip, (unsigned)(f->l4_off - f->l3_off)));
 		p[0] = 0;
-		put16(p + 2, 0);
-		put16(p + 2, net_csum_fold(net_csum_add(0, p, f->l4_len, false)));
+		pcdn_put_be16(p + 2, 0);
+		pcdn_put_be16(p + 2, net_csum_fold(net_csum_add(0, p, f->l4_len, false)));
 		return (int)f->frame_len;
 	}
 	if (f->kind == NET_FRAME_IPV6 && f->proto == NET_IPPROTO_ICMPV6 && f->icmp_type == 128) {
@@ -172,9 +166,9 @@ int net_echo_reply_inplace(uint8_t *buf, const struct net_frame *f,
 		memcpy(ip + 24, f->src.a, 16);
 		ip[7] = 64;
 		p[0] = 129;
-		put16(p + 2, 0);
+		pcdn_put_be16(p + 2, 0);
 		sum = net_pseudo_sum(&f->dst, &f->src, NET_IPPROTO_ICMPV6, f->l4_len);
-		put16(p + 2, net_csum_fold(net_csum_add(sum, p, f->l4_len, false)));
+		pcdn_put_be16(p + 2, net_csum_fold(net_csum_add(sum, p, f->l4_len, false)));
 		return (int)f->frame_len;
 	}
 	return -EINVAL;
@@ -197,16 +191,17 @@ int net_udp_build(uint8_t *buf, size_t cap, const struct net_udp_tuple *t,
 		eth_build(buf, dst_mac, src_mac, NET_ETHERTYPE_IPV4);
 		ip[0] = 0x45;
 		ip[1] = 0;
-		put16(ip + 2, (uint16_t)(NET_IPV4_HLEN + ulen));
-		put16(ip + 4, ip_id);
-		put16(ip + 6, 0x4000); /* DF: PPSPP sizes datagrams to the path (RFC 7574 §6.1.2) */
+		pcdn_put_be16(ip + 2, (uint16_t)(NET_IPV4_HLEN + ulen));
+		pcdn_put_be16(ip + 4, ip_id);
+		pcdn_put_be16(ip + 6,
+			      0x4000); /* DF: PPSPP sizes datagrams to the path (RFC 7574 §6.1.2) */
 		ip[8] = 64;
 		ip[9] = NET_IPPROTO_UDP;
-		put16(ip + 10, 0);
+		pcdn_put_be16(ip + 10, 0);
 		memcpy(ip + 12, t->local.a, 4);
 		memcpy(ip + 16, t->remote.a, 4);
 		if (!(flags & NET_UDP_BUILD_NO_IP_CSUM))
-			put16(ip + 10, net_ipv4_hdr_csum(ip, NET_IPV4_HLEN));
+			pcdn_put_be16(ip + 10, net_ipv4_hdr_csum(ip, NET_IPV4_HLEN));
 		u = ip + NET_IPV4_HLEN;
 	} else {
 		if (cap < NET_UDP_HDR_MAX)
@@ -217,10 +212,10 @@ int net_udp_build(uint8_t *buf, size_t cap, const struct net_udp_tuple *t,
 		ipv6_build(ip, &t->local, &t->remote, NET_IPPROTO_UDP, 64, (uint16_t)ulen);
 		u = ip + NET_IPV6_HLEN;
 	}
-	put16(u, t->local_port);
-	put16(u + 2, t->remote_port);
-	put16(u + 4, (uint16_t)ulen);
-	put16(u + 6, 0);
+	pcdn_put_be16(u, t->local_port);
+	pcdn_put_be16(u + 2, t->remote_port);
+	pcdn_put_be16(u + 4, (uint16_t)ulen);
+	pcdn_put_be16(u + 6, 0);
 	return (int)(u + NET_UDP_HLEN - buf);
 }
 
@@ -236,5 +231,5 @@ void net_udp_csum_finish(uint8_t *hdr, const struct net_udp_tuple *t, uint32_t u
 	sum += udp_bytes_sum >> 16;
 	c = net_csum_fold(sum);
 	/* RFC 768: a computed 0 is sent as all ones (0 means "no checksum"). */
-	put16(u + 6, c ? c : 0xffff);
+	pcdn_put_be16(u + 6, c ? c : 0xffff);
 }

@@ -3,13 +3,9 @@
  * §4.4, validation §7.1.1/§7.1.2) and UDP (RFC 768). Liberal where the RFCs allow it (IPv4
  * options, Ethernet padding, unknown ND options), strict on lengths and checksums. */
 #include "net_proto.h"
+#include "pcdn_common.h"
 
 #include <string.h>
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static enum net_drop parse_arp(const uint8_t *buf, uint32_t len, struct net_frame *f)
 {
@@ -18,9 +14,10 @@ static enum net_drop parse_arp(const uint8_t *buf, uint32_t len, struct net_fram
 	if (len < NET_ARP_FRAME_LEN)
 		return NET_DROP_ARP_MALFORMED;
 	/* Ethernet hardware, IPv4 protocol, 6/4 address lengths: the only ARP we speak. */
-	if (get16(a) != 1 || get16(a + 2) != NET_ETHERTYPE_IPV4 || a[4] != 6 || a[5] != 4)
+	if (pcdn_get_be16(a) != 1 || pcdn_get_be16(a + 2) != NET_ETHERTYPE_IPV4 || a[4] != 6 ||
+	    a[5] != 4)
 		return NET_DROP_ARP_MALFORMED;
-	f->arp_op = get16(a + 6);
+	f->arp_op = pcdn_get_be16(a + 6);
 	if (f->arp_op != 1 && f->arp_op != 2)
 		return NET_DROP_ARP_MALFORMED;
 	memcpy(f->arp_sha, a + 8, 6);
@@ -40,10 +37,10 @@ static enum net_drop parse_udp(const uint8_t *buf, unsigned flags, struct net_fr
 
 	if (f->l4_len < NET_UDP_HLEN)
 		return NET_DROP_UDP_MALFORMED;
-	ulen = get16(u + 4);
+	ulen = pcdn_get_be16(u + 4);
 	if (ulen < NET_UDP_HLEN || ulen > f->l4_len)
 		return NET_DROP_UDP_MALFORMED;
-	csum = get16(u + 6);
+	csum = pcdn_get_be16(u + 6);
 	if (!(flags & NET_PARSE_L4_CSUM_GOOD)) {
 		if (csum == 0) {
 			/* RFC 768: no checksum on IPv4; RFC 8200 §8.1: mandatory on IPv6. */
@@ -56,8 +53,8 @@ static enum net_drop parse_udp(const uint8_t *buf, unsigned flags, struct net_fr
 				return NET_DROP_UDP_CSUM;
 		}
 	}
-	f->sport = get16(u);
-	f->dport = get16(u + 2);
+	f->sport = pcdn_get_be16(u);
+	f->dport = pcdn_get_be16(u + 2);
 	f->payload_off = f->l4_off + NET_UDP_HLEN;
 	f->payload_len = ulen - NET_UDP_HLEN;
 	return NET_DROP_NONE;
@@ -157,17 +154,18 @@ static enum net_drop parse_ipv4(const uint8_t *buf, uint32_t len, unsigned flags
 	if (avail < NET_IPV4_HLEN || (ip[0] >> 4) != 4)
 		return NET_DROP_IPV4_MALFORMED;
 	ihl = (uint32_t)(ip[0] & 0xf) * 4;
-	tot = get16(ip + 2);
+	tot = pcdn_get_be16(ip + 2);
 	if (ihl < NET_IPV4_HLEN || tot < ihl || tot > avail)
 		return NET_DROP_IPV4_MALFORMED;
 	if (!(flags & NET_PARSE_L3_CSUM_GOOD) && net_csum_fold(net_csum_add(0, ip, ihl, false)))
 		return NET_DROP_IPV4_CSUM;
 	/* More-fragments set or a fragment offset: reassembly is not offered. */
-	if (get16(ip + 6) & 0x3fff)
+	if (pcdn_get_be16(ip + 6) & 0x3fff)
 		return NET_DROP_IPV4_FRAGMENT;
 	/* RFC 1122 §3.2.1.3: a source that is a class D (multicast) or the limited broadcast
 	 * address is invalid and is discarded (a reply would go to a group). */
-	if ((ip[12] & 0xf0) == 0xe0 || (get16(ip + 12) == 0xffff && get16(ip + 14) == 0xffff))
+	if ((ip[12] & 0xf0) == 0xe0 ||
+	    (pcdn_get_be16(ip + 12) == 0xffff && pcdn_get_be16(ip + 14) == 0xffff))
 		return NET_DROP_IPV4_MALFORMED;
 	f->kind = NET_FRAME_IPV4;
 	f->l3_off = NET_ETH_HLEN;
@@ -189,7 +187,7 @@ static enum net_drop parse_ipv6(const uint8_t *buf, uint32_t len, unsigned flags
 
 	if (avail < NET_IPV6_HLEN || (ip[0] >> 4) != 6)
 		return NET_DROP_IPV6_MALFORMED;
-	plen = get16(ip + 4);
+	plen = pcdn_get_be16(ip + 4);
 	if (plen > avail - NET_IPV6_HLEN)
 		return NET_DROP_IPV6_MALFORMED;
 	/* RFC 4291 §2.7: a multicast address is never a source (a reply would go to a group;
@@ -228,7 +226,7 @@ enum net_drop net_frame_parse(const uint8_t *buf, uint32_t len, unsigned flags, 
 		return NET_DROP_RUNT;
 	memcpy(f->eth_dst, buf, 6);
 	memcpy(f->eth_src, buf + 6, 6);
-	f->ethertype = get16(buf + 12);
+	f->ethertype = pcdn_get_be16(buf + 12);
 	switch (f->ethertype) {
 	case NET_ETHERTYPE_ARP:
 		return parse_arp(buf, len, f);
@@ -250,15 +248,15 @@ int net_frame_flow_hash(const uint8_t *buf, uint32_t len, uint32_t *hash)
 
 	if (len < NET_ETH_HLEN)
 		return -1;
-	if (get16(buf + 12) == NET_ETHERTYPE_IPV4) {
+	if (pcdn_get_be16(buf + 12) == NET_ETHERTYPE_IPV4) {
 		const uint8_t *ip = buf + NET_ETH_HLEN;
 		if (len < NET_ETH_HLEN + NET_IPV4_HLEN || ip[9] != NET_IPPROTO_UDP ||
-		    (get16(ip + 6) & 0x3fff))
+		    (pcdn_get_be16(ip + 6) & 0x3fff))
 			return -1;
 		l4 = NET_ETH_HLEN + (uint32_t)(ip[0] & 0xf) * 4;
 		key = ip + 12;
 		klen = 8;
-	} else if (get16(buf + 12) == NET_ETHERTYPE_IPV6) {
+	} else if (pcdn_get_be16(buf + 12) == NET_ETHERTYPE_IPV6) {
 		const uint8_t *ip = buf + NET_ETH_HLEN;
 		if (len < NET_ETH_HLEN + NET_IPV6_HLEN || ip[6] != NET_IPPROTO_UDP)
 			return -1;

@@ -2,6 +2,7 @@
  * RFC 4861 NS/NA, RFC 768 UDP to the hook), neighbour resolution with held packets, and the
  * zero-copy UDP TX path. No allocation but from mempools, no locks, no syscalls. */
 #include "net_internal.h"
+#include "pcdn_common.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -198,9 +199,11 @@ static inline void prefetch_w(const void *p)
 	__builtin_prefetch(p, 1, 3);
 }
 
-/* The lines of a header mbuf of dp->hdr_pool that are stored into: its two. Its frame, right
- * after them, is written whole with non-temporal stores (stream_lines) and never fetched. */
-static inline void hdr_prefetch(const struct rte_mbuf *m)
+/* The lines of a TX mbuf that are stored into: its two. A header mbuf's frame, right after
+ * them, is written whole with non-temporal stores (stream_lines) and never fetched; an
+ * external-payload mbuf keeps its shared info in its dynamic fields (its private area is
+ * written only when the shared info cannot live there: rare, not prefetched). */
+static inline void mbuf_prefetch(const struct rte_mbuf *m)
 {
 	const char *p = (const char *)m;
 
@@ -208,27 +211,9 @@ static inline void hdr_prefetch(const struct rte_mbuf *m)
 	prefetch_w(p + RTE_CACHE_LINE_SIZE);
 }
 
-/* The lines of an external-payload mbuf: its two (the shared info in its dynamic fields). The
- * private area is written only when the shared info cannot live there (rare: not prefetched). */
-static inline void ext_prefetch(const struct rte_mbuf *e)
-{
-	const char *p = (const char *)e;
-
-	prefetch_w(p);
-	prefetch_w(p + RTE_CACHE_LINE_SIZE);
-}
-
-static inline void tx_prefetch(const struct rte_mbuf *m, bool hdr)
-{
-	if (hdr)
-		hdr_prefetch(m);
-	else
-		ext_prefetch(m);
-}
-
-/* One raw mbuf from the worker's stash of pool (hdr: dp->hdr_pool, else dp->ext_pool),
- * refilled in bulk; NULL when the pool is dry. The ones NET_TX_PF ahead are prefetched. */
-static inline struct rte_mbuf *stash_get(struct rte_mempool *pool, struct net_mstash *s, bool hdr)
+/* One raw mbuf from the worker's stash of pool (dp->hdr_pool or dp->ext_pool), refilled in
+ * bulk; NULL when the pool is dry. The ones NET_TX_PF ahead are prefetched. */
+static inline struct rte_mbuf *stash_get(struct rte_mempool *pool, struct net_mstash *s)
 {
 	void *obj;
 
@@ -239,10 +224,10 @@ static inline struct rte_mbuf *stash_get(struct rte_mempool *pool, struct net_ms
 		s->n = NET_MSTASH;
 		s->next = 0;
 		for (unsigned i = 0; i < NET_TX_PF; i++)
-			tx_prefetch(s->m[i], hdr);
+			mbuf_prefetch(s->m[i]);
 	}
 	if (s->next + NET_TX_PF < s->n)
-		tx_prefetch(s->m[s->next + NET_TX_PF], hdr);
+		mbuf_prefetch(s->m[s->next + NET_TX_PF]);
 	return s->m[s->next++];
 }
 
@@ -329,12 +314,6 @@ static const struct net_rel *rel_find(struct net_worker *w, const struct net_pay
 	return w->rel_last = &net_rel_tab[k];
 }
 
-static inline void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* a + b in ones' complement arithmetic on 32 bits: a carry out of bit 31 is worth 2^32, which
  * is 1 mod 0xffff (RFC 1071 §2(A)), so it comes back in at the bottom. */
 static inline uint32_t csum_add32(uint32_t a, uint32_t b)
@@ -374,8 +353,8 @@ static void tx_tmpl_init(struct tx_tmpl *tp, const struct net_port *port,
 	net_udp_build(tp->b, sizeof(tp->b), t, port->info.ifc.mac, bcast_mac, 0, 0,
 		      NET_UDP_BUILD_NO_IP_CSUM);
 	u = ip + tp->ip_hlen;
-	put_be16(tp->v4 ? ip + 2 : ip + 4, 0);
-	put_be16(u + 4, 0);
+	pcdn_put_be16(tp->v4 ? ip + 2 : ip + 4, 0);
+	pcdn_put_be16(u + 4, 0);
 	tp->ip_sum = tp->v4 ? net_csum_add(0, ip, NET_IPV4_HLEN, false) : 0;
 	tp->ph_sum = net_pseudo_sum(&t->local, &t->remote, NET_IPPROTO_UDP, 0);
 	tp->udp_sum = tp->ph_sum + t->local_port + t->remote_port;
@@ -590,24 +569,25 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 	if (tp->v4) {
 		uint16_t tot = (uint16_t)(NET_IPV4_HLEN + udp_len), id = w->ip_id++;
 
-		put_be16(ip + 2, tot);
-		put_be16(ip + 4, id);
+		pcdn_put_be16(ip + 2, tot);
+		pcdn_put_be16(ip + 4, id);
 		if (!offload)
-			put_be16(ip + 10, net_csum_fold(tp->ip_sum + tot + id));
+			pcdn_put_be16(ip + 10, net_csum_fold(tp->ip_sum + tot + id));
 	} else {
 		w->ip_id++; /* the counter advances per datagram of either family */
-		put_be16(ip + 4, (uint16_t)udp_len);
+		pcdn_put_be16(ip + 4, (uint16_t)udp_len);
 	}
-	put_be16(u + 4, (uint16_t)udp_len);
+	pcdn_put_be16(u + 4, (uint16_t)udp_len);
 	if (hdr_len)
 		memcpy(u + NET_UDP_HLEN, hdr, hdr_len);
 	if (e)
 		tx_attach_payload(w, m, e, pl);
 	else if (pl)
 		tx_chain_seg(w, m, pl->seg);
-	put_be16(u + 6, tx_udp_csum(tp, offload, udp_len, hdr, hdr_len, pl));
+	pcdn_put_be16(u + 6, tx_udp_csum(tp, offload, udp_len, hdr, hdr_len, pl));
 	if (small)
-		stream_lines(m + 1, fb, ((unsigned)len + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE);
+		stream_lines(m + 1, fb,
+			     ((unsigned)len + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE);
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
 	return 0;
 }
@@ -648,9 +628,9 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	if (payload && payload->seg)
 		tx_seg_ref(payload->seg);
 	bool small = hdr_fits_small(tp.hlen, hdr_len);
-	m = small ? stash_get(dp->hdr_pool, &w->hdr_stash, true) : raw_get(dp->pool);
+	m = small ? stash_get(dp->hdr_pool, &w->hdr_stash) : raw_get(dp->pool);
 	if (m && payload && !payload->seg)
-		e = stash_get(dp->ext_pool, &w->ext_stash, false);
+		e = stash_get(dp->ext_pool, &w->ext_stash);
 	if (!m || (payload && !payload->seg && !e)) {
 		net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
 		if (m)
@@ -752,9 +732,9 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 			     ? ne_want
 			     : 0;
 		for (unsigned k = 0; k < NET_TX_PF && k < h_have; k++)
-			hdr_prefetch(hm[k]);
+			mbuf_prefetch(hm[k]);
 		for (unsigned k = 0; k < NET_TX_PF && k < e_have; k++)
-			ext_prefetch(em[k]);
+			mbuf_prefetch(em[k]);
 		for (unsigned i = 0; i < cnt; i++) {
 			const struct net_payload *pl = c[i].payload;
 			struct rte_mbuf *m, *e = NULL;
@@ -770,7 +750,7 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 				m = raw_get(dp->pool);
 			} else if (hi < h_have) {
 				if (hi + NET_TX_PF < h_have)
-					hdr_prefetch(hm[hi + NET_TX_PF]);
+					mbuf_prefetch(hm[hi + NET_TX_PF]);
 				m = hm[hi++];
 			} else {
 				m = raw_get(dp->hdr_pool);
@@ -778,7 +758,7 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 			if (m && pl && !pl->seg) {
 				if (ei < e_have) {
 					if (ei + NET_TX_PF < e_have)
-						ext_prefetch(em[ei + NET_TX_PF]);
+						mbuf_prefetch(em[ei + NET_TX_PF]);
 					e = em[ei++];
 				} else {
 					e = raw_get(dp->ext_pool);

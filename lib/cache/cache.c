@@ -289,13 +289,6 @@ static int alloc_private(struct cache *c)
 	c->swarm_pinned = xcalloc(conf->max_swarms, sizeof(bool), &failed);
 	c->sw_stats = xcalloc(conf->max_swarms, sizeof(struct cache_sw_stats), &failed);
 	c->reader_hm = xcalloc(hm, sizeof(uint64_t), &failed);
-	if (posix_memalign((void **)&c->cmap, 64, sizeof(struct cache_cmap) * conf->max_swarms) !=
-	    0) {
-		c->cmap = NULL;
-		failed = 1;
-	} else {
-		memset(c->cmap, 0, sizeof(struct cache_cmap) * conf->max_swarms);
-	}
 	if (posix_memalign((void **)&c->readers, 64,
 			   sizeof(struct cache_reader) * conf->max_readers) != 0) {
 		c->readers = NULL;
@@ -333,7 +326,6 @@ static void free_private(struct cache *c)
 	free(c->reader_hm);
 	free(c->readers);
 	cache_cmap_fini(c);
-	free(c->cmap);
 }
 
 struct cache *cache_create(const struct cache_conf *conf)

@@ -20,10 +20,10 @@
 
 #define CMAP_HUGE (2u << 20)
 
-/* The arena: conf.chunk_map_bytes (default 16 per slot), 2 MiB-aligned and offered to the
- * kernel for transparent huge pages, because random lookups over megabytes of maps in 4 KiB
- * pages would miss the TLB (the index lives in the region, on huge pages when it has them).
- * Memory is committed as maps are written. */
+/* The per-swarm map records, and the arena: conf.chunk_map_bytes (default 16 per slot),
+ * 2 MiB-aligned and offered to the kernel for transparent huge pages, because random lookups
+ * over megabytes of maps in 4 KiB pages would miss the TLB (the index lives in the region, on
+ * huge pages when it has them). Memory is committed as maps are written. */
 int cache_cmap_init(struct cache *c)
 {
 	uint64_t want = c->conf.chunk_map_bytes ? c->conf.chunk_map_bytes : 16ull * c->nslots;
@@ -31,7 +31,11 @@ int cache_cmap_init(struct cache *c)
 	void *p;
 
 	c->cmap_free = calloc(c->conf.max_swarms + 1, sizeof(*c->cmap_free));
-	if (!c->cmap_free || posix_memalign(&p, CMAP_HUGE, bytes) != 0)
+	if (!c->cmap_free || posix_memalign(&p, 64, sizeof(*c->cmap) * c->conf.max_swarms) != 0)
+		return -ENOMEM;
+	c->cmap = p;
+	memset(c->cmap, 0, sizeof(*c->cmap) * c->conf.max_swarms);
+	if (posix_memalign(&p, CMAP_HUGE, bytes) != 0)
 		return -ENOMEM;
 	(void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: 4 KiB pages work too */
 	c->cmap_arena = p;
@@ -45,8 +49,10 @@ void cache_cmap_fini(struct cache *c)
 {
 	free(c->cmap_arena);
 	free(c->cmap_free);
+	free(c->cmap);
 	c->cmap_arena = NULL;
 	c->cmap_free = NULL;
+	c->cmap = NULL;
 }
 
 /* First fit, in lines; NULL when no free extent is long enough. */
@@ -119,10 +125,10 @@ void cache_cmap_create(struct cache *c, uint32_t idx, bool fill)
 			continue;
 		struct cache_cmap_line *ln = &l[s->chunk / CACHE_CMAP_PER_LINE];
 		unsigned i = (unsigned)(s->chunk % CACHE_CMAP_PER_LINE);
-		atomic_store_explicit(&ln->freq[i],
-				      atomic_load_explicit(cache_index_freq(c, slot),
-							   memory_order_relaxed),
-				      memory_order_relaxed);
+		atomic_store_explicit(
+		    &ln->freq[i],
+		    atomic_load_explicit(cache_index_freq(c, slot), memory_order_relaxed),
+		    memory_order_relaxed);
 		atomic_store_explicit(&ln->e[i], (uint64_t)s->len << 32 | (slot + 1u),
 				      memory_order_relaxed);
 	}

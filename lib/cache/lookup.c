@@ -2,8 +2,9 @@
  *
  * Chunks of a swarm with a chunk map (cmap.c) are found there, seven to a cache line; the
  * others in the index. A burst walks its keys twice so that DRAM latency overlaps (VPP's
- * dual-loop idea stretched over the whole burst): hash every key and prefetch its bucket, then match every key in its
- * bucket, where the full key, slot and length sit together, so a hit costs one cache line.
+ * dual-loop idea stretched over the whole burst): hash every key and prefetch its bucket (or
+ * its map line), then match every key in its bucket, where the full key, slot and length sit
+ * together, so a hit costs one cache line.
  * Keys whose home bucket overflowed get the next bucket prefetched and a full probe at the
  * end, so a present key is never reported missing. */
 #include <errno.h>
@@ -32,7 +33,6 @@ static inline void freq_bump(_Atomic uint8_t *freq)
 #define CAND_HIT 1u
 #define CAND_PROBE 2u /* home bucket overflowed: finish with a full probe */
 #define CAND_MAP 3u   /* covered by its swarm's chunk map (cmap.c) */
-
 
 static unsigned burst(struct cache_reader *r, const struct cache_key *keys, unsigned n,
 		      struct cache_hit *hits)

@@ -210,30 +210,39 @@ struct ppspp_engine *dp_cacher_engine(const struct dp_cacher *dc, unsigned i)
 /* Frees TX mbufs the clients handed back, as a PMD's TX cleanup does (rte_pktmbuf_prefree_seg
  * on every segment, then the pool). Their first lines were last read on the generator's core, so
  * each store into them waits for a cross-core round trip; a locked instruction (the decrement of
- * a shared payload segment's count) waits for every store before it. Freed in ring order, header
- * then payload, each DATA's decrement would wait for its own header's store: one round trip per
- * DATA, in series. A NIC's DMA read leaves the lines with the worker's core, so a PMD never pays
- * that; the bench does not add it either: the lines are fetched for ownership first, all of the
- * burst at once, then every payload segment's reference is dropped, and only then are the
- * headers written and returned. Same work, same atomics, no store ahead of a lock. */
+ * a shared payload segment's count) waits for every store before it, and for its own line: a
+ * miss under a lock overlaps with nothing. Freed in ring order, header then payload, each DATA's
+ * decrement would wait for its own header's store and then for its segment's line, one DATA after
+ * the other. A NIC's DMA read leaves the lines with the worker's core, so a PMD never pays the
+ * first; the bench adds neither: every line the cleanup writes is fetched for ownership first,
+ * all of the burst at once (the headers' two lines, then the payload segments' found through
+ * them), then every payload segment's reference is dropped, and only then are the headers
+ * written and returned. Same work, same atomics, no store and no miss ahead of a lock (the
+ * segments' prefetch measured 1.018x, 1.017x, 1.022x, 1.001x, toggled). */
 static void done_free(struct rte_mbuf **m, unsigned k)
 {
-	uint64_t chained = 0; /* k <= 64 */
-	struct rte_mbuf *seg;
+	struct rte_mbuf *seg[64]; /* k <= 64 */
+	uint64_t chained = 0;
 
-	for (unsigned i = 0; i < k; i++)
-		__builtin_prefetch(m[i], 1, 3);
 	for (unsigned i = 0; i < k; i++) {
-		/* a two-segment zero-copy DATA: its payload segment's reference, now (the segment
-		 * is the chain's last: nothing of it but its count is read, as a PMD's cleanup
-		 * reads it) */
-		if (m[i]->nb_segs == 2 && (seg = m[i]->next) != NULL) {
+		__builtin_prefetch(m[i], 1, 3);
+		__builtin_prefetch((const char *)m[i] + RTE_CACHE_LINE_SIZE, 1, 3);
+	}
+	/* a two-segment zero-copy DATA: its payload segment is the chain's last, and nothing of it
+	 * but its count is read, as a PMD's cleanup reads it */
+	for (unsigned i = 0; i < k; i++) {
+		seg[i] = m[i]->nb_segs == 2 ? m[i]->next : NULL;
+		if (seg[i]) {
 			chained |= 1ull << i;
-			seg = rte_pktmbuf_prefree_seg(seg);
-			if (seg)
-				rte_mbuf_raw_free(seg);
+			__builtin_prefetch(seg[i], 1, 3);
 		}
 	}
+	for (unsigned i = 0; i < k; i++)
+		if (chained & (1ull << i)) {
+			struct rte_mbuf *last = rte_pktmbuf_prefree_seg(seg[i]);
+			if (last)
+				rte_mbuf_raw_free(last);
+		}
 	for (unsigned i = 0; i < k; i++)
 		if (chained & (1ull << i)) {
 			m[i]->next = NULL;

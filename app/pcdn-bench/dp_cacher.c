@@ -222,7 +222,6 @@ struct ppspp_engine *dp_cacher_engine(const struct dp_cacher *dc, unsigned i)
 static void done_free(struct rte_mbuf **m, unsigned k)
 {
 	struct rte_mbuf *seg[64]; /* k <= 64 */
-	uint64_t chained = 0;
 
 	for (unsigned i = 0; i < k; i++) {
 		__builtin_prefetch(m[i], 1, 3);
@@ -232,19 +231,17 @@ static void done_free(struct rte_mbuf **m, unsigned k)
 	 * but its count is read, as a PMD's cleanup reads it */
 	for (unsigned i = 0; i < k; i++) {
 		seg[i] = m[i]->nb_segs == 2 ? m[i]->next : NULL;
-		if (seg[i]) {
-			chained |= 1ull << i;
+		if (seg[i])
 			__builtin_prefetch(seg[i], 1, 3);
-		}
 	}
 	for (unsigned i = 0; i < k; i++)
-		if (chained & (1ull << i)) {
+		if (seg[i]) {
 			struct rte_mbuf *last = rte_pktmbuf_prefree_seg(seg[i]);
 			if (last)
 				rte_mbuf_raw_free(last);
 		}
 	for (unsigned i = 0; i < k; i++)
-		if (chained & (1ull << i)) {
+		if (seg[i]) {
 			m[i]->next = NULL;
 			m[i]->nb_segs = 1;
 		}

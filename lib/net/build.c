@@ -193,8 +193,8 @@ int net_udp_build(uint8_t *buf, size_t cap, const struct net_udp_tuple *t,
 		ip[1] = 0;
 		pcdn_put_be16(ip + 2, (uint16_t)(NET_IPV4_HLEN + ulen));
 		pcdn_put_be16(ip + 4, ip_id);
-		pcdn_put_be16(ip + 6,
-			      0x4000); /* DF: PPSPP sizes datagrams to the path (RFC 7574 §6.1.2) */
+		/* DF: PPSPP sizes datagrams to the path (RFC 7574 §6.1.2) */
+		pcdn_put_be16(ip + 6, 0x4000);
 		ip[8] = 64;
 		ip[9] = NET_IPPROTO_UDP;
 		pcdn_put_be16(ip + 10, 0);

@@ -543,18 +543,17 @@ static void test_udp_extbuf_stored_sum(void)
 	poll_all(&r);
 	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
 	CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* NA */
+	/* up to frames of four lines (the header mbuf's whole room with IPv6) */
+	static const char *hdrs[] = {
+	    "", "H", "HD", "HDR", "HDRXYZ0",
+	    "INTEGRITY+DATA header of a chunk with one uncle, 62 bytes long",
+	    "a header long enough for four lines of frame: 193 bytes of PPSPP messages before "
+	    "the payload, odd so that the payload starts at an odd offset of the UDP datagram "
+	    "and its stored sum is swapped.."};
 	for (int fam = 0; fam < 2; fam++) {
 		const char *peer = fam ? "fd00::1" : "10.0.0.1", *own = fam ? "fd00::2" : "10.0.0.2";
-		/* up to frames of four lines (the header mbuf's whole room with IPv6) */
-		static const char *hdrs[] = {
-		    "", "H", "HD", "HDR", "HDRXYZ0",
-		    "INTEGRITY+DATA header of a chunk with one uncle, 62 bytes long",
-		    "a header long enough for four lines of frame: 193 bytes of PPSPP messages before "
-		    "the payload, odd so that the payload starts at an odd offset of the UDP datagram "
-		    "and its stored sum is swapped.."};
-		unsigned nh = sizeof(hdrs) / sizeof(hdrs[0]);
 
-		for (unsigned h = 0; h < nh; h++) {
+		for (unsigned h = 0; h < PCDN_ARRAY_SIZE(hdrs); h++) {
 			for (int variant = 0; variant < 3; variant++) {
 				struct net_frame f;
 				struct rte_mbuf *m;
@@ -585,7 +584,7 @@ static void test_udp_extbuf_stored_sum(void)
 			}
 		}
 	}
-	CU_ASSERT_EQUAL(freed, 2 * 7 * 3);
+	CU_ASSERT_EQUAL(freed, 2 * PCDN_ARRAY_SIZE(hdrs) * 3);
 	freed = 0;
 	rig_free(&r);
 }

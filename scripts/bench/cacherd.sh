@@ -9,7 +9,9 @@
 #      as well (kernel_gso_mpps).
 # Per-core figures are DATA per core-second of packet work: each worker thread's CPU time
 # (schedstat) minus its idle polling, so they hold on a shared machine; wall rates are printed
-# beside them. Run through scripts/bench.sh cacherd. Last line: one JSON object.
+# beside them. Run through scripts/bench.sh cacherd, which builds with profile feedback
+# (scripts/pgo-build.sh; PCDN_PGO=0: the plain release build); "build" in the JSON says which.
+# Last line: one JSON object.
 # Environment: PCDN_BENCH_SECONDS (default 5), PCDN_BENCH_CLIENTS (64), PCDN_BENCH_WINDOW (chunks
 # each client requests ahead, 64), PCDN_BENCH_CONTENT_MIB (16),
 # PCDN_BENCH_NO_HUGE=1 (--no-huge even when hugepages are there).
@@ -112,7 +114,7 @@ load_end=$(cut -d' ' -f1 /proc/loadavg)
 python3 - "$tmp/ring.json" "$tmp/ms.json" "$tmp/mc.json" "$tmp/kernel.json" "$tmp/kernel_gso.json" \
 	"$huge" "$load_start" "$load_end" "$(nproc)" \
 	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" <<'PY'
-import json, sys
+import json, os, sys
 ring, ms, mc, kern, kgso = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:6])
 huge, l0, l1, ncpu, cpu = sys.argv[6:11]
 def r(x, n=3): return round(x, n)
@@ -148,10 +150,12 @@ out = {
     "xcore_rtt_ns_after": ring.get("xcore_rtt_ns_after", -1),
     "chunk_size": ring["chunk_size"], "clients": ring["clients"], "seconds": ring["seconds"],
     "hugepages": huge == "true",
+    # release: -O3 -march; pgo: the same with profile feedback (scripts/pgo-build.sh)
+    "build": os.environ.get("PCDN_BENCH_KIND", "release"),
     "cpus": int(ncpu), "loadavg_start": float(l0), "loadavg_end": float(l1),
 }
 w = sys.stderr.write
-w("cacherd bench on %s (%s CPUs, load average %s at start, %s at end, hugepages %s)\n" % (cpu, ncpu, l0, l1, huge))
+w("cacherd bench on %s (%s CPUs, load average %s at start, %s at end, hugepages %s, %s build)\n" % (cpu, ncpu, l0, l1, huge, out["build"]))
 w("%-52s %10s %10s\n" % ("what", "per core", "wall"))
 w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, net_ring, 1 process (data_mpps_per_core)", out["data_mpps_per_core"], out["data_mpps_wall"]))
 w("%-52s %10.3f %10.3f\n" % ("DATA Mpps, net_memif, 2 processes", out["memif_mpps_per_core"], out["memif_mpps_wall"]))

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # scripts/pgo-build.sh [DIR [MESON-OPTION...]]: a profile-guided release build (GCC
 # -fprofile-generate, a training run, -fprofile-use) in DIR, default build-pgo/: every program,
-# pcdn-cacherd's workers included (they are the same objects pcdn-bench links). The training is the cacherd benchmark's three set-ups, shortened and with
-# other parameters than scripts/bench.sh cacherd measures with (16 clients, a window of 32,
-# 4 MiB of content, 2 s each), so no figure is measured on the load its profile came from.
-# Code the training never runs keeps a normal optimisation (-fprofile-partial-training): the
-# control path, the miss path and IPv6 are not traded for size.
+# pcdn-cacherd's workers included (they are the same objects pcdn-bench links).
+#
+# The training is the cacherd benchmark's three set-ups, shortened and with other parameters than
+# scripts/bench.sh cacherd measures with (16 clients, a window of 32, 4 MiB of content, 2 s
+# each), so no figure is measured on the load its profile came from. Code the training never
+# runs keeps a normal optimisation (-fprofile-partial-training): the control path, the miss path
+# and IPv6 are not traded for size.
 #
 # The build is redone from scratch whenever anything in it is out of date, or meson options are
-# given: a profile taken from other sources would not match them (GCC refuses such a profile). Needs root for the training
-# (DPDK hugepages or --no-huge, as the benchmark does).
+# given: a profile taken from other sources would not match them (GCC refuses such a profile).
+# Needs root for the training (DPDK hugepages or --no-huge, as the benchmark does).
 #
 # Environment: PCDN_MARCH (default native), as scripts/bench.sh.
 set -euo pipefail

@@ -15,10 +15,10 @@ shift
 # a shortened cacherd run with other parameters), as an operator would build the appliance;
 # PCDN_PGO=0 measures the plain release build instead. Every other bench: the plain build.
 if [ "$name" = cacherd ] && [ "${PCDN_PGO:-1}" != 0 ]; then
-	export PCDN_BENCH_BUILD="$top/build-pgo" PCDN_BENCH_KIND=pgo
+	export PCDN_BENCH_BUILD="$top/build-pgo"
 	"$top/scripts/pgo-build.sh" "$PCDN_BENCH_BUILD"
 else
-	export PCDN_BENCH_BUILD="$top/build-bench" PCDN_BENCH_KIND=release
+	export PCDN_BENCH_BUILD="$top/build-bench"
 	if [ ! -f "$PCDN_BENCH_BUILD/build.ninja" ]; then
 		meson setup "$PCDN_BENCH_BUILD" --buildtype=release -Dmarch="${PCDN_MARCH:-native}" >&2
 	fi

@@ -21,8 +21,8 @@ dir=${1:-$top/build-pgo}
 extra=("$@") # more meson options, e.g. --prefix=/usr for an install from DIR
 march=${PCDN_MARCH:-native}
 log=$dir/pgo-build.log
-# meson's and ninja's output go to the log (profile feedback changes inlining, and with it what
-# GCC's flow warnings believe); shown when a step fails
+# meson's, ninja's and the training's output go to the log (profile feedback changes inlining,
+# and with it what GCC's flow warnings believe); its tail is shown when a step fails
 step() {
 	"$@" >>"$log" 2>&1 || {
 		tail -40 "$log" >&2
@@ -54,13 +54,8 @@ find "$dir" -name '*.gcda' -delete
 step ninja -C "$dir"
 
 echo "pgo-build: training (the cacherd benchmark, shortened, other parameters)" >&2
-PCDN_BENCH_BUILD="$dir" PCDN_BENCH_SECONDS=2 PCDN_BENCH_CLIENTS=16 PCDN_BENCH_WINDOW=32 \
-	PCDN_BENCH_CONTENT_MIB=4 "$top/scripts/bench/cacherd.sh" >"$dir/pgo-training.json" \
-	2>"$dir/pgo-training.log" || {
-	tail -30 "$dir/pgo-training.log" >&2
-	echo "pgo-build: the training run failed (log: $dir/pgo-training.log)" >&2
-	exit 1
-}
+step env PCDN_BENCH_BUILD="$dir" PCDN_BENCH_SECONDS=2 PCDN_BENCH_CLIENTS=16 PCDN_BENCH_WINDOW=32 \
+	PCDN_BENCH_CONTENT_MIB=4 "$top/scripts/bench/cacherd.sh"
 n=$(find "$dir" -name '*.gcda' | wc -l)
 [ "$n" -gt 0 ] || { echo "pgo-build: the training wrote no profile" >&2; exit 1; }
 

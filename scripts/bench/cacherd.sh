@@ -10,7 +10,8 @@
 # Per-core figures are DATA per core-second of packet work: each worker thread's CPU time
 # (schedstat) minus its idle polling, so they hold on a shared machine; wall rates are printed
 # beside them. Run through scripts/bench.sh cacherd, which builds with profile feedback
-# (scripts/pgo-build.sh; PCDN_PGO=0: the plain release build); "build" in the JSON says which.
+# (scripts/pgo-build.sh; PCDN_PGO=0: the plain release build); "build" in the JSON says which
+# (read from the build directory's options).
 # Last line: one JSON object.
 # Environment: PCDN_BENCH_SECONDS (default 5), PCDN_BENCH_CLIENTS (64), PCDN_BENCH_WINDOW (chunks
 # each client requests ahead, 64), PCDN_BENCH_CONTENT_MIB (16),
@@ -113,10 +114,16 @@ load_end=$(cut -d' ' -f1 /proc/loadavg)
 
 python3 - "$tmp/ring.json" "$tmp/ms.json" "$tmp/mc.json" "$tmp/kernel.json" "$tmp/kernel_gso.json" \
 	"$huge" "$load_start" "$load_end" "$(nproc)" \
-	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" <<'PY'
-import json, os, sys
+	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+	"$build/meson-info/intro-buildoptions.json" <<'PY'
+import json, sys
 ring, ms, mc, kern, kgso = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:6])
 huge, l0, l1, ncpu, cpu = sys.argv[6:11]
+try: # what the measured binaries were built as: pgo (scripts/pgo-build.sh), else the buildtype
+    opts = {o["name"]: o["value"] for o in json.load(open(sys.argv[11]))}
+except (OSError, ValueError):
+    opts = {}
+build = {"use": "pgo", "generate": "pgo-instrumented"}.get(opts.get("b_pgo"), opts.get("buildtype", "unknown"))
 def r(x, n=3): return round(x, n)
 ratio = lambda a, b: r(a / b, 2) if b else 0
 out = {
@@ -150,8 +157,7 @@ out = {
     "xcore_rtt_ns_after": ring.get("xcore_rtt_ns_after", -1),
     "chunk_size": ring["chunk_size"], "clients": ring["clients"], "seconds": ring["seconds"],
     "hugepages": huge == "true",
-    # release: -O3 -march; pgo: the same with profile feedback (scripts/pgo-build.sh)
-    "build": os.environ.get("PCDN_BENCH_KIND", "release"),
+    "build": build,
     "cpus": int(ncpu), "loadavg_start": float(l0), "loadavg_end": float(l1),
 }
 w = sys.stderr.write

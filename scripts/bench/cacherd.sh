@@ -33,7 +33,9 @@ spids=()
 cleanup() {
 	for p in "${spids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${spids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp" /var/run/dpdk/pcdn_bc_*_$$
+	# The EAL leaves its hugepage files behind (the next EAL start clears unused ones): the
+	# memif processes run last and would hold 2 GiB of hugepages until then.
+	rm -rf "$tmp" /var/run/dpdk/pcdn_bc_*_$$ /dev/hugepages/pcdn_bc_*_$$map_*
 }
 trap cleanup EXIT
 load_start=$(cut -d' ' -f1 /proc/loadavg)

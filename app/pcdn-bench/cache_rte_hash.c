@@ -2,6 +2,7 @@
  * read/write-concurrency mode with the same keys, bulk lookups of the same burst size, one
  * thread. EAL starts here, late in the run, with its own file prefix; hugepages when the
  * caller says they are there, --no-huge otherwise. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,14 +15,26 @@
 #include "bench.h"
 #include "cache.h"
 
+/* The EAL's end, and its runtime directory (left empty by the in-memory modes) removed. */
+static void eal_done(const char *rundir)
+{
+	rte_eal_cleanup();
+	if (rundir[0])
+		rmdir(rundir);
+}
+
 struct bench_rate bench_rte_hash_lookups(const struct bench_keyset *ks, bool hugepages,
 					 unsigned repeat)
 {
-	char prefix[64], name[32];
+	char prefix[64], name[32], rundir[PATH_MAX];
+	/* Nothing shared with another process (no files in the runtime directory, no telemetry
+	 * socket there, hugepage files unlinked once mapped), so that a run leaves nothing behind:
+	 * the EAL keeps both kinds of file after its cleanup. */
 	char *argv[] = { "pcdn-bench", "--no-pci", prefix, "-l", "0", "--log-level", "lib.*:error",
+			 "--no-telemetry", hugepages ? "--in-memory" : "--no-shconf",
 			 hugepages ? "--socket-mem=1024" : "--no-huge", hugepages ? NULL : "-m",
 			 hugepages ? NULL : "1536", NULL };
-	int argc = hugepages ? 8 : 10;
+	int argc = hugepages ? 10 : 12;
 	struct rte_hash *h;
 	uint64_t found = 0, done = 0, pos = 0;
 	const void *kp[64];
@@ -32,6 +45,7 @@ struct bench_rate bench_rte_hash_lookups(const struct bench_keyset *ks, bool hug
 	snprintf(prefix, sizeof(prefix), "--file-prefix=pcdn-bench-%d", (int)getpid());
 	if (rte_eal_init(argc, argv) < 0)
 		return fail;
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	snprintf(name, sizeof(name), "bench_%d", (int)getpid());
 	struct rte_hash_parameters p = {
 		.name = name,
@@ -43,13 +57,13 @@ struct bench_rate bench_rte_hash_lookups(const struct bench_keyset *ks, bool hug
 	};
 	h = rte_hash_create(&p);
 	if (!h) {
-		rte_eal_cleanup();
+		eal_done(rundir);
 		return fail;
 	}
 	for (uint32_t i = 0; i < ks->nkeys; i++) {
 		if (rte_hash_add_key_data(h, &ks->keys[i], (void *)(uintptr_t)(i + 1)) < 0) {
 			rte_hash_free(h);
-			rte_eal_cleanup();
+			eal_done(rundir);
 			return fail;
 		}
 	}
@@ -76,13 +90,13 @@ struct bench_rate bench_rte_hash_lookups(const struct bench_keyset *ks, bool hug
 		c1 = bench_cpu_now();
 		if (found != done) {
 			rte_hash_free(h);
-			rte_eal_cleanup();
+			eal_done(rundir);
 			return fail;
 		}
 		vw[r] = (double)done / (t1 - t0);
 		vc[r] = (double)done / (c1 - c0);
 	}
 	rte_hash_free(h);
-	rte_eal_cleanup();
+	eal_done(rundir);
 	return (struct bench_rate){ bench_median(vw, repeat), bench_median(vc, repeat) };
 }

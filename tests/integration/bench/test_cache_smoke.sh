@@ -7,16 +7,30 @@
 set -euo pipefail
 exe=$1
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+restore=""
+cleanup() {
+	[ -z "$restore" ] || echo "$restore" >/proc/sys/vm/nr_hugepages || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 
-modes=(--no-hugepages)
+# Hugepages for the second run (root, as the suite runs): 512 for rte_hash's socket memory,
+# the rest for the cache region; given back at exit.
+need=640
 free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
-# 512 pages for rte_hash's socket memory, the rest for the cache region
-if [ "${free:-0}" -ge 700 ] && grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts; then
-	modes+=("")
+if [ "${free:-0}" -lt "$need" ]; then
+	restore=$(awk '/^HugePages_Total:/ { print $2 }' /proc/meminfo)
+	echo $((restore + need - free)) >/proc/sys/vm/nr_hugepages
 fi
+if ! grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts; then
+	mkdir -p /dev/hugepages
+	mount -t hugetlbfs nodev /dev/hugepages
+fi
+free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+[ "$free" -ge "$need" ] || { echo "FAIL: only $free hugepages could be reserved"; exit 1; }
+
 fail=0
-for mode in "${modes[@]}"; do
+for mode in --no-hugepages ""; do
 	# shellcheck disable=SC2086
 	"$exe" cache --chunks 65536 --lookups 1000000 --repeat 1 --no-miss-ratio $mode \
 		>"$tmp/out.json" 2>"$tmp/err.log" &

@@ -19,8 +19,7 @@
 static void eal_done(const char *rundir)
 {
 	rte_eal_cleanup();
-	if (rundir[0])
-		rmdir(rundir);
+	rmdir(rundir);
 }
 
 struct bench_rate bench_rte_hash_lookups(const struct bench_keyset *ks, bool hugepages,
@@ -34,7 +33,7 @@ struct bench_rate bench_rte_hash_lookups(const struct bench_keyset *ks, bool hug
 			 "--no-telemetry", hugepages ? "--in-memory" : "--no-shconf",
 			 hugepages ? "--socket-mem=1024" : "--no-huge", hugepages ? NULL : "-m",
 			 hugepages ? NULL : "1536", NULL };
-	int argc = hugepages ? 10 : 12;
+	int argc = 0;
 	struct rte_hash *h;
 	uint64_t found = 0, done = 0, pos = 0;
 	const void *kp[64];
@@ -43,6 +42,8 @@ struct bench_rate bench_rte_hash_lookups(const struct bench_keyset *ks, bool hug
 	struct bench_rate fail = { -1, -1 };
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=pcdn-bench-%d", (int)getpid());
+	while (argv[argc]) /* the hugepage form ends at its first NULL */
+		argc++;
 	if (rte_eal_init(argc, argv) < 0)
 		return fail;
 	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());

@@ -16,28 +16,17 @@ if [ ! -x "$bench" ]; then
 fi
 
 need_pages=1800 # 1.1 GiB cache region + 1 GiB EAL socket memory, 2 MiB pages
-restore=""
-if [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
-	total=$(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo)
-	free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-	if [ "$free" -lt "$need_pages" ]; then
-		echo $((total + need_pages - free)) >/proc/sys/vm/nr_hugepages || true
-		restore=$total
-	fi
-	if ! grep -q ' hugetlbfs ' /proc/mounts; then
-		mkdir -p /dev/hugepages
-		mount -t hugetlbfs nodev /dev/hugepages || true
-	fi
+# shellcheck source=scripts/lib/hugepages.sh
+. "$top/scripts/lib/hugepages.sh"
+if [ "$(id -u)" -eq 0 ]; then
+	hugepages_reserve "$need_pages"
+	hugepages_mount || true
 fi
-cleanup() {
-	if [ -n "$restore" ]; then
-		echo "$restore" >/proc/sys/vm/nr_hugepages || true
-	fi
-}
+cleanup() { hugepages_restore; }
 trap cleanup EXIT
 
 {
 	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "hugepages free: $(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo) x $(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo) kB"
+	echo "hugepages free: $(hugepages_free) x $(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo) kB"
 } >&2
 "$bench" cache "$@"

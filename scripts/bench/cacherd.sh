@@ -42,13 +42,13 @@ load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 # Hugepages when they can be had (BUILD-NOTES: 165 vs 69 Mpps for mbuf traffic), else --no-huge.
 need_pages=1536 # 3 GiB: the ring set-up and the two memif processes, 1 GiB each
-free_pages=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
+# shellcheck source=scripts/lib/hugepages.sh
+. "$top/scripts/lib/hugepages.sh"
 if [ "${PCDN_BENCH_NO_HUGE:-0}" = 1 ]; then
 	free_pages=0
-elif [ "${free_pages:-0}" -lt "$need_pages" ] && [ -w /proc/sys/vm/nr_hugepages ]; then
-	total=$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)
-	sysctl -q -w vm.nr_hugepages=$((total + need_pages - free_pages)) || true
-	free_pages=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
+else
+	hugepages_reserve "$need_pages" # kept after the run: the next runs of a set need them too
+	free_pages=$(hugepages_free)
 fi
 if [ "${free_pages:-0}" -ge "$need_pages" ] && mountpoint -q /dev/hugepages; then
 	huge=true

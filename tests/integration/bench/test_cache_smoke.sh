@@ -7,9 +7,11 @@
 set -euo pipefail
 exe=$1
 tmp=$(mktemp -d)
-restore=""
+# shellcheck source=scripts/lib/hugepages.sh
+. "$(dirname "$0")/../../../scripts/lib/hugepages.sh"
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
-	[ -z "$restore" ] || echo "$restore" >/proc/sys/vm/nr_hugepages || true
+	hugepages_restore
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -17,17 +19,10 @@ trap cleanup EXIT
 # Hugepages for the second run (root, as the suite runs): 512 for rte_hash's socket memory,
 # the rest for the cache region; given back at exit.
 need=640
-free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
-if [ "${free:-0}" -lt "$need" ]; then
-	restore=$(awk '/^HugePages_Total:/ { print $2 }' /proc/meminfo)
-	echo $((restore + need - free)) >/proc/sys/vm/nr_hugepages
-fi
-if ! grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts; then
-	mkdir -p /dev/hugepages
-	mount -t hugetlbfs nodev /dev/hugepages
-fi
-free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
-[ "$free" -ge "$need" ] || { echo "FAIL: only $free hugepages could be reserved"; exit 1; }
+hugepages_reserve "$need"
+hugepages_mount
+free=$(hugepages_free)
+[ "${free:-0}" -ge "$need" ] || { echo "FAIL: only $free hugepages could be reserved"; exit 1; }
 
 fail=0
 for mode in --no-hugepages ""; do

@@ -65,6 +65,7 @@ int dp_cacher_create(struct dp_cacher *dc, const struct dp_swarm_conf *conf, uns
 	cc.nclasses = 1;
 	cc.classes[0].slot_size = (conf->chunk_size + 63) / 64 * 64;
 	cc.classes[0].nslots = (uint32_t)dc->chunks + 64;
+	cc.slot_headroom = conf->slot_headroom;
 	cc.max_swarms = 4;
 	cc.meta_bytes = 2 * (uint64_t)meta_len + (1 << 20);
 	cc.max_readers = max_readers;
@@ -83,7 +84,7 @@ int dp_cacher_create(struct dp_cacher *dc, const struct dp_swarm_conf *conf, uns
 	cc.region = dc->mz->addr;
 	cc.region_len = region;
 	/* pcdn-cacherd's per-slot mbufs, as its cache_setup makes them */
-	dc->slots = cacherd_slots_create(cc.classes[0].nslots, SOCKET_ID_ANY);
+	dc->slots = cacherd_slots_create(cc.classes[0].nslots, conf->slot_headroom, SOCKET_ID_ANY);
 	if (!dc->slots) {
 		rc = -errno;
 		goto out;

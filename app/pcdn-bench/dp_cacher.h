@@ -23,6 +23,9 @@ struct dp_swarm_conf {
 	uint32_t chunk_size;
 	uint8_t hash_fn;
 	uint64_t seed;
+	/* lib/cache's slot headroom, as pcdn-cacherd's cache.slot_headroom (0: every DATA is a
+	 * header mbuf chained to the slot's mbuf) */
+	uint16_t slot_headroom;
 };
 
 struct dp_cacher;

@@ -42,6 +42,7 @@ struct dp_opts {
 	const char *memif_socket;
 	unsigned clients, window, workers, sample;
 	uint32_t chunk_size;
+	uint16_t slot_headroom;
 	uint64_t content_mib;
 	int hash_fn;
 	uint64_t seed;
@@ -69,6 +70,8 @@ static void usage(FILE *f)
 	    "64)\n"
 	    "  --workers N             cacher worker lcores (default 1)\n"
 	    "  --chunk-size N          bytes (default 1024)\n"
+	    "  --slot-headroom N       cache slot headroom for DATA sent in place, 0..4096, a\n"
+	    "                          multiple of 64 (default 256, pcdn-cacherd's; 0: chained)\n"
 	    "  --content-mib N         swarm size (default 16)\n"
 	    "  --hash NAME             Merkle hash (default sha256)\n"
 	    "  --seed N                content seed (default 1; both memif processes alike)\n"
@@ -101,6 +104,7 @@ static int parse_opts(int argc, char **argv, struct dp_opts *o)
 					      {"window", required_argument, NULL, 'w'},
 					      {"workers", required_argument, NULL, 'W'},
 					      {"chunk-size", required_argument, NULL, 'k'},
+					      {"slot-headroom", required_argument, NULL, 'R'},
 					      {"content-mib", required_argument, NULL, 'm'},
 					      {"hash", required_argument, NULL, 'H'},
 					      {"seed", required_argument, NULL, 'r'},
@@ -121,6 +125,7 @@ static int parse_opts(int argc, char **argv, struct dp_opts *o)
 			      .workers = 1,
 			      .sample = 1024,
 			      .chunk_size = 1024,
+			      .slot_headroom = 256,
 			      .content_mib = 16,
 			      .hash_fn = PPSPP_HASH_SHA256,
 			      .seed = 1,
@@ -162,6 +167,11 @@ static int parse_opts(int argc, char **argv, struct dp_opts *o)
 			if (parse_u(optarg, 64, 1400, &v) < 0)
 				goto bad;
 			o->chunk_size = (uint32_t)v;
+			break;
+		case 'R':
+			if (parse_u(optarg, 0, 4096, &v) < 0 || v % 64)
+				goto bad;
+			o->slot_headroom = (uint16_t)v;
 			break;
 		case 'm':
 			if (parse_u(optarg, 1, 4096, &v) < 0)
@@ -408,7 +418,8 @@ static struct dp_cacher *cacher_start(const struct dp_opts *o, uint16_t port,
 	struct dp_swarm_conf sc = {.content_len = o->content_mib << 20,
 				   .chunk_size = o->chunk_size,
 				   .hash_fn = (uint8_t)o->hash_fn,
-				   .seed = o->seed};
+				   .seed = o->seed,
+				   .slot_headroom = o->slot_headroom};
 	struct net_dataplane_config cfg = {
 	    .n_workers = o->workers,
 	    .ppspp_port = DP_PPSPP_PORT,
@@ -664,6 +675,9 @@ static void print_details(const struct dp_run *r)
 			if (sum.drop[k])
 				fprintf(stderr, "cacher drop %s: %llu\n", net_drop_name(k),
 					(unsigned long long)sum.drop[k]);
+		fprintf(stderr, "cacher zero-copy datagrams %llu, of them in place (one segment) %llu\n",
+			(unsigned long long)sum.ctr[NET_CTR_UDP_OUT_EXTBUF],
+			(unsigned long long)sum.ctr[NET_CTR_UDP_OUT_INPLACE]);
 		for (unsigned i = 0; i < r->nw; i++) {
 			ppspp_engine_counters_format(
 			    ppspp_engine_counters(dp_cacher_engine(r->dc, i)), buf, sizeof(buf));
@@ -790,10 +804,11 @@ static void print_json(const struct dp_run *r, const struct dp_result *x, const 
 		fclose(la);
 	}
 	printf("{\"bench\":\"dp\",\"setup\":\"%s\",\"workers\":%u,\"clients\":%u,\"window\":%u,"
-	       "\"chunk_size\":%u,\"content_mib\":%llu,\"hash\":\"%s\",\"seconds\":%.2f,"
+	       "\"chunk_size\":%u,\"slot_headroom\":%u,\"content_mib\":%llu,\"hash\":\"%s\","
+	       "\"seconds\":%.2f,"
 	       "\"hugepages\":%s,\"data_mpps_wall\":%.4f,\"data_mpps_wall_per_core\":%.4f,"
 	       "\"payload_gbps\":%.3f,\"p50_us\":%.1f,\"p99_us\":%.1f",
-	       setup, r->nw, r->o.clients, r->o.window, r->o.chunk_size,
+	       setup, r->nw, r->o.clients, r->o.window, r->o.chunk_size, r->o.slot_headroom,
 	       (unsigned long long)r->o.content_mib, ppspp_hash_name((uint8_t)r->o.hash_fn), x->dt,
 	       rte_eal_has_hugepages() ? "true" : "false", x->data_mpps, x->data_mpps / r->nw,
 	       x->payload_gbps, x->p50, x->p99);

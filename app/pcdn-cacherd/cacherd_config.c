@@ -12,8 +12,9 @@ static const char *const root_keys[] = {
     "upstreams",  "cache",	    "serve",   "fill",		 NULL};
 static const char *const mempool_keys[] = {"mbufs", "cache", "ext_mbufs", NULL};
 static const char *const neigh_keys[] = {"entries", "reachable_ms", "retrans_ms", "probes", NULL};
-static const char *const cache_keys[] = {"classes",	  "max_swarms", "meta_mb",
-					 "small_percent", "hugepages",	"chunk_map_mb", NULL};
+static const char *const cache_keys[] = {"classes",	"max_swarms",	"meta_mb",
+					 "small_percent", "hugepages",	"chunk_map_mb",
+					 "slot_headroom", NULL};
 static const char *const class_keys[] = {"slot_size", "slots", NULL};
 static const char *const serve_keys[] = {"max_swarms", "max_channels", "max_peers", "send_burst",
 					 "tx_hold",    NULL};
@@ -304,6 +305,15 @@ static int parse_cache(const config_setting_t *root, struct cacherd_config *c, c
 	TRY(get_uint(g, "small_percent", 1, 50, 10, &c->cache_small_percent, err, errlen));
 	TRY(get_uint(g, "chunk_map_mb", 0, 65536, 0, &c->cache_chunk_map_mb, err, errlen));
 	TRY(pcdn_conf_bool(g, "hugepages", false, true, &c->cache_hugepages, err, errlen));
+	/* 256: a DATA's Ethernet/IPv6/UDP/PPSPP headers with three uncle hashes fit in front of
+	 * its payload, so it leaves as one buffer */
+	TRY(get_uint(g, "slot_headroom", 0, 4096, 256, &c->cache_slot_headroom, err, errlen));
+	if (c->cache_slot_headroom % 64) {
+		pcdn_conf_error(config_setting_get_member(g, "slot_headroom"), "slot_headroom", err,
+				errlen, "%u: a multiple of 64 (the payload stays 64-byte aligned)",
+				c->cache_slot_headroom);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -59,6 +59,8 @@ struct cacherd_config {
 	} cache_classes[CACHERD_MAX_CACHE_CLASSES];
 	unsigned cache_max_swarms, cache_meta_mb, cache_small_percent;
 	unsigned cache_chunk_map_mb; /* 0: lib/cache's default (16 bytes per slot) */
+	/* bytes in front of each slot's payload where a DATA's headers are built (0: none) */
+	unsigned cache_slot_headroom;
 	bool cache_hugepages;
 	/* workers' engines */
 	unsigned serve_max_swarms, serve_max_channels, serve_max_peers, serve_send_burst;

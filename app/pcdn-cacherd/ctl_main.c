@@ -351,9 +351,10 @@ static int cmd_show_cache(void *ctx, int argc, char **argv, struct ctl_reply *r)
 							(int)c->cache_classes[i].slots));
 		return ctl_reply_json(
 		    r,
-		    json_pack("{s:I, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		    json_pack("{s:I, s:b, s:o, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			      "region_bytes", (json_int_t)cache_region_len(d->cache), "hugepages",
-			      cache_uses_hugepages(d->cache), "classes", cl, "chunks",
+			      cache_uses_hugepages(d->cache), "classes", cl, "slot_headroom",
+			      (int)cache_slot_headroom(d->cache), "chunks",
 			      (json_int_t)cs.chunks, "bytes", (json_int_t)cs.bytes, "pinned_chunks",
 			      (json_int_t)cs.pinned_chunks, "pinned_bytes",
 			      (json_int_t)cs.pinned_bytes, "hits", (json_int_t)cs.hits, "misses",
@@ -365,6 +366,7 @@ static int cmd_show_cache(void *ctx, int argc, char **argv, struct ctl_reply *r)
 	for (unsigned i = 0; i < c->cache_n_classes; i++)
 		ctl_reply_printf(r, "class %u     %u slots of %u bytes\n", i,
 				 c->cache_classes[i].slots, c->cache_classes[i].slot_size);
+	ctl_reply_printf(r, "headroom    %u bytes per slot\n", cache_slot_headroom(d->cache));
 	ctl_reply_printf(r,
 			 "chunks      %" PRIu64 " (%" PRIu64 " bytes)\n"
 			 "pinned      %" PRIu64 " (%" PRIu64 " bytes)\n"
@@ -800,11 +802,12 @@ static int cmd_show_config(void *ctx, int argc, char **argv, struct ctl_reply *r
 	json_object_set_new(o, "ports", ports);
 	json_object_set_new(o, "upstreams", ups);
 	json_object_set_new(o, "cache",
-			    json_pack("{s:o, s:i, s:i, s:i, s:b, s:i}", "classes", classes,
+			    json_pack("{s:o, s:i, s:i, s:i, s:b, s:i, s:i}", "classes", classes,
 				      "max_swarms", (int)c->cache_max_swarms, "meta_mb",
 				      (int)c->cache_meta_mb, "small_percent",
 				      (int)c->cache_small_percent, "hugepages", c->cache_hugepages,
-				      "chunk_map_mb", (int)c->cache_chunk_map_mb));
+				      "chunk_map_mb", (int)c->cache_chunk_map_mb, "slot_headroom",
+				      (int)c->cache_slot_headroom));
 	json_object_set_new(
 	    o, "serve",
 	    json_pack("{s:i, s:i, s:i, s:i, s:i}", "max_swarms", (int)c->serve_max_swarms,

@@ -195,6 +195,7 @@ static int cache_setup(struct cacherd *d)
 	cc.max_readers = c->n_workers;
 	cc.small_percent = c->cache_small_percent;
 	cc.chunk_map_bytes = (uint64_t)c->cache_chunk_map_mb << 20;
+	cc.slot_headroom = c->cache_slot_headroom;
 	cc.no_hugepages = !c->cache_hugepages;
 	len = cache_region_size(&cc);
 	if (len == 0) {
@@ -218,7 +219,7 @@ static int cache_setup(struct cacherd *d)
 	uint32_t nslots = 0;
 	for (unsigned i = 0; i < cc.nclasses; i++)
 		nslots += cc.classes[i].nslots;
-	d->slots = cacherd_slots_create(nslots, (int)rte_socket_id());
+	d->slots = cacherd_slots_create(nslots, (uint16_t)cc.slot_headroom, (int)rte_socket_id());
 	if (!d->slots) {
 		PCDN_LOG(cacherd_log, ERR, "cache: %u slot mbufs: %s", nslots, strerror(errno));
 		return -errno;

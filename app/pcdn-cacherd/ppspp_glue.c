@@ -50,8 +50,22 @@ static int glue_route(struct cacherd_ppspp *g, const struct ppspp_peer_addr *to,
 static void glue_payload(struct cacherd_ppspp *g, const void *payload, size_t len, void *ref,
 			 struct net_payload *pl)
 {
-	struct rte_mbuf *seg = g->payload_seg ? g->payload_seg(g->ref_ctx, ref) : NULL;
+	struct rte_mbuf *seg = NULL, *f;
+	uint16_t room = 0;
 
+	/* The frame view first: its line is the one a DATA sent in place writes (its count), and
+	 * it carries the sum; the slot's own mbuf is not read unless the datagram is chained. */
+	f = g->payload_frame ? g->payload_frame(g->ref_ctx, ref, &seg, &room) : NULL;
+	if (f && (const uint8_t *)f->buf_addr + room == (const uint8_t *)payload &&
+	    f->buf_len == room + len) {
+		*pl = (struct net_payload){
+		    .addr = payload, .len = (uint32_t)len, .seg = seg, .frame = f, .frame_room = room};
+		pl->has_sum = cacherd_slot_sum(f, &pl->sum);
+		if (!pl->has_sum && g->payload_sum)
+			pl->has_sum = g->payload_sum(g->ref_ctx, ref, &pl->sum);
+		return;
+	}
+	seg = g->payload_seg ? g->payload_seg(g->ref_ctx, ref) : NULL;
 	if (seg && seg->data_len == len && rte_pktmbuf_mtod(seg, const void *) == payload) {
 		*pl = (struct net_payload){.addr = payload, .len = (uint32_t)len, .seg = seg};
 		pl->has_sum = cacherd_slot_sum(seg, &pl->sum);

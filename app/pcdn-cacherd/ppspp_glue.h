@@ -37,6 +37,12 @@ struct cacherd_ppspp {
 	 * own mbuf, slot_mbuf.h, whose payload sum cacherd_slot_sum reads before payload_sum is
 	 * asked); NULL (or no callback): the external-buffer path. */
 	struct rte_mbuf *(*payload_seg)(void *ref_ctx, void *payload_ref);
+	/* The payload's frame view (net_payload.frame: the same bytes with *room writable bytes
+	 * in front, for a DATA sent in place as one segment; e.g. the cache slot's, slot_mbuf.h),
+	 * with *seg set to the mbuf payload_seg would give, so that neither is asked again; NULL
+	 * (or no callback): payload_seg's path. Its payload sum is read from it. */
+	struct rte_mbuf *(*payload_frame)(void *ref_ctx, void *payload_ref, struct rte_mbuf **seg,
+					  uint16_t *room);
 	/* Called once per poll loop iteration, after the engine ran (NULL: nothing): where a worker
 	 * reading lib/cache under QSBR reports its quiescent state. */
 	void (*on_loop)(void *ref_ctx);

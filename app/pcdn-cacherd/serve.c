@@ -102,9 +102,11 @@ static int serve_get_chunks(void *ctx, uint64_t first, unsigned n, struct ppspp_
 		out[i].len = hits[i].len;
 		out[i].ref = (void *)(uintptr_t)hits[i].slot;
 		/* what sending it reads next, loading while the engine works on the chunks before
-		 * it: the slot's mbuf (written: its reference count; it carries the payload's sum
-		 * too), else the cache's slot record with the sum */
-		if (wk->d->slots && hits[i].slot < wk->d->slots->n)
+		 * it: the slot's frame view or its mbuf (written: the claim or the reference count;
+		 * each carries the payload's sum too), else the cache's slot record with the sum */
+		if (wk->d->slots && wk->d->slots->f && hits[i].slot < wk->d->slots->n)
+			__builtin_prefetch(&wk->d->slots->f[hits[i].slot], 1);
+		else if (wk->d->slots && hits[i].slot < wk->d->slots->n)
 			__builtin_prefetch(&wk->d->slots->m[hits[i].slot], 1);
 		else
 			cache_slot_prefetch(wk->d->cache, hits[i].slot);
@@ -139,6 +141,15 @@ static struct rte_mbuf *serve_payload_seg(void *ctx, void *ref)
 	struct cacherd_worker *wk = ctx;
 
 	return cacherd_slot_mbuf(wk->d->slots, (uint32_t)(uintptr_t)ref);
+}
+
+/* The slot's frame view (slot_mbuf.h), when the cache has headroom: a DATA sent in place. */
+static struct rte_mbuf *serve_payload_frame(void *ctx, void *ref, struct rte_mbuf **seg,
+					    uint16_t *room)
+{
+	struct cacherd_worker *wk = ctx;
+
+	return cacherd_slot_frame(wk->d->slots, (uint32_t)(uintptr_t)ref, seg, room);
 }
 
 static void serve_ref_release(void *ctx, void *ref)
@@ -370,6 +381,7 @@ int cacherd_workers_create(struct cacherd *d)
 		    .iova = d->cache_iova_linear ? serve_iova : NULL,
 		    .payload_sum = serve_payload_sum,
 		    .payload_seg = serve_payload_seg,
+		    .payload_frame = serve_payload_frame,
 		    .on_loop = serve_loop,
 		    .draining = &d->draining,
 		    .drain_refused = &wk->ctr.ctr[CACHERD_CTR_drop_draining],

@@ -70,6 +70,8 @@ static int conf_check(const struct cache_conf *conf)
 		return -EINVAL;
 	if (conf->region && ((uintptr_t)conf->region % 64))
 		return -EINVAL;
+	if (conf->slot_headroom % 64 || conf->slot_headroom > 4096)
+		return -EINVAL;
 	return 0;
 }
 
@@ -95,9 +97,10 @@ static void layout_compute(const struct cache_conf *conf, struct layout *L)
 	L->meta = off;
 	off = align_up(off + conf->meta_bytes, 4096);
 	for (unsigned i = 0; i < conf->nclasses; i++) {
+		size_t stride = (size_t)conf->classes[i].slot_size + conf->slot_headroom;
+
 		L->data[i] = off;
-		off = align_up(off + (size_t)conf->classes[i].nslots * conf->classes[i].slot_size,
-			       4096);
+		off = align_up(off + (size_t)conf->classes[i].nslots * stride, 4096);
 	}
 	L->total = off;
 }
@@ -123,6 +126,7 @@ static void hdr_fill(struct cache_hdr *h, const struct cache_conf *conf, size_t 
 	h->region_size = total;
 	h->meta_bytes = conf->meta_bytes;
 	h->max_swarms = conf->max_swarms;
+	h->slot_headroom = conf->slot_headroom;
 	memcpy(h->classes, conf->classes, sizeof(h->classes[0]) * conf->nclasses);
 	h->initialised = CACHE_COMMIT_VALID;
 	h->crc = cache_crc32c(0, h, offsetof(struct cache_hdr, crc));
@@ -153,7 +157,8 @@ static int hdr_check(const struct cache_hdr *h, const struct cache_conf *conf, s
 	if (memcmp(h, &want, sizeof(want)) != 0) {
 		PCDN_LOG(cache_log, ERR,
 			 "cache file: geometry differs from the configuration (classes, swarms, "
-			 "metadata size)");
+			 "metadata size or slot headroom: %u configured, %u in the file)",
+			 conf->slot_headroom, h->slot_headroom);
 		return -EPROTO;
 	}
 	return 1;
@@ -385,7 +390,8 @@ struct cache *cache_create(const struct cache_conf *conf)
 		c->cls[i].slot_size = conf->classes[i].slot_size;
 		c->cls[i].nslots = conf->classes[i].nslots;
 		c->cls[i].first = first;
-		c->cls[i].data = c->base + L.data[i];
+		c->cls[i].stride = conf->classes[i].slot_size + conf->slot_headroom;
+		c->cls[i].data = c->base + L.data[i] + conf->slot_headroom;
 		first += conf->classes[i].nslots;
 	}
 
@@ -452,6 +458,11 @@ void *cache_region_base(const struct cache *c)
 size_t cache_region_len(const struct cache *c)
 {
 	return c->len;
+}
+
+uint32_t cache_slot_headroom(const struct cache *c)
+{
+	return c->conf.slot_headroom;
 }
 
 bool cache_uses_hugepages(const struct cache *c)

@@ -110,6 +110,12 @@ struct cache_conf {
 	 * one per chunk). 0: 16 bytes per slot (maps for about 1.75 times as many chunks as the
 	 * cache holds). */
 	uint64_t chunk_map_bytes;
+	/* Bytes in front of every slot's data that belong to the slot and that the cache never
+	 * reads or writes: a zero-copy sender may build a packet's headers there, right before
+	 * the payload, and send the datagram as one buffer. A multiple of 64 (the data stays
+	 * 64-byte aligned), at most 4096; 0 (cache_conf_init) for none. Every class's slots then
+	 * lie slot_size + slot_headroom apart. Part of a warm-restart file's geometry. */
+	uint32_t slot_headroom;
 };
 
 /* Defaults: QSBR, classes 1 KiB x 65536 and 8 KiB x 8192, 1024 swarms, 16 MiB metadata,
@@ -128,6 +134,8 @@ void cache_destroy(struct cache *c);
  * memzone->iova + (ptr - base). */
 void *cache_region_base(const struct cache *c);
 size_t cache_region_len(const struct cache *c);
+/* conf.slot_headroom: writable bytes right before every chunk's data (cache_hit.data). */
+uint32_t cache_slot_headroom(const struct cache *c);
 /* True when the anonymous region got MAP_HUGETLB pages. */
 bool cache_uses_hugepages(const struct cache *c);
 /* Number of chunks and swarms recovered from the file at creation (0 for a fresh cache), and

@@ -30,7 +30,7 @@ struct cache_hdr {
 	uint64_t region_size;
 	uint64_t meta_bytes;
 	uint32_t max_swarms;
-	uint32_t pad;
+	uint32_t slot_headroom; /* was padding, always 0: files from before headroom match 0 */
 	struct cache_class_conf classes[CACHE_MAX_CLASSES];
 	uint32_t initialised; /* CACHE_COMMIT_VALID once the empty layout is written */
 	uint32_t crc; /* over everything above */
@@ -159,7 +159,8 @@ struct cache_class {
 	uint32_t slot_size;
 	uint32_t nslots;
 	uint32_t first; /* global index of the first slot */
-	uint8_t *data;
+	uint32_t stride; /* slot_size + slot_headroom: from one slot's data to the next's */
+	uint8_t *data; /* the first slot's data, after its headroom */
 	/* writer state */
 	uint32_t *free_stack;
 	uint32_t nfree;
@@ -364,8 +365,8 @@ static inline uint8_t *cache_slot_data(const struct cache *c, uint32_t slot)
 {
 	for (unsigned i = c->nclasses - 1; i > 0; i--)
 		if (slot >= c->cls[i].first)
-			return c->cls[i].data + (size_t)(slot - c->cls[i].first) * c->cls[i].slot_size;
-	return c->cls[0].data + (size_t)slot * c->cls[0].slot_size;
+			return c->cls[i].data + (size_t)(slot - c->cls[i].first) * c->cls[i].stride;
+	return c->cls[0].data + (size_t)slot * c->cls[0].stride;
 }
 
 static inline uint32_t cache_slot_crc(const struct cache_slot *s, const void *data)

@@ -31,6 +31,7 @@ extern "C" {
 	X(UDP_IN, "udp_in")                                                                        \
 	X(UDP_OUT, "udp_out")                                                                      \
 	X(UDP_OUT_EXTBUF, "udp_out_extbuf")                                                        \
+	X(UDP_OUT_INPLACE, "udp_out_inplace")                                                      \
 	X(NEIGH_LEARNED, "neigh_learned")                                                          \
 	X(NEIGH_SHARED_OUT, "neigh_shared_out")                                                    \
 	X(NEIGH_SHARED_IN, "neigh_shared_in")                                                      \

@@ -105,6 +105,19 @@ struct net_payload {
 	 * instead of an external-buffer mbuf; the NIC's free drops that reference. release is
 	 * not called (NULL); iova is the mbuf's. */
 	struct rte_mbuf *seg;
+	/* When set (with seg): a second mbuf over the same bytes for sending the whole datagram
+	 * in place, one segment, one NIC descriptor. Its buffer begins frame_room bytes before
+	 * addr (buf_addr = addr - frame_room, buf_len = frame_room + len; frame_room a multiple of
+	 * 64, addr 64-aligned), and those frame_room bytes are the caller's to overwrite. The
+	 * caller holds one reference on it for good: a count of 1 means no datagram has it. A
+	 * datagram whose Ethernet/IP/UDP headers and hdr bytes fit in frame_room claims it by a
+	 * compare-and-swap of that count from 1 to 2 (so two workers never build in the same
+	 * bytes), writes them right before the payload, and goes out as that mbuf alone; the
+	 * NIC's free gives the claim back. When it is claimed already, or the headers do not fit,
+	 * seg is chained as without it. Its fields other than the count are written only by the
+	 * claim's holder. */
+	struct rte_mbuf *frame;
+	uint16_t frame_room;
 };
 
 /* Control path (main lcore). NULL and errno on failure. */

@@ -363,8 +363,14 @@ static void tx_tmpl_init(struct tx_tmpl *tp, const struct net_port *port,
 /* The argument checks net_tx_udp makes on one datagram (no counter: a caller's bug). */
 static inline bool tx_dgram_valid(const void *hdr, uint16_t hdr_len, const struct net_payload *pl)
 {
-	return !(hdr_len && !hdr) && !(pl && (!pl->addr || pl->len > UINT16_MAX)) &&
-	       !(pl && pl->seg && pl->seg->data_len != pl->len);
+	if ((hdr_len && !hdr) || (pl && (!pl->addr || pl->len > UINT16_MAX)))
+		return false;
+	/* A frame view is checked against addr where it is claimed (tx_frame_claim): its seg is
+	 * then never read, and stays cold, unless the claim fails. */
+	if (pl && pl->frame)
+		return pl->seg && pl->frame_room % RTE_CACHE_LINE_SIZE == 0 &&
+		       (uintptr_t)pl->addr % RTE_CACHE_LINE_SIZE == 0;
+	return !(pl && pl->seg && pl->seg->data_len != pl->len);
 }
 
 /* The port index for a datagram from t->local on port_id, or -EINVAL / -EADDRNOTAVAIL. */
@@ -391,8 +397,6 @@ static inline int tx_mtu_check(struct net_worker *w, const struct net_port *port
 	return -EMSGSIZE;
 }
 
-/* The caller's ready payload mbuf after m, with one more reference (net_payload.seg). None of
- * its fields is written: other datagrams may be chaining it on other lcores at the same time. */
 /* The datagram's reference on a ready payload mbuf, taken before its headers are written.
  * Always a locked add: the caller's reference (a cache slot's) is shared with the other workers,
  * so rte_mbuf_refcnt_update's plain store when the count reads 1 ("the only holder") would lose
@@ -418,6 +422,27 @@ static inline void tx_chain_seg(struct net_worker *w, struct rte_mbuf *m, struct
 	m->next = seg;
 	m->nb_segs = 2;
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1); /* zero-copy as well */
+}
+
+/* Claims the payload's frame view (net_payload.frame) for a datagram of hdr_len bytes after the
+ * template's headers: true when they fit its room in front of the payload and no other datagram
+ * holds it. Acquire: whatever read the bytes in front of the payload for the previous holder (a
+ * NIC's DMA, before its free's release decrement) is done before they are written again. */
+static inline bool tx_frame_claim(const struct tx_tmpl *tp, uint16_t hdr_len,
+				  const struct net_payload *pl)
+{
+	uint16_t idle = 1;
+	struct rte_mbuf *f;
+
+	if (!pl || !pl->frame || (unsigned)tp->hlen + hdr_len > pl->frame_room ||
+	    (unsigned)tp->hlen + hdr_len > NET_TX_HDR_ROOM)
+		return false;
+	f = pl->frame;
+	if ((const uint8_t *)f->buf_addr + pl->frame_room != (const uint8_t *)pl->addr ||
+	    f->buf_len != pl->frame_room + pl->len)
+		return false; /* a caller's bug: never write in front of somebody else's bytes */
+	return __atomic_compare_exchange_n(&f->refcnt, &idle, 2, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
 }
 
 /* Points the raw mbuf e at the caller's payload (no copy) and chains it after m: the fields
@@ -513,6 +538,37 @@ static inline void stream_lines(void *dst, const void *src, unsigned n)
 #endif
 }
 
+/* The template's headers at p with this datagram's lengths, IPv4 ID and IP checksum, then the
+ * caller's header bytes; returns the UDP header (its checksum is the caller's to finish). room64:
+ * 64 bytes may be written at p (a fixed-size copy: a few vector stores; what lands past the
+ * headers is overwritten by the caller's bytes or lies in room nobody sends). */
+static inline uint8_t *tx_put_hdrs(struct net_worker *w, const struct tx_tmpl *tp, uint8_t *p,
+				   bool room64, bool offload, uint32_t udp_len, const void *hdr,
+				   uint16_t hdr_len)
+{
+	uint8_t *ip = p + NET_ETH_HLEN, *u = ip + tp->ip_hlen;
+
+	if (likely(room64))
+		memcpy(p, tp->b, sizeof(tp->b));
+	else
+		memcpy(p, tp->b, tp->hlen);
+	if (tp->v4) {
+		uint16_t tot = (uint16_t)(NET_IPV4_HLEN + udp_len), id = w->ip_id++;
+
+		pcdn_put_be16(ip + 2, tot);
+		pcdn_put_be16(ip + 4, id);
+		if (!offload)
+			pcdn_put_be16(ip + 10, net_csum_fold(tp->ip_sum + tot + id));
+	} else {
+		w->ip_id++; /* the counter advances per datagram of either family */
+		pcdn_put_be16(ip + 4, (uint16_t)udp_len);
+	}
+	pcdn_put_be16(u + 4, (uint16_t)udp_len);
+	if (hdr_len)
+		memcpy(u + NET_UDP_HLEN, hdr, hdr_len);
+	return u;
+}
+
 /* Writes one datagram into the raw mbuf m (and e over its payload, when it has one): the mbuf
  * fields, the template's headers with this datagram's lengths, IPv4 ID and checksums, then the
  * caller's header bytes. A header mbuf of dp->hdr_pool has its frame right after the mbuf
@@ -530,7 +586,7 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 	uint16_t off = small ? 0 : RTE_PKTMBUF_HEADROOM;
 	uint16_t buf_len = small ? NET_TX_HDR_ROOM : m->buf_len;
 	uint16_t len = (uint16_t)(tp->hlen + hdr_len);
-	uint8_t *p, *ip, *u;
+	uint8_t *p, *u;
 	uint8_t fb[NET_TX_HDR_ROOM] __attribute__((aligned(64)));
 
 	if (unlikely((unsigned)off + len > buf_len)) { /* beyond one packet mbuf's room */
@@ -558,28 +614,8 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 		m->tx_offload = 0;
 	}
 	p = small ? fb : (uint8_t *)m->buf_addr + off;
-	/* Fixed size: a few vector stores; what lands past the headers is overwritten by the
-	 * caller's bytes or lies in the tailroom. */
-	if (likely((unsigned)buf_len - off >= sizeof(tp->b)))
-		memcpy(p, tp->b, sizeof(tp->b));
-	else
-		memcpy(p, tp->b, tp->hlen);
-	ip = p + NET_ETH_HLEN;
-	u = ip + tp->ip_hlen;
-	if (tp->v4) {
-		uint16_t tot = (uint16_t)(NET_IPV4_HLEN + udp_len), id = w->ip_id++;
-
-		pcdn_put_be16(ip + 2, tot);
-		pcdn_put_be16(ip + 4, id);
-		if (!offload)
-			pcdn_put_be16(ip + 10, net_csum_fold(tp->ip_sum + tot + id));
-	} else {
-		w->ip_id++; /* the counter advances per datagram of either family */
-		pcdn_put_be16(ip + 4, (uint16_t)udp_len);
-	}
-	pcdn_put_be16(u + 4, (uint16_t)udp_len);
-	if (hdr_len)
-		memcpy(u + NET_UDP_HLEN, hdr, hdr_len);
+	u = tx_put_hdrs(w, tp, p, (unsigned)buf_len - off >= sizeof(tp->b), offload, udp_len, hdr,
+			hdr_len);
 	if (e)
 		tx_attach_payload(w, m, e, pl);
 	else if (pl)
@@ -590,6 +626,40 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 			     ((unsigned)len + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE);
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
 	return 0;
+}
+
+/* Writes a datagram whose frame view tx_frame_claim claimed: the headers end where the payload
+ * begins, in the lines right in front of it, built in a staging buffer and streamed out whole
+ * like a header mbuf's (what lands in front of the frame is room nobody sends); the frame mbuf
+ * then describes headers and payload as one segment. Nothing can fail here. */
+static void tx_fill_frame(struct net_worker *w, const struct tx_tmpl *tp, const void *hdr,
+			  uint16_t hdr_len, const struct net_payload *pl)
+{
+	struct rte_mbuf *f = pl->frame;
+	uint32_t udp_len = NET_UDP_HLEN + hdr_len + pl->len;
+	bool offload = tp->udp_offload; /* one segment: every offloading port takes it */
+	uint16_t len = (uint16_t)(tp->hlen + hdr_len);
+	unsigned lines = ((unsigned)len + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE;
+	uint8_t fb[NET_TX_HDR_ROOM + RTE_CACHE_LINE_SIZE] __attribute__((aligned(64)));
+	uint8_t *p = fb + lines * RTE_CACHE_LINE_SIZE - len, *u;
+
+	u = tx_put_hdrs(w, tp, p, true, offload, udp_len, hdr, hdr_len);
+	pcdn_put_be16(u + 6, tx_udp_csum(tp, offload, udp_len, hdr, hdr_len, pl));
+	stream_lines((uint8_t *)(uintptr_t)pl->addr - lines * RTE_CACHE_LINE_SIZE, fb, lines);
+	f->data_off = (uint16_t)(pl->frame_room - len);
+	f->data_len = (uint16_t)(len + pl->len);
+	f->pkt_len = (uint32_t)len + pl->len;
+	if (offload) {
+		f->ol_flags =
+		    tp->v4 ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM
+			   : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+		f->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, tp->ip_hlen, 0, 0, 0, 0, 0);
+	} else {
+		f->ol_flags = 0;
+	}
+	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1); /* zero-copy */
+	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_INPLACE, 1);
+	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
 }
 
 /* Inside the poll loop the iteration's clock is close enough for neighbour ageing (no TSC read
@@ -625,6 +695,10 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 		return -ENETUNREACH;
 	}
 	tx_tmpl_init(&tp, port, t);
+	if (tx_frame_claim(&tp, hdr_len, payload)) {
+		tx_fill_frame(w, &tp, hdr, hdr_len, payload);
+		return tx_resolve(w, (unsigned)pidx, &nh, payload->frame, tx_now(w));
+	}
 	if (payload && payload->seg)
 		tx_seg_ref(payload->seg);
 	bool small = hdr_fits_small(tp.hlen, hdr_len);
@@ -647,6 +721,9 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 
 /* Mbufs are taken for this many datagrams at a time (one bulk allocation per pool). */
 #define NET_TX_BULK 64
+/* net_tx_udp_burst's mark for a datagram that goes out in its payload's frame view (a positive
+ * value: the others are 0 or a negative error). */
+#define TX_INPLACE 1
 
 /* net_tx_udp's checks of one datagram of a burst: 0, or -EINVAL / -EMSGSIZE with its payload
  * released (and the latter counted). */
@@ -713,10 +790,12 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 		const struct net_tx_dgram *c = d + base;
 		struct rte_mbuf *hm[NET_TX_BULK], *em[NET_TX_BULK];
 		unsigned nh_want = 0, ne_want = 0, hi = 0, ei = 0, h_have, e_have;
-		int16_t st[NET_TX_BULK]; /* 0 or the datagram's error */
+		int16_t st[NET_TX_BULK]; /* 0 or the datagram's error; TX_INPLACE: frame claimed */
 
 		for (unsigned i = 0; i < cnt; i++) {
 			st[i] = (int16_t)tx_dgram_check(w, port, tp.ip_hlen, &c[i]);
+			if (st[i] == 0 && tx_frame_claim(&tp, c[i].hdr_len, c[i].payload))
+				st[i] = TX_INPLACE;
 			nh_want += st[i] == 0 && hdr_fits_small(tp.hlen, c[i].hdr_len);
 			ne_want += st[i] == 0 && c[i].payload && !c[i].payload->seg;
 		}
@@ -740,6 +819,19 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 			struct rte_mbuf *m, *e = NULL;
 			int rc;
 
+			if (st[i] == TX_INPLACE) {
+				tx_fill_frame(w, &tp, c[i].hdr, c[i].hdr_len, pl);
+				rc = 0;
+				if (resolved)
+					tx_enqueue(w, (unsigned)pidx, pl->frame);
+				else
+					rc = tx_resolve(w, (unsigned)pidx, &nh, pl->frame, now);
+				if (rc == 0)
+					queued++;
+				else if (!first_err)
+					first_err = rc;
+				continue;
+			}
 			if (st[i]) {
 				if (!first_err)
 					first_err = st[i];

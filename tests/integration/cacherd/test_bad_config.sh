@@ -95,6 +95,19 @@ cache = { classes = ( { slot_size = 8192; slots = 16; },
                       { slot_size = 1024; slots = 16; } ); };
 CONF
 
+expect_reject slot_headroom_align "4: key 'slot_headroom': 100: a multiple of 64" <<'CONF'
+workers = [ 1 ];
+ports = ( { device = "net_ring0"; addresses = [ "10.0.0.2/24" ]; } );
+cache = { max_swarms = 16;
+          slot_headroom = 100; };
+CONF
+
+expect_reject slot_headroom_range "3: key 'slot_headroom': 8192 is out of range [0, 4096]" <<'CONF'
+workers = [ 1 ];
+ports = ( { device = "net_ring0"; addresses = [ "10.0.0.2/24" ]; } );
+cache = { slot_headroom = 8192; };
+CONF
+
 expect_reject fill_unknown "3: key 'timeout': unknown key" <<'CONF'
 workers = [ 1 ];
 ports = ( { device = "net_ring0"; addresses = [ "10.0.0.2/24" ]; } );

@@ -308,6 +308,10 @@ started1=$(counter fill.started)
 [ "$(counter cache.chunks)" -eq $chunks ] || fail "cache holds $(counter cache.chunks) chunks"
 # zero copy: every DATA datagram's payload was an external buffer on a cache slot
 [ "$(counter net.udp_out_extbuf)" -ge "$served1" ] || fail "DATA without external buffers"
+# cache.slot_headroom (256 by default): a DATA whose headers fit in front of its chunk leaves
+# in place, as the slot's frame view alone; only those with a long uncle path are chained
+inplace1=$(counter net.udp_out_inplace)
+[ "$inplace1" -ge $((served1 / 2)) ] || fail "download 1: $inplace1 of $served1 DATA sent in place"
 [ "$(counter serve.unknown_swarms)" -ge 1 ] || fail "no unknown-swarm report"
 if [ "$mode" = misses ]; then
 	# only the first chunk (it brought the peak hashes) came without a miss: one upstream
@@ -343,6 +347,8 @@ hits2=$(($(counter serve.hits) - hits1))
 misses2=$(($(counter serve.misses) - misses1))
 started2=$(($(counter fill.started) - started1))
 [ "$served2" -eq $chunks ] || fail "download 2: chunks served $served2, expected $chunks"
+inplace2=$(($(counter net.udp_out_inplace) - inplace1))
+[ "$inplace2" -ge $((served2 / 2)) ] || fail "download 2: $inplace2 of $served2 DATA sent in place"
 [ "$misses2" -eq 0 ] || fail "download 2: $misses2 misses"
 [ "$started2" -eq 0 ] || fail "download 2: $started2 upstream fetches"
 [ "$hits2" -ge $chunks ] || fail "download 2: hits $hits2 < $chunks"

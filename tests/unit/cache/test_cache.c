@@ -1015,6 +1015,158 @@ static void test_threads_registered(void)
 	cache_destroy(c);
 }
 
+static size_t align4k(size_t v)
+{
+	return (v + 4095) / 4096 * 4096;
+}
+
+static void test_headroom_conf(void)
+{
+	static const uint32_t bad[] = { 100, 8192, 32, 4160 };
+	static const uint32_t good[] = { 0, 64, 4096 };
+	struct cache_conf conf;
+	struct cache *c;
+	size_t plain, more;
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		small_conf(&conf, 16, 4);
+		conf.slot_headroom = bad[i];
+		errno = 0;
+		CU_ASSERT_EQUAL(cache_region_size(&conf), 0);
+		CU_ASSERT_EQUAL(errno, EINVAL);
+		errno = 0;
+		CU_ASSERT_PTR_NULL(cache_create(&conf));
+		CU_ASSERT_EQUAL(errno, EINVAL);
+	}
+	for (unsigned i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		small_conf(&conf, 16, 4);
+		conf.slot_headroom = good[i];
+		CU_ASSERT(cache_region_size(&conf) > 0);
+		c = cache_create(&conf);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+		CU_ASSERT_EQUAL(cache_slot_headroom(c), good[i]);
+		cache_destroy(c);
+	}
+	cache_conf_init(&conf);
+	CU_ASSERT_EQUAL(conf.slot_headroom, 0);
+
+	/* only the slot areas grow, each by nslots * headroom rounded to its 4 KiB alignment */
+	small_conf(&conf, 16, 4);
+	plain = cache_region_size(&conf);
+	conf.slot_headroom = 128;
+	more = cache_region_size(&conf);
+	CU_ASSERT_EQUAL(more - plain, align4k(16 * (1024 + 128)) - align4k(16 * 1024) +
+				      align4k(4 * (8192 + 128)) - align4k(4 * 8192));
+	CU_ASSERT_EQUAL(more - plain, 8192);
+	small_conf(&conf, 100, 10);
+	plain = cache_region_size(&conf);
+	conf.slot_headroom = 128;
+	CU_ASSERT_EQUAL(cache_region_size(&conf) - plain,
+			align4k(100 * (1024 + 128)) - align4k(100 * 1024) +
+				align4k(10 * (8192 + 128)) - align4k(10 * 8192));
+}
+
+#define HR 128
+#define HR_SLOTS (8 + 4)
+
+/* The headroom of every slot holds 0xA5 and nothing else. */
+static int headroom_intact(uint8_t *const *slot_data)
+{
+	for (unsigned i = 0; i < HR_SLOTS; i++)
+		for (unsigned j = 1; j <= HR; j++)
+			if (slot_data[i][-(int)j] != 0xa5)
+				return 0;
+	return 1;
+}
+
+static void test_headroom_slots(void)
+{
+	struct cache_conf conf;
+	struct hook_log h = {0};
+	struct cache *c;
+	struct cache_reader *r;
+	struct cache_hit hit;
+	uint8_t *slot_data[HR_SLOTS] = {0};
+	uint8_t *base, *end;
+	cache_swarm_t s;
+
+	/* 8 small slots so churn evicts; full-size chunks so a copy reaches the next slot's
+	 * headroom if the stride were wrong */
+	small_conf(&conf, 8, 4);
+	conf.slot_headroom = HR;
+	conf.slot_filled = hook_filled;
+	conf.hook_ctx = &h;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	h.c = c;
+	r = cache_reader_register(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	s = add_swarm(c, "headroom", false);
+	base = cache_region_base(c);
+	end = base + cache_region_len(c);
+
+	/* chunks 0..7 fill the 1 KiB class, 100..103 the 8 KiB class; 0, 1, 100, 101 pinned */
+	for (uint64_t i = 0; i < HR_SLOTS; i++) {
+		uint64_t chunk = i < 8 ? i : 100 + i - 8;
+		uint32_t len = i < 8 ? 1024 : 8192;
+
+		CU_ASSERT_EQUAL(put(c, s, chunk, len, chunk % 100 < 2 ? CACHE_INSERT_PIN : 0), 0);
+		CU_ASSERT_EQUAL_FATAL(cache_lookup(r, &(struct cache_key){ s, chunk }, &hit), 0);
+		CU_ASSERT_PTR_EQUAL(h.last_data, hit.data);
+		CU_ASSERT_EQUAL((uintptr_t)hit.data % 64, 0);
+		CU_ASSERT_FATAL(hit.slot < HR_SLOTS && !slot_data[hit.slot]);
+		CU_ASSERT_FATAL((const uint8_t *)hit.data - HR >= base &&
+				(const uint8_t *)hit.data + len <= end);
+		slot_data[hit.slot] = (uint8_t *)hit.data;
+		memset(slot_data[hit.slot] - HR, 0xa5, HR);
+	}
+	/* consecutive slots of a class lie slot_size + headroom apart; no headroom overlaps any
+	 * other slot's data or headroom */
+	for (unsigned i = 1; i < HR_SLOTS; i++)
+		if (i != 8)
+			CU_ASSERT_EQUAL(slot_data[i] - slot_data[i - 1], (i < 8 ? 1024 : 8192) + HR);
+	for (unsigned i = 0; i < HR_SLOTS; i++)
+		for (unsigned j = 0; j < HR_SLOTS; j++) {
+			uint32_t size_i = i < 8 ? 1024 : 8192;
+
+			if (i != j)
+				CU_ASSERT(slot_data[i] + size_i <= slot_data[j] - HR ||
+					  slot_data[j] + (j < 8 ? 1024 : 8192) <=
+						  slot_data[i] - HR);
+		}
+
+	/* churn both classes: evictions, removals, re-inserts */
+	for (uint64_t i = 8; i < 60; i++) {
+		CU_ASSERT_EQUAL(put(c, s, i, 1024, 0), 0);
+		CU_ASSERT_EQUAL(cache_lookup(r, &(struct cache_key){ s, i }, &hit), 0);
+		CU_ASSERT_PTR_EQUAL(hit.data, slot_data[hit.slot]);
+		CU_ASSERT_PTR_EQUAL(h.last_data, hit.data);
+		cache_reader_quiescent(r);
+	}
+	for (uint64_t i = 104; i < 120; i++) {
+		CU_ASSERT_EQUAL(put(c, s, i, 8192, 0), 0);
+		cache_reader_quiescent(r);
+	}
+	CU_ASSERT_EQUAL(cache_remove(c, &(struct cache_key){ s, 119 }), 0);
+	cache_reader_quiescent(r);
+	CU_ASSERT(cache_reclaim(c) >= 1);
+	CU_ASSERT_EQUAL(put(c, s, 119, 8000, 0), 0);
+
+	CU_ASSERT_TRUE(headroom_intact(slot_data));
+	CU_ASSERT_EQUAL(probe(r, s, 0, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 1, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 100, 8192), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 101, 8192), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 59, 1024), 1);
+	CU_ASSERT_EQUAL(probe(r, s, 119, 8000), 1);
+	for (uint64_t i = 2; i < 60; i++) /* whatever survived is exact */
+		CU_ASSERT_NOT_EQUAL(probe(r, s, i, 1024), -1);
+	for (uint64_t i = 102; i < 119; i++)
+		CU_ASSERT_NOT_EQUAL(probe(r, s, i, 8192), -1);
+	cache_reader_unregister(r);
+	cache_destroy(c);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -1040,6 +1192,8 @@ int main(void)
 	CU_add_test(s, "memb flavour", test_memb_flavour);
 	CU_add_test(s, "two caches, one thread", test_two_caches_one_thread);
 	CU_add_test(s, "threads registered by the application", test_threads_registered);
+	CU_add_test(s, "slot headroom: configuration and region size", test_headroom_conf);
+	CU_add_test(s, "slot headroom: aligned, disjoint, never written", test_headroom_slots);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

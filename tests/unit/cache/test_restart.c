@@ -244,6 +244,75 @@ static void test_header_checks(void)
 	cache_destroy(c);
 }
 
+/* Headroom is part of the file's geometry; the cache never touches it, recovery included. */
+static void test_headroom_geometry(void)
+{
+	struct cache_conf conf;
+	struct cache *c;
+	struct cache_hit h;
+	cache_swarm_t s;
+	uint64_t rc_chunks, rc_swarms, dropped;
+
+	unlink(path);
+	file_conf(&conf);
+	conf.slot_headroom = 128;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(cache_slot_headroom(c), 128);
+	s = find_or_add(c, swarm_id, sizeof(swarm_id), false);
+	CU_ASSERT_FATAL(s != 0);
+	for (uint64_t i = 0; i < 50; i++) {
+		CU_ASSERT_EQUAL(put(c, s, 1, i, 0), 0);
+		CU_ASSERT_EQUAL_FATAL(cache_writer_lookup(c, &(struct cache_key){ s, i }, &h), 0);
+		memset((uint8_t *)h.data - 128, 0xa5, 128);
+	}
+	cache_destroy(c);
+
+	/* another headroom: refused */
+	conf.slot_headroom = 0;
+	errno = 0;
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+	CU_ASSERT_EQUAL(errno, EPROTO);
+	conf.slot_headroom = 256;
+	errno = 0;
+	CU_ASSERT_PTR_NULL(cache_create(&conf));
+	CU_ASSERT_EQUAL(errno, EPROTO);
+
+	/* the same: every chunk back, headroom as the sender left it */
+	conf.slot_headroom = 128;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	cache_recovery_counts(c, &rc_chunks, &rc_swarms, &dropped);
+	CU_ASSERT_EQUAL(rc_chunks, 50);
+	CU_ASSERT_EQUAL(rc_swarms, 1);
+	CU_ASSERT_EQUAL(dropped, 0);
+	for (uint64_t i = 0; i < 50; i++) {
+		CU_ASSERT_EQUAL(probe(c, s, 1, i), 1);
+		CU_ASSERT_EQUAL_FATAL(cache_writer_lookup(c, &(struct cache_key){ s, i }, &h), 0);
+		CU_ASSERT_EQUAL((uintptr_t)h.data % 64, 0);
+		for (unsigned j = 1; j <= 128; j++)
+			if (((const uint8_t *)h.data)[-(int)j] != 0xa5) {
+				CU_FAIL("headroom changed across a restart");
+				break;
+			}
+	}
+	cache_destroy(c);
+
+	/* another headroom with reinit_on_mismatch: starts empty */
+	conf.slot_headroom = 0;
+	conf.reinit_on_mismatch = true;
+	c = cache_create(&conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(cache_slot_headroom(c), 0);
+	cache_recovery_counts(c, &rc_chunks, &rc_swarms, &dropped);
+	CU_ASSERT_EQUAL(rc_chunks, 0);
+	CU_ASSERT_EQUAL(rc_swarms, 0);
+	CU_ASSERT_EQUAL(cache_swarm_find(c, swarm_id, sizeof(swarm_id),
+					 &(struct cache_swarm_info){ 0 }),
+			-ENOENT);
+	cache_destroy(c);
+}
+
 /* Child: opens the file, inserts chunk after chunk from `from`, reporting each completed insert
  * on the pipe, until killed. */
 static void child_fill(int wfd, uint64_t from)
@@ -343,6 +412,7 @@ int main(void)
 	CU_add_test(s, "clean restart", test_clean_restart);
 	CU_add_test(s, "torn chunks dropped", test_torn_chunks);
 	CU_add_test(s, "header, geometry and lock", test_header_checks);
+	CU_add_test(s, "slot headroom is geometry, and survives untouched", test_headroom_geometry);
 	CU_add_test(s, "kill -9 mid-insert", test_kill9);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

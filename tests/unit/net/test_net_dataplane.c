@@ -671,6 +671,184 @@ static void test_tx_seg(void)
 	rig_free(&r);
 }
 
+/* A payload with a frame view (net_payload.frame, e.g. a cache slot with headroom): built over
+ * a pool mbuf, the view's buffer is the mbuf's headroom and data, the payload its data. */
+#define FRAME_ROOM 128
+#define FRAME_LEN  999
+
+struct frame_rig {
+	struct rte_mbuf *seg;
+	struct rte_mbuf view __attribute__((aligned(64)));
+	uint8_t *data;
+	uint16_t good; /* the payload's sum */
+	struct net_payload pl;
+};
+
+static void frame_rig_make(struct frame_rig *fr)
+{
+	uint32_t s32;
+
+	fr->seg = rte_pktmbuf_alloc(tpool);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fr->seg);
+	CU_ASSERT_EQUAL_FATAL(rte_pktmbuf_headroom(fr->seg), FRAME_ROOM);
+	fr->data = (uint8_t *)rte_pktmbuf_append(fr->seg, FRAME_LEN);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fr->data);
+	CU_ASSERT_EQUAL_FATAL((uintptr_t)fr->data % 64, 0);
+	for (unsigned i = 0; i < FRAME_LEN; i++)
+		fr->data[i] = (uint8_t)(i * 7 + 3);
+	s32 = net_csum_add(0, fr->data, FRAME_LEN, false);
+	s32 = (s32 & 0xffff) + (s32 >> 16);
+	fr->good = (uint16_t)((s32 & 0xffff) + (s32 >> 16));
+	memset(&fr->view, 0, sizeof(fr->view));
+	fr->view.buf_addr = fr->seg->buf_addr;
+	fr->view.buf_iova = fr->seg->buf_iova;
+	fr->view.buf_len = FRAME_ROOM + FRAME_LEN;
+	fr->view.data_off = FRAME_ROOM;
+	fr->view.data_len = FRAME_LEN;
+	fr->view.pkt_len = FRAME_LEN;
+	fr->view.nb_segs = 1;
+	fr->view.pool = tpool;
+	rte_mbuf_refcnt_set(&fr->view, 1);
+	fr->pl = (struct net_payload){.addr = fr->data,
+				      .len = FRAME_LEN,
+				      .seg = fr->seg,
+				      .has_sum = true,
+				      .sum = fr->good,
+				      .frame = &fr->view,
+				      .frame_room = FRAME_ROOM};
+}
+
+/* Checks one taken datagram: headers hl bytes of PPSPP, then the payload, checksums right. */
+static void frame_check(const uint8_t *buf, int len, const char *hdr, unsigned hl,
+			const uint8_t *data)
+{
+	struct net_frame f;
+
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_EQUAL(net_frame_parse(buf, (uint32_t)len, 0, &f), NET_DROP_NONE);
+	CU_ASSERT_EQUAL(f.payload_len, hl + FRAME_LEN);
+	CU_ASSERT_EQUAL(memcmp(buf + f.payload_off, hdr, hl), 0);
+	CU_ASSERT_EQUAL(memcmp(buf + f.payload_off + hl, data, FRAME_LEN), 0);
+}
+
+/* The frame view's path: a datagram whose headers fit the room goes out as the view alone (its
+ * headers right before the payload, one segment); while it is held, a second datagram of the
+ * same payload is chained to seg; headers too long for the room, or a view that is not over the
+ * payload, are chained too; the NIC's free gives the claim back; seg is never written; both send
+ * calls and both address families. */
+static void test_tx_frame(void)
+{
+	struct rig r;
+	struct net_worker *w;
+	struct frame_rig fr;
+	uint8_t buf[2048], src[16], target[16];
+	struct net_counters c0, c1;
+	struct rte_mbuf *m;
+	char longhdr[100];
+	unsigned inplace = 0, chained = 0;
+
+	CU_ASSERT_EQUAL_FATAL(rig_make(&r, 1), 0);
+	w = net_dataplane_worker(r.dp, 0);
+	{
+		struct net_ipaddr s6 = ip("fd00::1"), t6 = ip("fd00::2");
+
+		inject(&r, buf, (uint32_t)arp_request(buf, "10.0.0.1", "10.0.0.2"));
+		inject(&r, buf, (uint32_t)net_nd_ns_build(buf, sizeof(buf), peer_mac, &s6, &t6));
+		poll_all(&r);
+		CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
+		CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* NA */
+	}
+	(void)src;
+	(void)target;
+	frame_rig_make(&fr);
+	memset(longhdr, 'L', sizeof(longhdr));
+	c0 = counters(&r);
+	for (int fam = 0; fam < 2; fam++) {
+		struct net_udp_tuple t = {.local = ip(fam ? "fd00::2" : "10.0.0.2"),
+					  .remote = ip(fam ? "fd00::1" : "10.0.0.1"),
+					  .local_port = PPSPP_PORT,
+					  .remote_port = 4000};
+		/* IPv4: 42 + 86 bytes fill the room exactly; IPv6: 62 + 66 */
+		unsigned fit = fam ? 66 : 86;
+		struct net_tx_dgram d[3] = {
+		    {.hdr = "INTEGRITY", .hdr_len = 9, .payload = &fr.pl},  /* in place */
+		    {.hdr = "CHAINED", .hdr_len = 7, .payload = &fr.pl},    /* view held: chained */
+		    {.hdr = longhdr, .hdr_len = (uint16_t)fit + 1, .payload = &fr.pl}, /* too long */
+		};
+
+		/* net_tx_udp: exactly the room, then a second one while the first is held */
+		CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, longhdr, (uint16_t)fit, &fr.pl), 0);
+		CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(&fr.view), 2);
+		CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t, "H", 1, &fr.pl), 0);
+		CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(fr.seg), 2);
+		net_worker_flush(w);
+		int len = take(&r, 0, buf, sizeof(buf), &m);
+		CU_ASSERT_PTR_EQUAL(m, &fr.view);
+		CU_ASSERT_EQUAL(m->nb_segs, 1);
+		CU_ASSERT_PTR_NULL(m->next);
+		CU_ASSERT_EQUAL(m->data_off + m->data_len, FRAME_ROOM + FRAME_LEN);
+		CU_ASSERT_EQUAL(m->data_len, (fam ? 62 : 42) + fit + FRAME_LEN);
+		frame_check(buf, len, longhdr, fit, fr.data);
+		rte_pktmbuf_free(m); /* the NIC is done: the claim goes */
+		CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(&fr.view), 1);
+		inplace++;
+		len = take(&r, 0, buf, sizeof(buf), &m);
+		CU_ASSERT_EQUAL(m->nb_segs, 2);
+		CU_ASSERT_PTR_EQUAL(m->next, fr.seg);
+		frame_check(buf, len, "H", 1, fr.data);
+		rte_pktmbuf_free(m);
+		chained++;
+		/* the burst: one in place, two chained */
+		CU_ASSERT_EQUAL(net_tx_udp_burst(w, r.port, &t, d, 3), 3);
+		CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(&fr.view), 2);
+		CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(fr.seg), 3);
+		net_worker_flush(w);
+		for (int i = 0; i < 3; i++) {
+			len = take(&r, 0, buf, sizeof(buf), &m);
+			frame_check(buf, len, d[i].hdr, d[i].hdr_len, fr.data);
+			CU_ASSERT_EQUAL(m->nb_segs, i == 0 ? 1 : 2);
+			CU_ASSERT(i == 0 ? m == &fr.view : m->next == fr.seg);
+			rte_pktmbuf_free(m);
+		}
+		inplace++;
+		chained += 2;
+		CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(&fr.view), 1);
+		CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(fr.seg), 1);
+	}
+	/* a view whose room does not end at the payload is never written in: chained */
+	struct net_udp_tuple t4 = tuple4("10.0.0.1", 4000);
+	fr.view.buf_addr = (uint8_t *)fr.view.buf_addr + 64;
+	fr.pl.frame_room = FRAME_ROOM;
+	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t4, "H", 1, &fr.pl), 0);
+	CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(&fr.view), 1);
+	net_worker_flush(w);
+	CU_ASSERT_EQUAL(take(&r, 0, buf, sizeof(buf), &m) > 0, 1);
+	CU_ASSERT_EQUAL(m->nb_segs, 2);
+	rte_pktmbuf_free(m);
+	chained++;
+	fr.view.buf_addr = (uint8_t *)fr.view.buf_addr - 64;
+	/* a room that is not a whole number of lines, a view without seg: caller's bugs */
+	fr.pl.frame_room = FRAME_ROOM - 1;
+	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t4, "H", 1, &fr.pl), -EINVAL);
+	fr.pl.frame_room = FRAME_ROOM;
+	fr.pl.seg = NULL;
+	CU_ASSERT_EQUAL(net_tx_udp(w, r.port, &t4, "H", 1, &fr.pl), -EINVAL);
+	fr.pl.seg = fr.seg;
+	CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(&fr.view), 1);
+	CU_ASSERT_EQUAL(rte_mbuf_refcnt_read(fr.seg), 1);
+	/* seg never written by the sender */
+	CU_ASSERT_EQUAL(fr.seg->data_len, FRAME_LEN);
+	CU_ASSERT_EQUAL(fr.seg->data_off, FRAME_ROOM);
+	CU_ASSERT_EQUAL(fr.seg->nb_segs, 1);
+	c1 = counters(&r);
+	CU_ASSERT_EQUAL(c1.ctr[NET_CTR_UDP_OUT_INPLACE] - c0.ctr[NET_CTR_UDP_OUT_INPLACE], inplace);
+	CU_ASSERT_EQUAL(c1.ctr[NET_CTR_UDP_OUT_EXTBUF] - c0.ctr[NET_CTR_UDP_OUT_EXTBUF],
+			inplace + chained);
+	CU_ASSERT_EQUAL(c1.ctr[NET_CTR_UDP_OUT] - c0.ctr[NET_CTR_UDP_OUT], inplace + chained);
+	rte_pktmbuf_free(fr.seg);
+	rig_free(&r);
+}
+
 static void test_udp_hook_extbuf(void)
 {
 	struct rig r;
@@ -2102,6 +2280,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "garbage_counted", test_garbage);
 	CU_add_test(s, "udp_hook_extbuf_tx", test_udp_hook_extbuf);
 	CU_add_test(s, "udp_extbuf_stored_sum", test_udp_extbuf_stored_sum);
+	CU_add_test(s, "tx_frame", test_tx_frame);
 	CU_add_test(s, "tx_resolve", test_tx_resolve);
 	CU_add_test(s, "tx_burst_same_frames", test_tx_burst_same_frames);
 	CU_add_test(s, "tx_burst_unresolved", test_tx_burst_unresolved);

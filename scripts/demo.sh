@@ -296,7 +296,9 @@ echo "    show stats: serve.misses $(sc serve.misses), serve.hits $(sc serve.hit
 	"$(($(sc ppspp.chunks_sent) - $(sc ppspp.retransmits))) (ppspp.chunks_sent - retransmits),"
 echo "      fill.started $(sc fill.started), fill.done $(sc fill.done), fill.failed $(sc fill.failed)," \
 	"cache.chunks $(sc cache.chunks), cache.bytes $(sc cache.bytes),"
-echo "      net.udp_out_extbuf $(sc net.udp_out_extbuf) (DATA sent zero-copy from cache slots)"
+echo "      net.udp_out_extbuf $(sc net.udp_out_extbuf) (DATA sent zero-copy from cache slots)," \
+	"net.udp_out_inplace $(sc net.udp_out_inplace) (of them, headers written in the slot's" \
+	"headroom: one segment each)"
 echo "    show swarms:"
 sed 's/^/      /' "$tmp/ctl.swarms"
 

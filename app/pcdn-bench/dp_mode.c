@@ -703,9 +703,10 @@ static void print_details(const struct dp_run *r)
 	}
 	if (r->gp)
 		fprintf(stderr,
-			"generator port: rx %llu (by descriptor %llu) arp %llu other %llu tx %llu "
-			"tx_full %llu no_mbuf %llu\n",
+			"generator port: rx %llu (by descriptor %llu, by frame view %llu) arp %llu "
+			"other %llu tx %llu tx_full %llu no_mbuf %llu\n",
 			(unsigned long long)r->gp->rx_frames, (unsigned long long)r->gp->rx_desc,
+			(unsigned long long)r->gp->rx_view,
 			(unsigned long long)r->gp->rx_arp,
 			(unsigned long long)r->gp->rx_other, (unsigned long long)r->gp->tx_frames,
 			(unsigned long long)r->gp->tx_full, (unsigned long long)r->gp->tx_nombuf);
@@ -846,8 +847,10 @@ static void print_json(const struct dp_run *r, const struct dp_result *x, const 
 		       (unsigned long long)end->g.downloads_done, (unsigned long long)end->g.stalls,
 		       x->gen_cpu);
 	if (r->gp)
-		printf(",\"gen_rx_frames\":%llu,\"gen_rx_by_descriptor\":%llu",
-		       (unsigned long long)r->gp->rx_frames, (unsigned long long)r->gp->rx_desc);
+		printf(",\"gen_rx_frames\":%llu,\"gen_rx_by_descriptor\":%llu,"
+		       "\"gen_rx_by_view\":%llu",
+		       (unsigned long long)r->gp->rx_frames, (unsigned long long)r->gp->rx_desc,
+		       (unsigned long long)r->gp->rx_view);
 	if (io_mpps >= 0)
 		printf(",\"io_limit_mpps_wall\":%.3f,\"io_limit_mpps\":%.3f", io_mpps,
 		       io_busy_mpps);
@@ -942,6 +945,20 @@ int bench_dp_main(int argc, char **argv)
 			fprintf(stderr, "pcdn-bench dp: the TX header pool is not laid out as "
 					"expected\n");
 			return 1;
+		}
+		/* ... and so do the slots' frame views (DATA sent in place): the bench's cache has
+		 * one class, slot i's payload at the first one's + i * (slot size + headroom) */
+		const struct cacherd_slots *sl = r.dc->slots;
+		if (!getenv("PCDN_DP_READ_MBUF") && sl->f && sl->f[0].buf_addr) {
+			size_t stride = (r.o.chunk_size + 63u) / 64u * 64u + sl->headroom;
+
+			if (dp_genport_views(r.gp, sl->f, sl->n,
+					     (const uint8_t *)sl->f[0].buf_addr + sl->headroom,
+					     stride, sl->headroom) < 0) {
+				fprintf(stderr, "pcdn-bench dp: the slots' frame views are not laid "
+						"out as expected\n");
+				return 1;
+			}
 		}
 		for (unsigned q = 0; q < r.o.workers; q++) {
 			snprintf(name, sizeof(name), "dpb_done%u", q);

@@ -37,12 +37,18 @@ struct dp_genport {
 		uintptr_t lo, hi;
 	} desc[64];
 	unsigned n_desc;
+	/* The cacher's frame views (dp_genport_views): view i is slot i, whose payload is at
+	 * view_data + i * view_stride with view_room bytes of headroom in front */
+	const struct rte_mbuf *view_lo, *view_hi;
+	const uint8_t *view_data;
+	size_t view_stride;
+	unsigned view_room;
 	struct {
 		struct rte_mbuf *m[64];
 		unsigned n;
 	} tx[DP_GEN_QUEUES];
 	/* generator lcore only; read by others as statistics */
-	uint64_t rx_frames, rx_desc, rx_arp, rx_other, tx_frames, tx_full, tx_nombuf;
+	uint64_t rx_frames, rx_desc, rx_view, rx_arp, rx_other, tx_frames, tx_full, tx_nombuf;
 	volatile pid_t tid;
 	volatile uint64_t loops, idle_loops;
 	volatile bool stop;
@@ -67,6 +73,11 @@ size_t dp_genport_head(const void *tail);
 /* Frames in mbufs of mp (lib/net's TX header pool: frame at the mbuf's end, NET_TX_HDR_ROOM
  * bytes) are read without reading the mbuf: see dp_port.c. -EINVAL when mp is not laid out so. */
 int dp_genport_desc_pool(struct dp_genport *gp, struct rte_mempool *mp);
+/* The same for DATA sent in place: the n frame views at views (slot_mbuf.h), view i over slot
+ * i's payload at data + i * stride with room bytes in front. -EINVAL when a built view is not
+ * laid out so. */
+int dp_genport_views(struct dp_genport *gp, const struct rte_mbuf *views, unsigned n,
+		     const uint8_t *data, size_t stride, unsigned room);
 /* Lcore entry: polls until gp->stop. */
 int dp_genport_main(void *arg);
 uint64_t dp_now_ns(const struct dp_genport *gp);

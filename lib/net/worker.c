@@ -587,7 +587,10 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 	uint16_t buf_len = small ? NET_TX_HDR_ROOM : m->buf_len;
 	uint16_t len = (uint16_t)(tp->hlen + hdr_len);
 	uint8_t *p, *u;
-	uint8_t fb[NET_TX_HDR_ROOM] __attribute__((aligned(64)));
+	/* Aligned to its size: a staging buffer across a 4 KiB page boundary turns the unaligned
+	 * stores of the header copy into page-split stores, which cost the worker ~20% of its
+	 * time whenever the stack happened to put it there. */
+	uint8_t fb[NET_TX_HDR_ROOM] __attribute__((aligned(NET_TX_HDR_ROOM)));
 
 	if (unlikely((unsigned)off + len > buf_len)) { /* beyond one packet mbuf's room */
 		rte_mbuf_raw_free(m);
@@ -640,7 +643,8 @@ static void tx_fill_frame(struct net_worker *w, const struct tx_tmpl *tp, const 
 	bool offload = tp->udp_offload; /* one segment: every offloading port takes it */
 	uint16_t len = (uint16_t)(tp->hlen + hdr_len);
 	unsigned lines = ((unsigned)len + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE;
-	uint8_t fb[NET_TX_HDR_ROOM + RTE_CACHE_LINE_SIZE] __attribute__((aligned(64)));
+	/* within one 4 KiB page, as tx_fill's */
+	uint8_t fb[NET_TX_HDR_ROOM + RTE_CACHE_LINE_SIZE] __attribute__((aligned(512)));
 	uint8_t *p = fb + lines * RTE_CACHE_LINE_SIZE - len, *u;
 
 	u = tx_put_hdrs(w, tp, p, true, offload, udp_len, hdr, hdr_len);

@@ -80,6 +80,21 @@ static rte_iova_t slot_iova(const struct cacherd_slots *s, const void *p)
 		   : net_payload_iova(p);
 }
 
+/* m made a one-segment mbuf over buf that never goes back to a pool (a count of 1, the cache's,
+ * for good), its address published last: cacherd_slot_mbuf() and cacherd_slot_frame() treat a
+ * NULL buf_addr as "none". */
+static void slot_mbuf_init(const struct cacherd_slots *s, struct rte_mbuf *m, const void *buf,
+			   rte_iova_t iova)
+{
+	memset(m, 0, sizeof(*m));
+	m->buf_iova = iova;
+	m->pool = s->pool;
+	m->nb_segs = 1;
+	m->port = RTE_MBUF_PORT_INVALID;
+	rte_mbuf_refcnt_set(m, 1);
+	__atomic_store_n(&m->buf_addr, (void *)(uintptr_t)buf, __ATOMIC_RELEASE);
+}
+
 /* The frame view over the headroom and the payload (slot_filled's, after the slot's mbuf). A
  * NIC reads the frame as one buffer: without one IOVA range over both (a page boundary between
  * them in physical-address mode), the slot has no frame view and its DATA are chained. */
@@ -98,13 +113,7 @@ static void frame_filled(struct cacherd_slots *s, uint32_t slot, const uint8_t *
 			__atomic_store_n(&f->buf_addr, NULL, __ATOMIC_RELEASE);
 			return;
 		}
-		memset(f, 0, sizeof(*f));
-		f->buf_iova = riova;
-		f->pool = s->pool;
-		f->nb_segs = 1;
-		f->port = RTE_MBUF_PORT_INVALID;
-		rte_mbuf_refcnt_set(f, 1);
-		__atomic_store_n(&f->buf_addr, (void *)(uintptr_t)room, __ATOMIC_RELEASE);
+		slot_mbuf_init(s, f, room, riova);
 		s->frames_built++;
 	}
 	f->buf_len = (uint16_t)(s->headroom + len);
@@ -123,16 +132,7 @@ static void slot_filled(void *ctx, uint32_t slot, const void *data, uint32_t len
 		return; /* never sent from its own mbuf: the external-buffer path stays */
 	m = &s->m[slot];
 	if (m->buf_addr != data) {
-		rte_iova_t iova = slot_iova(s, data);
-
-		memset(m, 0, sizeof(*m));
-		m->buf_iova = iova;
-		m->pool = s->pool;
-		m->nb_segs = 1;
-		m->port = RTE_MBUF_PORT_INVALID;
-		rte_mbuf_refcnt_set(m, 1);
-		/* published last: cacherd_slot_mbuf() treats a NULL buf_addr as "none" */
-		__atomic_store_n(&m->buf_addr, (void *)(uintptr_t)data, __ATOMIC_RELEASE);
+		slot_mbuf_init(s, m, data, slot_iova(s, data));
 		s->built++;
 	} else {
 		s->refilled++;

@@ -538,6 +538,23 @@ static inline void stream_lines(void *dst, const void *src, unsigned n)
 #endif
 }
 
+/* The port's checksum offload for a datagram from tp, or none. tx_offload sits in the mbuf's
+ * second line, which the free reads anyway (m->next): written only when it changes, so a frame
+ * view's second line stays clean. */
+static inline void tx_set_offload(struct rte_mbuf *m, const struct tx_tmpl *tp, bool offload)
+{
+	if (offload) {
+		m->ol_flags =
+		    tp->v4 ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM
+			   : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+		m->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, tp->ip_hlen, 0, 0, 0, 0, 0);
+	} else {
+		m->ol_flags = 0;
+		if (m->tx_offload)
+			m->tx_offload = 0;
+	}
+}
+
 /* The template's headers at p with this datagram's lengths, IPv4 ID and IP checksum, then the
  * caller's header bytes; returns the UDP header (its checksum is the caller's to finish). room64:
  * 64 bytes may be written at p (a fixed-size copy: a few vector stores; what lands past the
@@ -606,16 +623,7 @@ static int tx_fill(struct net_worker *w, const struct tx_tmpl *tp, struct rte_mb
 	m->data_len = len;
 	m->pkt_len = len + (pl ? pl->len : 0);
 	m->vlan_tci = 0;
-	if (offload) {
-		m->ol_flags =
-		    tp->v4 ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM
-			   : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
-		m->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, tp->ip_hlen, 0, 0, 0, 0, 0);
-	} else {
-		/* As reset leaves it (line 1 is read at free anyway: m->next). */
-		m->ol_flags = 0;
-		m->tx_offload = 0;
-	}
+	tx_set_offload(m, tp, offload);
 	p = small ? fb : (uint8_t *)m->buf_addr + off;
 	u = tx_put_hdrs(w, tp, p, (unsigned)buf_len - off >= sizeof(tp->b), offload, udp_len, hdr,
 			hdr_len);
@@ -653,14 +661,7 @@ static void tx_fill_frame(struct net_worker *w, const struct tx_tmpl *tp, const 
 	f->data_off = (uint16_t)(pl->frame_room - len);
 	f->data_len = (uint16_t)(len + pl->len);
 	f->pkt_len = (uint32_t)len + pl->len;
-	if (offload) {
-		f->ol_flags =
-		    tp->v4 ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM
-			   : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
-		f->tx_offload = rte_mbuf_tx_offload(NET_ETH_HLEN, tp->ip_hlen, 0, 0, 0, 0, 0);
-	} else {
-		f->ol_flags = 0;
-	}
+	tx_set_offload(f, tp, offload);
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_EXTBUF, 1); /* zero-copy */
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT_INPLACE, 1);
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);

@@ -724,6 +724,17 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	return tx_resolve(w, (unsigned)pidx, &nh, m, tx_now(w));
 }
 
+/* A burst's written datagram to the port's TX buffer: straight there when the burst's neighbour
+ * is resolved (the template carried its MAC), else net_tx_udp's path (held until ARP/ND). */
+static inline int tx_queue(struct net_worker *w, unsigned pidx, const struct net_ipaddr *nh,
+			   bool resolved, struct rte_mbuf *m, uint64_t now)
+{
+	if (!resolved)
+		return tx_resolve(w, pidx, nh, m, now);
+	tx_enqueue(w, pidx, m);
+	return 0;
+}
+
 /* Mbufs are taken for this many datagrams at a time (one bulk allocation per pool). */
 #define NET_TX_BULK 64
 /* net_tx_udp_burst's mark for a datagram that goes out in its payload's frame view (a positive
@@ -826,54 +837,43 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 
 			if (st[i] == TX_INPLACE) {
 				tx_fill_frame(w, &tp, c[i].hdr, c[i].hdr_len, pl);
-				rc = 0;
-				if (resolved)
-					tx_enqueue(w, (unsigned)pidx, pl->frame);
-				else
-					rc = tx_resolve(w, (unsigned)pidx, &nh, pl->frame, now);
-				if (rc == 0)
-					queued++;
-				else if (!first_err)
-					first_err = rc;
-				continue;
-			}
-			if (st[i]) {
-				if (!first_err)
-					first_err = st[i];
-				continue;
-			}
-			bool small = hdr_fits_small(tp.hlen, c[i].hdr_len);
-			if (!small) {
-				m = raw_get(dp->pool);
-			} else if (hi < h_have) {
-				if (hi + NET_TX_PF < h_have)
-					mbuf_prefetch(hm[hi + NET_TX_PF]);
-				m = hm[hi++];
+				rc = tx_queue(w, (unsigned)pidx, &nh, resolved, pl->frame, now);
+			} else if (st[i]) {
+				rc = st[i];
 			} else {
-				m = raw_get(dp->hdr_pool);
-			}
-			if (m && pl && !pl->seg) {
-				if (ei < e_have) {
-					if (ei + NET_TX_PF < e_have)
-						mbuf_prefetch(em[ei + NET_TX_PF]);
-					e = em[ei++];
+				bool small = hdr_fits_small(tp.hlen, c[i].hdr_len);
+				if (!small) {
+					m = raw_get(dp->pool);
+				} else if (hi < h_have) {
+					if (hi + NET_TX_PF < h_have)
+						mbuf_prefetch(hm[hi + NET_TX_PF]);
+					m = hm[hi++];
 				} else {
-					e = raw_get(dp->ext_pool);
+					m = raw_get(dp->hdr_pool);
 				}
-			}
-			if (!m || (pl && !pl->seg && !e)) {
-				net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
-				if (m)
-					rte_mbuf_raw_free(m);
-				tx_seg_unref(pl);
-				payload_release(pl);
-				rc = -ENOBUFS;
-			} else {
-				rc = tx_fill(w, &tp, m, small, e, c[i].hdr, c[i].hdr_len, pl);
-				if (rc == 0 && resolved)
-					tx_enqueue(w, (unsigned)pidx, m);
-				else if (rc == 0)
-					rc = tx_resolve(w, (unsigned)pidx, &nh, m, now);
+				if (m && pl && !pl->seg) {
+					if (ei < e_have) {
+						if (ei + NET_TX_PF < e_have)
+							mbuf_prefetch(em[ei + NET_TX_PF]);
+						e = em[ei++];
+					} else {
+						e = raw_get(dp->ext_pool);
+					}
+				}
+				if (!m || (pl && !pl->seg && !e)) {
+					net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
+					if (m)
+						rte_mbuf_raw_free(m);
+					tx_seg_unref(pl);
+					payload_release(pl);
+					rc = -ENOBUFS;
+				} else {
+					rc = tx_fill(w, &tp, m, small, e, c[i].hdr, c[i].hdr_len,
+						     pl);
+					if (rc == 0)
+						rc = tx_queue(w, (unsigned)pidx, &nh, resolved, m,
+							      now);
+				}
 			}
 			if (rc == 0)
 				queued++;

@@ -5,7 +5,6 @@
  * datagrams into frames on the port's RX ring, and feeds what the port transmits back to it. */
 #include <CUnit/Basic.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "pcdn_common.h"
 #include "ppspp.h"
 #include "ppspp_glue.h"
+#include "ut_eal.h"
 
 #define PPSPP_PORT  6778
 #define CLIENT_PORT 4000
@@ -320,25 +320,13 @@ static void test_tx_full_pauses(void)
 	CU_ASSERT_EQUAL(r.seed.data_lost, 0);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(int argc, char **argv)
 {
-	char prefix[64];
-	char *eal[] = {argv[0], "--no-huge",	     "-m",   "512", "--no-pci", "-l",
-		       "0",	"--log-level=error", prefix, NULL};
 	CU_pSuite s;
 	unsigned fails;
 
 	(void)argc;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=pcdn_pp_ut_%d", (int)getpid());
-	if (rte_eal_init((int)PCDN_ARRAY_SIZE(eal) - 1, eal) < 0)
+	if (ut_eal_init(argv[0], "pcdn_pp_ut", "512") < 0)
 		return 1;
 	tpool =
 	    rte_pktmbuf_pool_create("peer", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
@@ -352,8 +340,6 @@ int main(int argc, char **argv)
 	fails = CU_get_number_of_failures();
 	CU_cleanup_registry();
 	rte_mempool_free(tpool);
-	rte_eal_cleanup();
-	snprintf(prefix, sizeof(prefix), "/var/run/dpdk/pcdn_pp_ut_%d", (int)getpid());
-	nftw(prefix, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	ut_eal_done("pcdn_pp_ut");
 	return fails ? 1 : 0;
 }

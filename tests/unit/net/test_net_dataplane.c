@@ -6,7 +6,6 @@
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -27,6 +26,7 @@
 #include "net.h"
 #include "net_internal.h" /* the worker's IP ID: both paths start from the same one */
 #include "pcdn_common.h"
+#include "ut_eal.h"
 
 #define PPSPP_PORT 6778
 
@@ -741,7 +741,7 @@ static void test_tx_frame(void)
 	struct rig r;
 	struct net_worker *w;
 	struct frame_rig fr;
-	uint8_t buf[2048], src[16], target[16];
+	uint8_t buf[2048];
 	struct net_counters c0, c1;
 	struct rte_mbuf *m;
 	char longhdr[100];
@@ -758,8 +758,6 @@ static void test_tx_frame(void)
 		CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* ARP reply */
 		CU_ASSERT(take(&r, 0, buf, sizeof(buf), NULL) > 0); /* NA */
 	}
-	(void)src;
-	(void)target;
 	frame_rig_make(&fr);
 	memset(longhdr, 'L', sizeof(longhdr));
 	c0 = counters(&r);
@@ -2240,19 +2238,8 @@ static void test_tx_ext_shinfo(void)
 	rig_free(&r);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(int argc, char **argv)
 {
-	char prefix[64];
-	char *eal[] = {argv[0], "--no-huge",	     "-m",   "512", "--no-pci", "-l",
-		       "0",	"--log-level=error", prefix, NULL};
 	CU_pSuite s;
 	unsigned fails;
 
@@ -2264,8 +2251,7 @@ int main(int argc, char **argv)
 	}
 	if (system("ip link set lo up") != 0)
 		return 1;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=pcdn_net_ut_%d", (int)getpid());
-	if (rte_eal_init((int)PCDN_ARRAY_SIZE(eal) - 1, eal) < 0) {
+	if (ut_eal_init(argv[0], "pcdn_net_ut", "512") < 0) {
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
@@ -2300,8 +2286,6 @@ int main(int argc, char **argv)
 	fails = CU_get_number_of_failures();
 	CU_cleanup_registry();
 	rte_mempool_free(tpool);
-	rte_eal_cleanup();
-	snprintf(prefix, sizeof(prefix), "/var/run/dpdk/pcdn_net_ut_%d", (int)getpid());
-	nftw(prefix, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	ut_eal_done("pcdn_net_ut");
 	return fails ? 1 : 0;
 }

@@ -3,7 +3,6 @@
  * for a DATA sent in place); a slot held by a datagram through either is never reused. */
 #include <CUnit/Basic.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include "net.h"
 #include "pcdn_common.h"
 #include "slot_mbuf.h"
+#include "ut_eal.h"
 
 #define ROOM  128
 #define SLOTS 4
@@ -189,25 +189,13 @@ static void test_busy(void)
 	rig_free(&g);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(int argc, char **argv)
 {
-	char prefix[64];
-	char *eal[] = {argv[0], "--no-huge",	     "-m",   "256", "--no-pci", "-l",
-		       "0",	"--log-level=error", prefix, NULL};
 	CU_pSuite s;
 	unsigned fails;
 
 	(void)argc;
-	snprintf(prefix, sizeof(prefix), "--file-prefix=pcdn_slot_ut_%d", (int)getpid());
-	if (rte_eal_init((int)PCDN_ARRAY_SIZE(eal) - 1, eal) < 0)
+	if (ut_eal_init(argv[0], "pcdn_slot_ut", "256") < 0)
 		return 1;
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
@@ -218,8 +206,6 @@ int main(int argc, char **argv)
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
 	CU_cleanup_registry();
-	rte_eal_cleanup();
-	snprintf(prefix, sizeof(prefix), "/var/run/dpdk/pcdn_slot_ut_%d", (int)getpid());
-	nftw(prefix, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	ut_eal_done("pcdn_slot_ut");
 	return fails ? 1 : 0;
 }

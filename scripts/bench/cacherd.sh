@@ -48,6 +48,7 @@ if [ "${PCDN_BENCH_NO_HUGE:-0}" = 1 ]; then
 	free_pages=0
 else
 	hugepages_reserve "$need_pages" # kept after the run: the next runs of a set need them too
+	hugepages_mount || true # a fresh machine has the pages but no hugetlbfs mounted
 	free_pages=$(hugepages_free)
 fi
 if [ "${free_pages:-0}" -ge "$need_pages" ] && mountpoint -q /dev/hugepages; then

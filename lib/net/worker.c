@@ -581,8 +581,7 @@ static inline uint8_t *tx_put_hdrs(struct net_worker *w, const struct tx_tmpl *t
 		pcdn_put_be16(ip + 4, (uint16_t)udp_len);
 	}
 	pcdn_put_be16(u + 4, (uint16_t)udp_len);
-	if (hdr_len)
-		memcpy(u + NET_UDP_HLEN, hdr, hdr_len);
+	pcdn_copy_short(u + NET_UDP_HLEN, hdr, hdr_len);
 	return u;
 }
 

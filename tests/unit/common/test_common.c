@@ -74,6 +74,27 @@ static void test_be_fields(void)
 	}
 }
 
+/* Every length a header can have and then some, at every alignment of both ends: the bytes
+ * copied are the source's, and nothing before or after the destination is touched. */
+static void test_copy_short(void)
+{
+	uint8_t src[400], dst[416];
+
+	for (unsigned i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7 + 1);
+	for (size_t n = 0; n <= 300; n++)
+		for (unsigned so = 0; so < 4; so++)
+			for (unsigned dof = 0; dof < 4; dof++) {
+				memset(dst, 0xa5, sizeof(dst));
+				pcdn_copy_short(dst + 8 + dof, src + so, n);
+				CU_ASSERT_FATAL(memcmp(dst + 8 + dof, src + so, n) == 0);
+				for (unsigned k = 0; k < 8 + dof; k++)
+					CU_ASSERT_FATAL(dst[k] == 0xa5);
+				for (size_t k = 8 + dof + n; k < sizeof(dst); k++)
+					CU_ASSERT_FATAL(dst[k] == 0xa5);
+			}
+}
+
 static void test_log_levels(void)
 {
 	int c = pcdn_log_register("unit-test");
@@ -131,6 +152,7 @@ int main(void)
 	s = CU_add_suite("common", NULL, NULL);
 	CU_add_test(s, "hex", test_hex);
 	CU_add_test(s, "be_fields", test_be_fields);
+	CU_add_test(s, "copy_short", test_copy_short);
 	CU_add_test(s, "addr", test_addr);
 	CU_add_test(s, "log_levels", test_log_levels);
 	CU_add_test(s, "conf_errors", test_conf_errors);

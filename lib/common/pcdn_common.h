@@ -121,8 +121,8 @@ static inline uint64_t pcdn_get_be64(const uint8_t *p)
  * one overlapping the one before it, instead of a call or a string instruction. With profile
  * feedback GCC expands a variable-length memcpy of such sizes into `rep movsq`, whose start-up
  * cost was a fifth of lib/net's TX time on an Intel host: this copy for the workers' headers
- * measured 1.05-1.09x on the whole data plane toggled in one process, 1.21x between
- * profile-guided builds (doc/BENCHMARKS.md). dst and src must not overlap. */
+ * measured 1.05-1.09x on the whole data plane, toggled every 0.5 s in one profile-guided
+ * process (doc/BENCHMARKS.md). dst and src must not overlap. */
 typedef uint8_t pcdn_v32 __attribute__((vector_size(32), aligned(1), may_alias));
 typedef uint8_t pcdn_v16 __attribute__((vector_size(16), aligned(1), may_alias));
 static inline void pcdn_copy_short(void *__restrict dst, const void *__restrict src, size_t n)

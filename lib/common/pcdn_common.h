@@ -125,6 +125,17 @@ static inline uint64_t pcdn_get_be64(const uint8_t *p)
  * process (doc/BENCHMARKS.md). dst and src must not overlap. */
 typedef uint8_t pcdn_v32 __attribute__((vector_size(32), aligned(1), may_alias));
 typedef uint8_t pcdn_v16 __attribute__((vector_size(16), aligned(1), may_alias));
+/* n in [w, 2w] bytes as two w-byte moves (w = 4 or 8, a constant once inlined), both loaded
+ * before either is stored. */
+static inline void pcdn_copy_ends(uint8_t *d, const uint8_t *s, size_t n, size_t w)
+{
+	uint64_t a, b;
+
+	memcpy(&a, s, w);
+	memcpy(&b, s + n - w, w);
+	memcpy(d, &a, w);
+	memcpy(d + n - w, &b, w);
+}
 static inline void pcdn_copy_short(void *__restrict dst, const void *__restrict src, size_t n)
 {
 	uint8_t *d = (uint8_t *)dst;
@@ -142,17 +153,9 @@ static inline void pcdn_copy_short(void *__restrict dst, const void *__restrict 
 		*(pcdn_v16 *)d = a;
 		*(pcdn_v16 *)(d + n - 16) = b;
 	} else if (n >= 8) {
-		uint64_t a, b;
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
+		pcdn_copy_ends(d, s, n, 8);
 	} else if (n >= 4) {
-		uint32_t a, b;
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
+		pcdn_copy_ends(d, s, n, 4);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			d[i] = s[i];

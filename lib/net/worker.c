@@ -666,6 +666,18 @@ static void tx_fill_frame(struct net_worker *w, const struct tx_tmpl *tp, const 
 	net_ctr_add(&w->ctr, NET_CTR_UDP_OUT, 1);
 }
 
+/* A datagram that got no mbuf (or no payload mbuf): counted, and what it held given back (its
+ * header mbuf, the payload segment's reference, the payload). */
+static int tx_drop_no_mbuf(struct net_worker *w, struct rte_mbuf *m, const struct net_payload *pl)
+{
+	net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
+	if (m)
+		rte_mbuf_raw_free(m);
+	tx_seg_unref(pl);
+	payload_release(pl);
+	return -ENOBUFS;
+}
+
 /* Inside the poll loop the iteration's clock is close enough for neighbour ageing (no TSC read
  * per datagram); a sender outside it (tests, start-up) reads the clock. */
 static inline uint64_t tx_now(const struct net_worker *w)
@@ -709,14 +721,8 @@ int net_tx_udp(struct net_worker *w, uint16_t port_id, const struct net_udp_tupl
 	m = small ? stash_get(dp->hdr_pool, &w->hdr_stash) : raw_get(dp->pool);
 	if (m && payload && !payload->seg)
 		e = stash_get(dp->ext_pool, &w->ext_stash);
-	if (!m || (payload && !payload->seg && !e)) {
-		net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
-		if (m)
-			rte_mbuf_raw_free(m);
-		tx_seg_unref(payload);
-		payload_release(payload);
-		return -ENOBUFS;
-	}
+	if (!m || (payload && !payload->seg && !e))
+		return tx_drop_no_mbuf(w, m, payload);
 	rc = tx_fill(w, &tp, m, small, e, hdr, hdr_len, payload);
 	if (rc < 0)
 		return rc;
@@ -860,12 +866,7 @@ int net_tx_udp_burst(struct net_worker *w, uint16_t port_id, const struct net_ud
 					}
 				}
 				if (!m || (pl && !pl->seg && !e)) {
-					net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
-					if (m)
-						rte_mbuf_raw_free(m);
-					tx_seg_unref(pl);
-					payload_release(pl);
-					rc = -ENOBUFS;
+					rc = tx_drop_no_mbuf(w, m, pl);
 				} else {
 					rc = tx_fill(w, &tp, m, small, e, c[i].hdr, c[i].hdr_len,
 						     pl);

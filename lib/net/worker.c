@@ -668,7 +668,8 @@ static void tx_fill_frame(struct net_worker *w, const struct tx_tmpl *tp, const 
 
 /* A datagram that got no mbuf (or no payload mbuf): counted, and what it held given back (its
  * header mbuf, the payload segment's reference, the payload). */
-static int tx_drop_no_mbuf(struct net_worker *w, struct rte_mbuf *m, const struct net_payload *pl)
+static __attribute__((cold)) int tx_drop_no_mbuf(struct net_worker *w, struct rte_mbuf *m,
+						 const struct net_payload *pl)
 {
 	net_drop_add(&w->ctr, NET_DROP_NO_MBUF, 1);
 	if (m)
